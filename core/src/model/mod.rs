@@ -1,0 +1,8 @@
+//! Plain domain types: patients, practitioners, institutions, visits, orders, ROC dates and times.
+//! The ground floor: nothing here depends on another layer of the core.
+
+pub mod ids;
+pub mod visit;
+
+pub use ids::{IdError, InstitutionCode, NationalId, Sex};
+pub use visit::{CardBasicData, Visit};

@@ -1,0 +1,66 @@
+//! A home visit as the app captures it, and the patient card data it starts from.
+
+use super::ids::{InstitutionCode, NationalId, Sex};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The public basic data of a patient's NHI card (the 57-byte record).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardBasicData {
+    /// Card number, 12 characters.
+    pub card_number: String,
+    /// Patient's name (decoded from Big5).
+    pub name: String,
+    /// National ID.
+    pub national_id: NationalId,
+    /// Date of birth.
+    pub birth_date: NaiveDate,
+    /// Sex as printed on the card.
+    pub sex: Sex,
+    /// Card issue date.
+    pub issue_date: NaiveDate,
+}
+
+impl fmt::Debug for CardBasicData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CardBasicData(<redacted>)")
+    }
+}
+
+/// One home visit: who, when, where, its NHI identity and what was recorded.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Visit {
+    /// Local id (UUIDv7 text).
+    pub id: String,
+    /// The 20-character visit identification code (就醫識別碼) shared with the NHI.
+    pub visit_code: String,
+    /// The patient's card data as read at the visit.
+    pub patient: CardBasicData,
+    /// Where the visit is billed.
+    pub institution: InstitutionCode,
+    /// National ID of the attending practitioner.
+    pub practitioner_id: String,
+    /// Visit type code (就醫類別, M07), e.g. `01` or `AH`.
+    pub visit_type: String,
+    /// Visit sequence number (就醫序號, M13): `0001`–`1500` or an abnormal code such as `F00B`.
+    pub sequence_number: String,
+    /// When the visit happened, Taiwan time.
+    pub visited_at: DateTime<FixedOffset>,
+    /// ICD-10-CM diagnoses, normalised (upper-case, no dot), main diagnosis first.
+    pub diagnoses: Vec<String>,
+    /// Free-text clinical note (sealed at rest).
+    pub note: String,
+}
+
+impl fmt::Debug for Visit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Visit")
+            .field("id", &self.id)
+            .field("visit_code", &self.visit_code)
+            .field("visit_type", &self.visit_type)
+            .field("sequence_number", &self.sequence_number)
+            .field("visited_at", &self.visited_at)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,1 @@
+//! The encrypted SQLite store: migrations, sealing, repositories, the outbox and the audit log.

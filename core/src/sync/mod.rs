@@ -1,0 +1,1 @@
+//! The outbox engine: per-patient ordering, batching, idempotency, backoff, job states, deadlines.

@@ -1,0 +1,53 @@
+//! homevisit-sim: the desktop command. `demo` runs a home visit on embedded defaults, `bench`
+//! prints the benchmark metrics, and the simulators can run as servers.
+
+mod bench;
+mod demo;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "homevisit-sim",
+    version,
+    about = "homevisit desktop simulator: demo, benchmarks, simulated NHI services"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a home visit end to end on embedded defaults (SQLite, in-process simulators).
+    Demo {
+        /// Where the app's data lives; a second run over the same directory sees the first run's visits.
+        #[arg(long, default_value = "homevisit-demo-data")]
+        data_dir: PathBuf,
+    },
+    /// Run the benchmarks and print their metrics.
+    Bench {
+        /// One JSON object per line, one per metric.
+        #[arg(long)]
+        json: bool,
+        /// Only the metrics whose name starts with this prefix.
+        #[arg(long)]
+        only: Option<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo { data_dir } => demo::run(&data_dir),
+        Command::Bench { json, only } => bench::run(json, only.as_deref()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! nhi-reader-sim: simulated BLE card readers and NHI cards on a virtual-time link.

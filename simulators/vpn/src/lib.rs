@@ -1,0 +1,1 @@
+//! nhi-vpn-sim: the simulated NHI VPN services the app talks to.

@@ -1,0 +1,1 @@
+//! homevisit-e2e: helpers shared by the end-to-end tests in `tests/tests/`.
