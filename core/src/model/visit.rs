@@ -1,6 +1,7 @@
 //! A home visit as the app captures it, and the patient card data it starts from.
 
 use super::ids::{InstitutionCode, NationalId, Sex};
+use super::order::Order;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -51,6 +52,22 @@ pub struct Visit {
     pub diagnoses: Vec<String>,
     /// Free-text clinical note (sealed at rest).
     pub note: String,
+    /// Orders of the visit (drugs and treatments), in order-serial order (D03 001…).
+    #[serde(default)]
+    pub orders: Vec<Order>,
+    /// Card security signature for this visit (M14, hex), when the card gave one.
+    #[serde(default)]
+    pub security_signature: Option<String>,
+    /// Cloud SAM id (M01) that authenticated the card, when online.
+    #[serde(default)]
+    pub sam_id: Option<String>,
+    /// Why the visit took an abnormal sequence number (reader, network, power…), for the
+    /// abnormal-situation report; `None` for a normal visit.
+    #[serde(default)]
+    pub abnormal_reason: Option<String>,
+    /// Whether the visit was written to the patient's card.
+    #[serde(default)]
+    pub card_written: bool,
 }
 
 impl fmt::Debug for Visit {
