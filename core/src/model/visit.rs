@@ -68,6 +68,12 @@ pub struct Visit {
     /// Whether the visit was written to the patient's card.
     #[serde(default)]
     pub card_written: bool,
+    /// Medical fee points of the visit (2.0 upload field M44; required for counted visit types).
+    #[serde(default)]
+    pub fee_points: Option<u32>,
+    /// Copayment points the patient paid (2.0 upload field M45).
+    #[serde(default)]
+    pub copayment_points: Option<u32>,
 }
 
 impl fmt::Debug for Visit {
