@@ -1,4 +1,5 @@
 //! Pure NHI rules: national IDs, visit identification codes, sequence codes, visit types, ICD-10-CM.
+//! Rules stand on `model` (which owns the value types and their invariants), never the reverse.
 
 /// A value broke an NHI format rule. Messages name the field and the rule, never the value itself
 /// (it may be patient data).
@@ -12,6 +13,33 @@ pub enum RuleError {
         /// What is wrong, without the value.
         reason: String,
     },
+}
+
+impl From<crate::model::IdError> for RuleError {
+    fn from(e: crate::model::IdError) -> Self {
+        RuleError::Invalid {
+            field: e.field,
+            reason: e.reason.to_string(),
+        }
+    }
+}
+
+impl From<crate::model::RocError> for RuleError {
+    fn from(e: crate::model::RocError) -> Self {
+        RuleError::Invalid {
+            field: e.field,
+            reason: e.kind.to_string(),
+        }
+    }
+}
+
+impl From<crate::model::CodeError> for RuleError {
+    fn from(e: crate::model::CodeError) -> Self {
+        RuleError::Invalid {
+            field: e.field,
+            reason: e.reason.to_string(),
+        }
+    }
 }
 
 pub mod national_id;
