@@ -1,1 +1,269 @@
 //! The encrypted SQLite store: migrations, sealing, repositories, the outbox and the audit log.
+//!
+//! One database file in WAL mode with `synchronous=FULL` (a committed visit survives power loss),
+//! foreign keys on and a busy timeout. Patient-identifying fields and clinical text are sealed with
+//! AES-256-GCM under keys from the host [`KeyStore`]; patients are looked up by a keyed hash of the
+//! national ID, never by the clear ID. Every visit is committed together with its outbox jobs in one
+//! transaction ([`Store::commit_visit`]), and every outbox transition is one transaction.
+//!
+//! **Concurrency.** [`Store`] is `Send + Sync`: one connection behind a mutex serves writes and
+//! reads, so calls from several threads are serialised (SQLite has one writer anyway; reads are
+//! short, indexed queries). Share it with `Arc<Store>`. A second process opening the same file waits
+//! up to the busy timeout for the write lock.
+//!
+//! **Corrupt file.** [`Store::open`] on a corrupt file never deletes it: the file and its
+//! `-wal`/`-shm` are moved aside to `<name>.corrupt-<UTC timestamp>` and open **refuses** with
+//! [`StoreError::Corrupt`] naming that path. The app shows this to the user; calling
+//! [`Store::open`] again then starts a fresh, empty store at the original path, and
+//! [`recovery::read_moved_aside`] lists what can still be read from the moved file (read-only).
+//!
+//! **Wrong key.** A sealed key-check row is written when the store is created; opening with other
+//! keys returns [`StoreError::WrongKey`] instead of ever returning garbage.
+
+pub mod audit;
+pub mod error;
+pub mod kv;
+pub mod migrations;
+pub mod outbox;
+pub mod recovery;
+mod seal;
+pub mod visits;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::StoreError;
+pub use migrations::SCHEMA_VERSION;
+pub use outbox::{
+    Correction, FieldError, Job, JobError, JobErrorKind, JobId, JobKind, JobState, NewJob, OutboxCounts,
+    Outcome,
+};
+pub use seal::{INDEX_KEY_ALIAS, SEAL_KEY_ALIAS};
+pub use visits::{Committed, DeadlineReport, StoredVisit, VisitDeadline, VisitState};
+
+use crate::platform::{Clock, KeyStore, SystemClock};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use seal::{Place, Sealer};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Result with [`StoreError`].
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How long a connection waits for another writer before failing with "database is locked".
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The plaintext of the sealed key-check row.
+const KEY_CHECK_PLAIN: &[u8] = b"homevisit-store-key-check-v1";
+
+/// The app's encrypted database (see the module docs).
+pub struct Store {
+    conn: Mutex<Connection>,
+    sealer: Sealer,
+    clock: Arc<dyn Clock>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the store at `path`, sealing with keys from
+    /// `key_store`; stamps records with the system clock.
+    pub fn open(path: impl AsRef<Path>, key_store: &dyn KeyStore) -> StoreResult<Store> {
+        Self::open_with_clock(path, key_store, Arc::new(SystemClock))
+    }
+
+    /// Like [`Store::open`], with the clock that stamps `created_at`/`updated_at`/audit times.
+    pub fn open_with_clock(
+        path: impl AsRef<Path>,
+        key_store: &dyn KeyStore,
+        clock: Arc<dyn Clock>,
+    ) -> StoreResult<Store> {
+        Self::open_at_version(path.as_ref(), key_store, clock, SCHEMA_VERSION)
+    }
+
+    /// Opens and migrates up to `target` (tests create older schemas with it).
+    pub(crate) fn open_at_version(
+        path: &Path,
+        key_store: &dyn KeyStore,
+        clock: Arc<dyn Clock>,
+        target: i64,
+    ) -> StoreResult<Store> {
+        let sealer = Sealer::from_key_store(key_store)?;
+        let conn = match open_connection(path, target) {
+            Ok(conn) => conn,
+            Err(OpenFailure::Corrupt) => {
+                let moved_to = move_aside(path)?;
+                tracing::error!(target: "store", moved_to = %moved_to.display(), "corrupt database moved aside");
+                return Err(StoreError::Corrupt { moved_to });
+            }
+            Err(OpenFailure::Other(e)) => return Err(e),
+        };
+        check_or_create_key_rows(&conn, &sealer, clock.now_unix_ms())?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            sealer,
+            clock,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> StoreResult<i64> {
+        Ok(migrations::current_version(&self.lock())?)
+    }
+
+    /// A new local record id (UUIDv7 text, time-ordered).
+    pub fn new_id() -> String {
+        uuid::Uuid::now_v7().to_string()
+    }
+
+    /// Locks the connection. A panic while holding the lock cannot leave a half transaction
+    /// behind (rusqlite rolls back a dropped transaction), so a poisoned lock is safe to reuse.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_unix_ms()
+    }
+
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+}
+
+enum OpenFailure {
+    Corrupt,
+    Other(StoreError),
+}
+
+impl From<rusqlite::Error> for OpenFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        if error::is_corruption(&e) {
+            OpenFailure::Corrupt
+        } else {
+            OpenFailure::Other(e.into())
+        }
+    }
+}
+
+impl From<StoreError> for OpenFailure {
+    fn from(e: StoreError) -> Self {
+        OpenFailure::Other(e)
+    }
+}
+
+/// Opens the file, sets the pragmas and migrates. Reads only the header and the schema.
+fn open_connection(path: &Path, target: i64) -> Result<Connection, OpenFailure> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e.kind().to_string()))?;
+    }
+    let flags =
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    apply_pragmas(&conn)?;
+    // Touch the schema: a garbage file fails here with "file is not a database".
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+    match migrations::migrate_to(&mut conn, target) {
+        Ok(_) => Ok(conn),
+        Err(StoreError::Sqlite(msg)) if msg.contains("malformed") || msg.contains("not a database") => {
+            Err(OpenFailure::Corrupt)
+        }
+        Err(e) => Err(OpenFailure::Other(e)),
+    }
+}
+
+/// WAL, durable commits, foreign keys. Also used by the benchmark's plain-SQLite baseline.
+pub fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(target: "store", %mode, "WAL not available; using another journal mode");
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(())
+}
+
+/// Verifies the sealed key-check row (and the index-key check) or writes them on a fresh store.
+fn check_or_create_key_rows(conn: &Connection, sealer: &Sealer, now_ms: i64) -> StoreResult<()> {
+    let seal_place = Place {
+        table: "meta",
+        row: "key_check",
+        column: "value",
+    };
+    let index_check = sealer.index_hash("key-check", "homevisit-index-check");
+    let stored: Option<Vec<u8>> = conn
+        .query_row("SELECT value FROM meta WHERE name = 'key_check'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match stored {
+        Some(sealed) => {
+            match sealer.open(seal_place, &sealed) {
+                Ok(plain) if plain == KEY_CHECK_PLAIN => {}
+                _ => return Err(StoreError::WrongKey),
+            }
+            let stored_index: Option<Vec<u8>> = conn
+                .query_row("SELECT value FROM meta WHERE name = 'index_check'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if stored_index.as_deref() != Some(index_check.as_slice()) {
+                return Err(StoreError::WrongKey);
+            }
+        }
+        None => {
+            let sealed = sealer.seal(seal_place, KEY_CHECK_PLAIN)?;
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('key_check', ?1), ('index_check', ?2)",
+                rusqlite::params![sealed, index_check],
+            )?;
+            audit::append(conn, now_ms, "store_created", "", "")?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves a corrupt database file and its `-wal`/`-shm` aside to a timestamped name; returns the
+/// new path of the main file. Never deletes anything.
+fn move_aside(path: &Path) -> StoreResult<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "store.db".into());
+    let mut target = path.with_file_name(format!("{file_name}.corrupt-{stamp}"));
+    let mut n = 1;
+    while target.exists() {
+        target = path.with_file_name(format!("{file_name}.corrupt-{stamp}-{n}"));
+        n += 1;
+    }
+    let io = |e: std::io::Error| StoreError::Io(format!("moving the corrupt database aside: {}", e.kind()));
+    std::fs::rename(path, &target).map_err(io)?;
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", path.display()));
+        if side.exists() {
+            std::fs::rename(&side, format!("{}{suffix}", target.display())).map_err(io)?;
+        }
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        // Make the renames durable; failing to sync a directory is not fatal.
+        let _ = d.sync_all();
+    }
+    Ok(target)
+}
