@@ -57,7 +57,7 @@ fn state_rank(s: &JobState) -> u8 {
         JobState::WaitingRetry { .. } => 1,
         JobState::Queued => 2,
         JobState::Sending => 3,
-        JobState::Done => 4,
+        JobState::Done | JobState::Superseded => 4,
     }
 }
 
@@ -76,7 +76,9 @@ pub fn report(jobs: &[Job], now_ms: i64, deadline_ms: i64, window_ms: i64) -> De
             continue;
         };
         let due_at_ms = visited_at_ms.saturating_add(deadline_ms);
-        let all_done = js.iter().all(|j| j.state == JobState::Done);
+        let all_done = js
+            .iter()
+            .all(|j| matches!(j.state, JobState::Done | JobState::Superseded));
         let uploaded_at_ms = if all_done {
             js.iter().filter_map(|j| j.done_at_ms).max()
         } else {

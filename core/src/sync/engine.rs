@@ -216,12 +216,12 @@ impl SyncEngine {
         Ok(self.outbox.rejected()?.iter().map(JobView::from).collect())
     }
 
-    /// The user corrected a rejected job: it is queued again with the corrected payload under a
-    /// new idempotency key (a correction is a new version).
-    pub fn requeue_corrected(&self, rejected: &JobId, corrected: CorrectedJob) -> Result<(), SyncError> {
-        self.outbox.requeue_corrected(rejected, corrected)?;
-        tracing::info!(job = %rejected, "sync: corrected job re-queued");
-        Ok(())
+    /// The user corrected a rejected job: the corrected version is queued as a new job under a new
+    /// idempotency key (a correction is a new version); returns its id.
+    pub fn requeue_corrected(&self, rejected: &JobId, corrected: CorrectedJob) -> Result<JobId, SyncError> {
+        let id = self.outbox.requeue_corrected(rejected, corrected)?;
+        tracing::info!(job = %rejected, new_job = %id, "sync: corrected job re-queued");
+        Ok(id)
     }
 
     /// Visits at risk of missing the 24-hour upload rule and those that missed it.

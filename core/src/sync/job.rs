@@ -41,6 +41,8 @@ pub enum JobState {
         /// When the next attempt is due (Unix ms).
         next_at_ms: i64,
     },
+    /// Replaced by a later edit of its visit before it was sent; never sent.
+    Superseded,
 }
 
 impl JobState {
@@ -52,6 +54,7 @@ impl JobState {
             JobState::Done => "done",
             JobState::Rejected(_) => "rejected",
             JobState::WaitingRetry { .. } => "waiting_retry",
+            JobState::Superseded => "superseded",
         }
     }
 
@@ -189,7 +192,7 @@ impl JobUpdate {
     }
 }
 
-/// How many jobs stand in each state.
+/// How many jobs stand in each state (superseded versions are not counted).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxCounts {
     /// Queued, never tried or re-queued.

@@ -34,8 +34,9 @@ impl std::fmt::Debug for CorrectedJob {
 ///
 /// Order rule (the store's and the in-memory outbox's): a job is ready when it is queued or due
 /// for retry, its `depends_on` job is done, and no earlier job of the same patient is still owed
-/// (queued, sending, waiting for retry) — except an earlier job that is itself stuck behind a
-/// rejected dependency. So a rejected job blocks only the jobs that depend on it.
+/// (queued, sending, waiting for retry) — except an earlier job that itself waits for its
+/// dependency. So a rejected job blocks only the jobs that depend on it, and a dependant queued
+/// before the corrected version of its dependency does not deadlock with it.
 pub trait Outbox: Send + Sync {
     /// Start-up: every `sending` job (the app died mid-upload) becomes `queued` again; returns how
     /// many. The idempotency key makes the resend harmless.
@@ -56,9 +57,10 @@ pub trait Outbox: Send + Sync {
     fn job(&self, id: &JobId) -> Result<Job, OutboxError>;
     /// The rejected jobs, oldest first, with the server's reasons.
     fn rejected(&self) -> Result<Vec<Job>, OutboxError>;
-    /// The user corrected a rejected job: it is queued again with the corrected payload and a new
-    /// idempotency key.
-    fn requeue_corrected(&self, id: &JobId, corrected: CorrectedJob) -> Result<(), OutboxError>;
+    /// The user corrected a rejected job: the rejected job is retired (superseded) and the
+    /// corrected version is queued as a new job (new idempotency key) for the same visit; jobs
+    /// that waited for the rejected one now wait for the new one. Returns the new job's id.
+    fn requeue_corrected(&self, id: &JobId, corrected: CorrectedJob) -> Result<JobId, OutboxError>;
     /// Visits at risk of missing the upload deadline and those that missed it.
     fn deadlines(&self, now_ms: i64, deadline_ms: i64, window_ms: i64)
     -> Result<DeadlineReport, OutboxError>;
@@ -125,7 +127,7 @@ impl MemoryOutbox {
 pub fn ready_indices(jobs: &[Job], now_ms: i64, limit: usize) -> Vec<usize> {
     let state: HashMap<&str, &JobState> = jobs.iter().map(|j| (j.id.as_str(), &j.state)).collect();
     let dep_state = |j: &Job| j.depends_on.as_deref().and_then(|d| state.get(d).copied());
-    let dep_dead = |j: &Job| matches!(dep_state(j), Some(JobState::Rejected(_)));
+    let dep_ok = |j: &Job| j.depends_on.is_none() || matches!(dep_state(j), Some(JobState::Done) | None);
     let mut owed_patients: std::collections::HashSet<&str> = Default::default();
     let mut ready = Vec::new();
     for (i, j) in jobs.iter().enumerate() {
@@ -139,7 +141,8 @@ pub fn ready_indices(jobs: &[Job], now_ms: i64, limit: usize) -> Vec<usize> {
             .ordering_key
             .as_deref()
             .is_some_and(|k| owed_patients.contains(k));
-        if !dep_dead(j)
+        // A job still waiting for its dependency does not hold back its patient's other jobs.
+        if dep_ok(j)
             && let Some(k) = j.ordering_key.as_deref()
         {
             owed_patients.insert(k);
@@ -149,8 +152,7 @@ pub fn ready_indices(jobs: &[Job], now_ms: i64, limit: usize) -> Vec<usize> {
             JobState::WaitingRetry { next_at_ms } => next_at_ms <= now_ms,
             _ => false,
         };
-        let dep_ok = j.depends_on.is_none() || matches!(dep_state(j), Some(JobState::Done) | None);
-        if due && dep_ok && !earlier_owed {
+        if due && dep_ok(j) && !earlier_owed {
             ready.push(i);
         }
     }
@@ -255,6 +257,7 @@ impl Outbox for MemoryOutbox {
                 JobState::Done => c.done += 1,
                 JobState::Rejected(_) => c.rejected += 1,
                 JobState::WaitingRetry { .. } => c.waiting_retry += 1,
+                JobState::Superseded => {}
             }
         }
         Ok(c)
@@ -279,21 +282,38 @@ impl Outbox for MemoryOutbox {
             .collect())
     }
 
-    fn requeue_corrected(&self, id: &JobId, corrected: CorrectedJob) -> Result<(), OutboxError> {
+    fn requeue_corrected(&self, id: &JobId, corrected: CorrectedJob) -> Result<JobId, OutboxError> {
+        let old = {
+            let mut g = self.lock()?;
+            let j = g
+                .jobs
+                .iter_mut()
+                .find(|j| &j.id == id && matches!(j.state, JobState::Rejected(_)))
+                .ok_or_else(|| OutboxError(format!("job {id} is not rejected")))?;
+            j.state = JobState::Superseded;
+            j.clone()
+        };
+        let new_id = self.enqueue(
+            NewJob {
+                kind: old.kind,
+                ordering_key: old.ordering_key,
+                visit_id: old.visit_id,
+                visit_code: corrected.visit_code.unwrap_or(old.visit_code),
+                depends_on: old.depends_on,
+                idempotency_key: corrected.idempotency_key,
+                payload: corrected.payload,
+                visited_at_ms: old.visited_at_ms,
+                abnormal_reason: old.abnormal_reason,
+            },
+            old.created_at_ms,
+        )?;
         let mut g = self.lock()?;
-        let j = g
-            .jobs
-            .iter_mut()
-            .find(|j| &j.id == id && matches!(j.state, JobState::Rejected(_)))
-            .ok_or_else(|| OutboxError(format!("job {id} is not rejected")))?;
-        j.payload = corrected.payload;
-        j.idempotency_key = corrected.idempotency_key;
-        if let Some(code) = corrected.visit_code {
-            j.visit_code = code;
+        for j in g.jobs.iter_mut() {
+            if j.depends_on.as_ref() == Some(id) && j.state != JobState::Done {
+                j.depends_on = Some(new_id.clone());
+            }
         }
-        j.state = JobState::Queued;
-        j.last_error = None;
-        Ok(())
+        Ok(new_id)
     }
 
     fn deadlines(
