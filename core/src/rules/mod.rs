@@ -44,3 +44,4 @@ impl From<crate::model::CodeError> for RuleError {
 
 pub mod national_id;
 pub mod visit_code;
+pub mod icd10;
