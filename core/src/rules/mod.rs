@@ -1,6 +1,13 @@
 //! Pure NHI rules: national IDs, visit identification codes, sequence codes, visit types, ICD-10-CM.
 //! Rules stand on `model` (which owns the value types and their invariants), never the reverse.
 
+pub mod icd10;
+pub mod national_id;
+pub mod visit_code;
+
+pub use icd10::{Icd10Code, Icd10Error};
+pub use visit_code::{VisitCode, VisitCodeError, VisitCodeGenerator, VisitCodeInput};
+
 /// A value broke an NHI format rule. Messages name the field and the rule, never the value itself
 /// (it may be patient data).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,7 +48,3 @@ impl From<crate::model::CodeError> for RuleError {
         }
     }
 }
-
-pub mod national_id;
-pub mod visit_code;
-pub mod icd10;
