@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod vpn_serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -35,6 +36,11 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
+    /// The simulated NHI VPN services (`vpn serve`).
+    Vpn {
+        #[command(subcommand)]
+        command: vpn_serve::VpnCommand,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +48,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo { data_dir } => demo::run(&data_dir),
         Command::Bench { json, only } => bench::run(json, only.as_deref()),
+        Command::Vpn { command } => vpn_serve::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,561 @@
+//! Card data upload format 2.0 on the server side: an independent Big5 XML parser (quick-xml, not
+//! the core's writer), the checker rules per record, and the per-record, idempotent storage.
+
+use chrono::Months;
+use homevisit_core::model::{NationalId, RocDate, RocDateTime, SequenceNumber, VisitType};
+use homevisit_core::vpn::wire::{InvalidRow, RecordResult, RecordStatus, UploadResponse, UploadResult};
+use quick_xml::events::Event;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
+
+/// The visit identification code of a card-replacement upload without one.
+pub const MISSING_VISIT_CODE: &str = "MISS0000000000000000";
+
+/// One `REC` as read from the XML.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    /// `MSH` fields (H00, H01).
+    pub msh: BTreeMap<String, String>,
+    /// `MB1` fields (M01–M56).
+    pub mb1: BTreeMap<String, String>,
+    /// One map per `MB2` (D01–D15).
+    pub mb2: Vec<BTreeMap<String, String>>,
+}
+
+impl Record {
+    fn m(&self, field: &str) -> Option<&str> {
+        self.mb1.get(field).map(String::as_str).filter(|v| !v.is_empty())
+    }
+    /// The visit identification code (M15), or empty.
+    pub fn visit_code(&self) -> &str {
+        self.m("M15").unwrap_or("")
+    }
+}
+
+/// Why a whole batch was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(pub String);
+
+fn field_name_ok(parent: &str, name: &str) -> bool {
+    let num = |prefix: char, max: u32| {
+        name.len() == 3
+            && name.starts_with(prefix)
+            && name[1..].bytes().all(|b| b.is_ascii_digit())
+            && name[1..].parse::<u32>().is_ok_and(|n| (1..=max).contains(&n))
+    };
+    match parent {
+        "MSH" => name == "H00" || name == "H01",
+        "MB1" => num('M', 56),
+        "MB2" => num('D', 15),
+        _ => false,
+    }
+}
+
+fn in_field(stack: &[String]) -> bool {
+    stack.len() >= 2 && field_name_ok(&stack[stack.len() - 2], &stack[stack.len() - 1])
+}
+
+/// Parses a whole batch; anything malformed refuses the batch as a whole.
+pub fn parse_batch(bytes: &[u8]) -> Result<Vec<Record>, Malformed> {
+    let bad = |s: &str| Malformed(s.to_string());
+    let head = &bytes[..bytes.len().min(64)];
+    let head_text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    if !head_text.starts_with("<?xml") || !head_text.contains("encoding=\"big5\"") {
+        return Err(bad("the document must start with an XML declaration of encoding Big5"));
+    }
+    let text = encoding_rs::BIG5
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .ok_or_else(|| bad("the document is not valid Big5"))?;
+    let mut reader = quick_xml::Reader::from_str(&text);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<String> = Vec::new();
+    let mut records = Vec::new();
+    let mut current: Option<Record> = None;
+    let mut value = String::new();
+    let mut seen_root = false;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| Malformed(format!("XML error at byte {}: {e}", reader.buffer_position())))?;
+        match event {
+            Event::Decl(_) if stack.is_empty() && !seen_root => {}
+            Event::Comment(_) => {}
+            Event::Start(e) => {
+                let name = e.name().as_ref().to_string();
+                if e.attributes().next().is_some() {
+                    return Err(Malformed(format!("{name}: attributes are not allowed")));
+                }
+                let parent = stack.last().map(String::as_str).unwrap_or("");
+                match (parent, name.as_str()) {
+                    ("", "RECS") if !seen_root => seen_root = true,
+                    ("RECS", "REC") => current = Some(Record::default()),
+                    ("REC", "MSH") | ("REC", "MB") | ("MB", "MB1") => {
+                        let rec = current.as_mut().ok_or_else(|| bad("element outside REC"))?;
+                        let dup = match name.as_str() {
+                            "MSH" => !rec.msh.is_empty(),
+                            "MB1" => !rec.mb1.is_empty(),
+                            _ => false,
+                        };
+                        if dup {
+                            return Err(Malformed(format!("REC has two {name}")));
+                        }
+                    }
+                    ("MB", "MB2") => current
+                        .as_mut()
+                        .ok_or_else(|| bad("element outside REC"))?
+                        .mb2
+                        .push(BTreeMap::new()),
+                    (p, n) if field_name_ok(p, n) => value.clear(),
+                    (p, n) => {
+                        return Err(Malformed(format!(
+                            "unexpected element <{n}> inside <{}>",
+                            if p.is_empty() { "document" } else { p }
+                        )));
+                    }
+                }
+                stack.push(name);
+            }
+            Event::Empty(e) => {
+                let name = e.name().as_ref().to_string();
+                let parent = stack.last().map(String::as_str).unwrap_or("");
+                if !field_name_ok(parent, &name) {
+                    return Err(Malformed(format!("unexpected empty element <{name}>")));
+                }
+                // An empty field is the same as an absent one.
+            }
+            Event::Text(t) => {
+                let s = t.xml10_content();
+                let leaf = in_field(&stack);
+                if leaf {
+                    value.push_str(&s);
+                } else if !s.trim().is_empty() {
+                    return Err(bad("text outside a field"));
+                }
+            }
+            Event::CData(c) => {
+                let leaf = in_field(&stack);
+                if !leaf {
+                    return Err(bad("CDATA outside a field"));
+                }
+                value.push_str(&c.xml10_content());
+            }
+            Event::GeneralRef(r) => {
+                let leaf = in_field(&stack);
+                if !leaf {
+                    return Err(bad("entity outside a field"));
+                }
+                if r.is_char_ref() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => value.push(c),
+                        _ => return Err(bad("bad character reference")),
+                    }
+                } else {
+                    value.push(match r.xml10_content().as_ref() {
+                        "amp" => '&',
+                        "lt" => '<',
+                        "gt" => '>',
+                        "quot" => '"',
+                        "apos" => '\'',
+                        _ => return Err(bad("unknown entity")),
+                    });
+                }
+            }
+            Event::End(e) => {
+                let name = e.name().as_ref().to_string();
+                stack.pop();
+                let parent = stack.last().map(String::as_str).unwrap_or("");
+                if field_name_ok(parent, &name) {
+                    let rec = current.as_mut().ok_or_else(|| bad("field outside REC"))?;
+                    let map = match parent {
+                        "MSH" => &mut rec.msh,
+                        "MB1" => &mut rec.mb1,
+                        _ => rec.mb2.last_mut().ok_or_else(|| bad("MB2 field outside MB2"))?,
+                    };
+                    if map.insert(name.clone(), std::mem::take(&mut value)).is_some() {
+                        return Err(Malformed(format!("field {name} appears twice")));
+                    }
+                } else if name == "REC" {
+                    let rec = current.take().ok_or_else(|| bad("REC closed twice"))?;
+                    if rec.msh.is_empty() {
+                        return Err(Malformed(format!("REC {} has no MSH", records.len() + 1)));
+                    }
+                    if rec.mb1.is_empty() {
+                        return Err(Malformed(format!("REC {} has no MB/MB1", records.len() + 1)));
+                    }
+                    records.push(rec);
+                }
+            }
+            Event::Eof => break,
+            _ => return Err(bad("unexpected XML construct (DTD or processing instruction)")),
+        }
+    }
+    if !stack.is_empty() || !seen_root {
+        return Err(bad("the document ends before RECS is closed"));
+    }
+    if records.is_empty() {
+        return Err(bad("RECS holds no REC"));
+    }
+    Ok(records)
+}
+
+/// A record broke a checker rule: the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The field at fault, e.g. `M13`.
+    pub field: String,
+    /// Why.
+    pub reason: String,
+}
+
+fn inv(field: &str, reason: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn is_digits(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn visit_code_shape(code: &str) -> bool {
+    code.len() == 20 && code.bytes().all(|b| (b.is_ascii_digit() || b.is_ascii_uppercase()) && b != b'I' && b != b'O')
+}
+
+fn icd10_shape(code: &str) -> bool {
+    let b = code.as_bytes();
+    (3..=7).contains(&b.len())
+        && b[0].is_ascii_uppercase()
+        && b[1].is_ascii_digit()
+        && b[2..].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+}
+
+/// Applies the known checker rules to one record. `institution` is the uploading device's;
+/// `now_ms` the server's clock.
+pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Invalid> {
+    let h00 = rec.msh.get("H00").map(String::as_str).unwrap_or("");
+    if h00 != "1" {
+        return Err(inv("H00", "data type must be 1 (card data)"));
+    }
+    let format = rec.msh.get("H01").map(String::as_str).unwrap_or("");
+    if format != "A" && format != "B" {
+        return Err(inv("H01", "format must be A (normal) or B (abnormal)"));
+    }
+    for f in ["M03", "M04", "M05", "M06", "M07", "M11", "M12", "M13", "M15"] {
+        if rec.m(f).is_none() {
+            return Err(inv(f, "required field is missing"));
+        }
+    }
+    let get = |f: &str| rec.m(f).unwrap_or("");
+    NationalId::parse(get("M03")).map_err(|e| inv("M03", format!("national ID: {}", e.reason)))?;
+    RocDate::parse(get("M04")).map_err(|_| inv("M04", "birth date is not a valid ROC date YYYMMDD"))?;
+    if !is_digits(get("M05"), 10) {
+        return Err(inv("M05", "institution code must be 10 digits"));
+    }
+    if get("M05") != institution {
+        return Err(inv("M05", "not the institution this device is bound to"));
+    }
+    NationalId::parse(get("M06")).map_err(|e| inv("M06", format!("practitioner ID: {}", e.reason)))?;
+    let visit_type = VisitType::parse(get("M07")).map_err(|_| inv("M07", "unknown visit type"))?;
+    let visit_time =
+        RocDateTime::parse(get("M11")).map_err(|_| inv("M11", "visit date-time is not a valid ROC YYYMMDDHHMMSS"))?;
+    if visit_time.unix_ms() > now_ms + 86_400_000 {
+        return Err(inv("M11", "visit date-time is in the future"));
+    }
+    let m12 = get("M12");
+    if !matches!(m12, "1" | "2" | "3" | "4") {
+        return Err(inv("M12", "card-replacement flag must be 1-4"));
+    }
+    let seq = SequenceNumber::parse(get("M13")).map_err(|e| inv("M13", format!("sequence number: {}", e.reason)))?;
+    match (format, seq.abnormal()) {
+        ("B", None) => return Err(inv("M13", "format B requires an announced abnormal code")),
+        ("A", Some(_)) => return Err(inv("H01", "an abnormal sequence code requires format B")),
+        _ => {}
+    }
+    if visit_type.is_counted() && format == "A" && !matches!(seq, SequenceNumber::Normal(_) | SequenceNumber::Virtual(_)) {
+        return Err(inv("M13", "a counted visit type needs a sequence number 0001-1500"));
+    }
+    if visit_type.is_counted() {
+        if rec.m("M35").is_none() {
+            return Err(inv("M35", "a counted visit type needs the main diagnosis"));
+        }
+        if rec.m("M44").is_none() {
+            return Err(inv("M44", "a counted visit type needs the medical fee"));
+        }
+    }
+    if let Some(required) = seq.required_replacement_flag() {
+        if m12 != required.to_string() {
+            return Err(inv("M12", format!("sequence code {} requires M12 = {required}", seq.code())));
+        }
+    }
+    if m12 == "4" && get("M52") != MISSING_VISIT_CODE {
+        return Err(inv("M52", "M12 = 4 requires M52 = MISS0000000000000000"));
+    }
+    if matches!(m12, "2" | "4") && rec.m("M49").is_none() {
+        return Err(inv("M49", "a card replacement needs the actual visit date-time"));
+    }
+    if let Some(m49) = rec.m("M49") {
+        let actual = RocDateTime::parse(m49).map_err(|_| inv("M49", "actual visit date-time is not valid"))?;
+        if actual >= visit_time {
+            return Err(inv("M49", "actual visit date-time must be earlier than M11"));
+        }
+    }
+    let code = get("M15");
+    if code == MISSING_VISIT_CODE {
+        if !matches!(m12, "2" | "4") {
+            return Err(inv("M15", "MISS0000000000000000 only for a card replacement"));
+        }
+    } else if !visit_code_shape(code) {
+        return Err(inv("M15", "visit identification code must be 20 of 0-9A-Z without I and O"));
+    }
+    if let Some(m52) = rec.m("M52") {
+        if m52 != MISSING_VISIT_CODE && !visit_code_shape(m52) {
+            return Err(inv("M52", "actual visit identification code has the wrong shape"));
+        }
+    }
+    if let Some(sig) = rec.m("M14") {
+        if sig.len() != 256 || !sig.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(inv("M14", "security signature must be 256 hex characters"));
+        }
+    }
+    if let Some(sam) = rec.m("M01") {
+        if sam.len() != 12 {
+            return Err(inv("M01", "SAM id must be 12 characters"));
+        }
+    }
+    for f in ["M35", "M36", "M37", "M38", "M39", "M40"] {
+        if let Some(dx) = rec.m(f) {
+            if !icd10_shape(dx) {
+                return Err(inv(f, "diagnosis must be ICD-10-CM, upper-case, without the dot"));
+            }
+        }
+    }
+    for f in ["M44", "M45", "M46", "M47", "M48"] {
+        if let Some(v) = rec.m(f) {
+            if v.is_empty() || v.len() > 8 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(inv(f, "points must be digits"));
+            }
+        }
+    }
+    let mut serials = std::collections::BTreeSet::new();
+    for (i, d) in rec.mb2.iter().enumerate() {
+        let get = |f: &str| d.get(f).map(String::as_str).unwrap_or("");
+        let which = |f: &str| format!("{f}#{}", i + 1);
+        if !matches!(get("D02"), "1" | "2" | "G") {
+            return Err(inv(&which("D02"), "order type must be 1, 2 or G"));
+        }
+        let serial = get("D03");
+        if !is_digits(serial, 3) || serial == "000" || !serials.insert(serial.to_string()) {
+            return Err(inv(&which("D03"), "order serial must be a unique 001-999"));
+        }
+        if get("D06").is_empty() || get("D06").len() > 12 {
+            return Err(inv(&which("D06"), "order code is required (at most 12 characters)"));
+        }
+        if let Some(total) = d.get("D10") {
+            let ok = total.len() == 6 && total.as_bytes()[4] == b'.' && total.bytes().filter(|b| b.is_ascii_digit()).count() == 5;
+            if !ok {
+                return Err(inv(&which("D10"), "total must be written 0000.0"));
+            }
+        }
+        if let Some(days) = d.get("D09") {
+            if days.is_empty() || days.len() > 3 || !days.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(inv(&which("D09"), "days must be digits"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The key a visit is stored under once: its visit identification code, or (for a replacement
+/// without one) the 1.0↔2.0 match key ID + birth date + visit date-time + visit type.
+pub fn dedup_key(rec: &Record) -> String {
+    let code = rec.visit_code();
+    if code != MISSING_VISIT_CODE {
+        return code.to_string();
+    }
+    let get = |f: &str| rec.m(f).unwrap_or("");
+    format!("MISS:{}:{}:{}:{}", get("M03"), get("M04"), get("M11"), get("M07"))
+}
+
+/// Which upload route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadKind {
+    /// New records.
+    Normal,
+    /// Corrections of stored records.
+    Correction,
+}
+
+impl UploadKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            UploadKind::Normal => "normal",
+            UploadKind::Correction => "correction",
+        }
+    }
+}
+
+/// What the upload route does, in one transaction: replay a known idempotency key, or validate and
+/// store each record once, and record the batch for the result query.
+pub fn process(
+    conn: &mut Connection,
+    device: &str,
+    institution: &str,
+    idem_key: &str,
+    kind: UploadKind,
+    records: &[Record],
+    now_ms: i64,
+) -> rusqlite::Result<String> {
+    let tx = conn.transaction()?;
+    if let Some(resp) = tx
+        .query_row(
+            "SELECT response FROM batches WHERE device = ?1 AND kind = ?2 AND idem_key = ?3",
+            params![device, kind.as_str(), idem_key],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+    {
+        return Ok(resp);
+    }
+    let batch_id = format!("B{}", uuid::Uuid::now_v7().simple());
+    let mut results = Vec::with_capacity(records.len());
+    let mut invalid = Vec::new();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO visits (dedup_key, visit_code, institution, visit_time, fields, batch, accepted_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut correct = tx.prepare_cached(
+            "UPDATE visits SET fields = ?2, batch = ?3, corrections = corrections + 1
+             WHERE dedup_key = ?1 AND institution = ?4",
+        )?;
+        let mut stored_time = tx.prepare_cached("SELECT visit_time FROM visits WHERE dedup_key = ?1 AND institution = ?2")?;
+        for (i, rec) in records.iter().enumerate() {
+            let code = rec.visit_code().to_string();
+            let verdict = validate(rec, institution, now_ms).and_then(|()| {
+                let key = dedup_key(rec);
+                let fields = serde_json::to_string(&rec.mb1).unwrap_or_default();
+                match kind {
+                    UploadKind::Normal => {
+                        let n = insert
+                            .execute(params![key, code, institution, rec.m("M11").unwrap_or(""), fields, batch_id, now_ms])
+                            .map_err(|e| inv("M15", format!("storage: {e}")))?;
+                        Ok(if n == 1 { RecordStatus::Accepted } else { RecordStatus::Duplicate })
+                    }
+                    UploadKind::Correction => {
+                        let original: Option<String> = stored_time
+                            .query_row(params![key, institution], |r| r.get(0))
+                            .optional()
+                            .map_err(|e| inv("M15", format!("storage: {e}")))?;
+                        let Some(original) = original else {
+                            return Err(inv("M15", "no stored visit with this visit identification code to correct"));
+                        };
+                        let limit = RocDateTime::parse(&original)
+                            .ok()
+                            .and_then(|t| t.to_datetime().checked_add_months(Months::new(3)));
+                        if limit.is_some_and(|l| l.timestamp_millis() < now_ms) {
+                            return Err(inv("M15", "corrections are accepted within 3 months of the visit"));
+                        }
+                        correct
+                            .execute(params![key, fields, batch_id, institution])
+                            .map_err(|e| inv("M15", format!("storage: {e}")))?;
+                        Ok(RecordStatus::Corrected)
+                    }
+                }
+            });
+            results.push(match verdict {
+                Ok(status) => RecordResult {
+                    visit_code: code,
+                    status,
+                    field: None,
+                    reason: None,
+                },
+                Err(e) => {
+                    invalid.push(InvalidRow {
+                        index: i as u32,
+                        visit_code: code.clone(),
+                        field: e.field.clone(),
+                        reason: e.reason.clone(),
+                    });
+                    RecordResult {
+                        visit_code: code,
+                        status: RecordStatus::Rejected,
+                        field: Some(e.field),
+                        reason: Some(e.reason),
+                    }
+                }
+            });
+        }
+    }
+    let response = serde_json::to_string(&UploadResponse {
+        batch_id: batch_id.clone(),
+        records: results,
+    })
+    .unwrap_or_default();
+    tx.execute(
+        "INSERT INTO batches (id, device, idem_key, kind, received_ms, received, valid, invalid, response)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            batch_id,
+            device,
+            idem_key,
+            kind.as_str(),
+            now_ms,
+            records.len() as i64,
+            (records.len() - invalid.len()) as i64,
+            invalid.len() as i64,
+            response
+        ],
+    )?;
+    {
+        let mut row = tx.prepare_cached(
+            "INSERT INTO batch_rows (batch, idx, visit_code, field, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for r in &invalid {
+            row.execute(params![batch_id, r.index, r.visit_code, r.field, r.reason])?;
+        }
+    }
+    tx.commit()?;
+    Ok(response)
+}
+
+/// How long invalid rows can be downloaded, in ms (14 days).
+pub const RESULT_RETENTION_MS: i64 = 14 * 86_400_000;
+
+/// The upload-result query of one batch of `device`'s institution.
+pub fn result(conn: &Connection, institution: &str, batch_id: &str, now_ms: i64) -> rusqlite::Result<Option<UploadResult>> {
+    let head = conn
+        .query_row(
+            "SELECT b.received_ms, b.received, b.valid, b.invalid FROM batches b JOIN devices d ON d.id = b.device
+             WHERE b.id = ?1 AND d.institution = ?2",
+            params![batch_id, institution],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, u32>(2)?, r.get::<_, u32>(3)?)),
+        )
+        .optional()?;
+    let Some((received_at_ms, received, valid, invalid)) = head else {
+        return Ok(None);
+    };
+    let invalid_rows = if now_ms - received_at_ms <= RESULT_RETENTION_MS {
+        let mut stmt =
+            conn.prepare_cached("SELECT idx, visit_code, field, reason FROM batch_rows WHERE batch = ?1 ORDER BY idx")?;
+        let rows = stmt.query_map([batch_id], |r| {
+            Ok(InvalidRow {
+                index: r.get(0)?,
+                visit_code: r.get(1)?,
+                field: r.get(2)?,
+                reason: r.get(3)?,
+            })
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(UploadResult {
+        batch_id: batch_id.to_string(),
+        received_at_ms,
+        received,
+        valid,
+        invalid,
+        invalid_rows,
+    }))
+}
