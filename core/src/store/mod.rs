@@ -97,14 +97,24 @@ impl Store {
         target: i64,
     ) -> StoreResult<Store> {
         let sealer = Sealer::from_key_store(key_store)?;
+        // A file that is not SQLite at all is moved aside before SQLite touches it (and its WAL).
+        if !has_sqlite_header(path)? {
+            return Err(corrupt(path)?);
+        }
         let conn = match open_connection(path, target) {
             Ok(conn) => conn,
-            Err(OpenFailure::Corrupt) => {
-                let moved_to = move_aside(path)?;
-                tracing::error!(target: "store", moved_to = %moved_to.display(), "corrupt database moved aside");
-                return Err(StoreError::Corrupt { moved_to });
+            Err((conn, OpenFailure::Corrupt)) => {
+                // Keep SQLite from checkpointing into (or deleting the WAL of) the broken file
+                // when the connection closes; move the files first, close after.
+                if let Some(c) = &conn {
+                    let _ =
+                        c.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+                }
+                let err = corrupt(path)?;
+                drop(conn);
+                return Err(err);
             }
-            Err(OpenFailure::Other(e)) => return Err(e),
+            Err((_, OpenFailure::Other(e))) => return Err(e),
         };
         check_or_create_key_rows(&conn, &sealer, clock.now_unix_ms())?;
         Ok(Store {
@@ -166,25 +176,62 @@ impl From<StoreError> for OpenFailure {
     }
 }
 
-/// Opens the file, sets the pragmas and migrates. Reads only the header and the schema.
-fn open_connection(path: &Path, target: i64) -> Result<Connection, OpenFailure> {
+/// Opens the file, sets the pragmas and migrates. Reads only the header and the schema. On
+/// failure, hands back the connection (if one was opened) so the caller controls its close.
+#[allow(clippy::result_large_err)] // called once per open; boxing buys nothing here
+fn open_connection(path: &Path, target: i64) -> Result<Connection, (Option<Connection>, OpenFailure)> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e.kind().to_string()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| (None, OpenFailure::Other(StoreError::Io(e.kind().to_string()))))?;
     }
     let flags =
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let mut conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    apply_pragmas(&conn)?;
-    // Touch the schema: a garbage file fails here with "file is not a database".
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
-    match migrations::migrate_to(&mut conn, target) {
-        Ok(_) => Ok(conn),
-        Err(StoreError::Sqlite(msg)) if msg.contains("malformed") || msg.contains("not a database") => {
-            Err(OpenFailure::Corrupt)
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| (None, e.into()))?;
+    let setup = |conn: &mut Connection| -> Result<(), OpenFailure> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        apply_pragmas(conn)?;
+        // Touch the schema: a damaged header or schema page fails here.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+        match migrations::migrate_to(conn, target) {
+            Ok(_) => Ok(()),
+            Err(StoreError::Sqlite(msg)) if msg.contains("malformed") || msg.contains("not a database") => {
+                Err(OpenFailure::Corrupt)
+            }
+            Err(e) => Err(OpenFailure::Other(e)),
         }
-        Err(e) => Err(OpenFailure::Other(e)),
+    };
+    match setup(&mut conn) {
+        Ok(()) => Ok(conn),
+        Err(e) => Err((Some(conn), e)),
     }
+}
+
+/// True when `path` is absent, empty (SQLite will create it) or starts with the SQLite header.
+fn has_sqlite_header(path: &Path) -> StoreResult<bool> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => {
+            return Err(StoreError::Io(format!(
+                "reading the database header: {}",
+                e.kind()
+            )));
+        }
+    };
+    let mut header = Vec::with_capacity(16);
+    (&mut file)
+        .take(16)
+        .read_to_end(&mut header)
+        .map_err(|e| StoreError::Io(format!("reading the database header: {}", e.kind())))?;
+    Ok(header.is_empty() || header == b"SQLite format 3\0")
+}
+
+/// Moves the corrupt file aside and builds the error that says where.
+fn corrupt(path: &Path) -> StoreResult<StoreError> {
+    let moved_to = move_aside(path)?;
+    tracing::error!(target: "store", moved_to = %moved_to.display(), "corrupt database moved aside");
+    Ok(StoreError::Corrupt { moved_to })
 }
 
 /// WAL, durable commits, foreign keys. Also used by the benchmark's plain-SQLite baseline.

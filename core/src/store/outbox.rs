@@ -634,7 +634,8 @@ impl Store {
                         OR EXISTS (SELECT 1 FROM outbox d WHERE d.id = o.depends_on AND d.state = 'done'))
                    AND (o.patient_key IS NULL OR NOT EXISTS (
                         SELECT 1 FROM outbox p
-                        WHERE p.patient_key = o.patient_key AND p.seq < o.seq
+                        WHERE p.patient_key = o.patient_key
+                          AND coalesce(p.order_seq, p.seq) < coalesce(o.order_seq, o.seq)
                           AND p.state IN ('queued', 'sending', 'waiting_retry')
                           AND NOT EXISTS (SELECT 1 FROM outbox pd WHERE pd.id = p.depends_on
                                           AND pd.state IN ('rejected', 'superseded'))))
@@ -749,6 +750,18 @@ impl Store {
             },
             now,
         )?;
+        // The correction takes the rejected job's place in its patient's order (so it does not wait
+        // behind later jobs that may depend on it).
+        tx.prepare_cached(
+            "UPDATE outbox SET order_seq = (SELECT coalesce(order_seq, seq) FROM outbox WHERE id = ?1)
+             WHERE id = ?2",
+        )?
+        .execute(params![rejected.as_str(), correction.job.id.as_str()])?;
+        // Jobs that waited for the rejected one now wait for its correction.
+        tx.prepare_cached(
+            "UPDATE outbox SET depends_on = ?2, updated_at = ?3 WHERE depends_on = ?1 AND state <> 'done'",
+        )?
+        .execute(params![rejected.as_str(), correction.job.id.as_str(), now])?;
         audit::append(
             &tx,
             now,

@@ -93,7 +93,7 @@ fn body_place(id: &str, version: i64) -> (String, &'static str) {
     (format!("{id}#v{version}"), "body")
 }
 
-fn seal_body(sealer: &Sealer, visit: &Visit, version: i64) -> StoreResult<Vec<u8>> {
+pub(crate) fn seal_body(sealer: &Sealer, visit: &Visit, version: i64) -> StoreResult<Vec<u8>> {
     let json = serde_json::to_vec(visit)?;
     let (row, column) = body_place(&visit.id, version);
     sealer.seal(

@@ -6,6 +6,8 @@ CREATE INDEX visits_pending_due ON visits (upload_due_at) WHERE uploaded_at IS N
 
 ALTER TABLE outbox ADD COLUMN visit_version INTEGER;        -- the visit version the payload froze
 ALTER TABLE outbox ADD COLUMN server_ack BLOB;              -- sealed acknowledgement from the server
+ALTER TABLE outbox ADD COLUMN order_seq INTEGER;            -- per-patient position; NULL = seq (a
+                                                            -- correction takes its rejected job's)
 
 ALTER TABLE audit ADD COLUMN detail TEXT NOT NULL DEFAULT '';  -- never patient data
 
