@@ -2,5 +2,24 @@
 //! The card layer (`crate::card`) talks to a reader only through [`ApduChannel`].
 
 mod apdu;
+#[cfg(feature = "ble")]
+pub mod btle;
+pub mod frame;
+pub mod loopback;
+pub mod memory;
+pub mod message;
+pub mod model;
+pub mod pairing;
+pub mod secure;
+pub mod session;
+pub mod store_pairing;
+pub mod transport;
 
 pub use apdu::{ApduChannel, CardSlot, ReaderError};
+pub use loopback::LoopbackTransport;
+pub use memory::{MemoryPeripheral, MemoryTransport, PeripheralLink};
+pub use model::{ModelProfile, ReaderModel};
+pub use pairing::{MemoryPairingStore, PairingRecord, PairingStore};
+pub use session::{PendingPairing, ReaderClient, ReaderEvent, ReaderSession};
+pub use store_pairing::StorePairingStore;
+pub use transport::{Connection, DiscoveredReader, GattService, LinkEvent, Transport, WriteKind};
