@@ -11,7 +11,10 @@ pub mod events;
 pub mod fake;
 pub mod job;
 pub mod outbox;
+pub mod store_outbox;
 pub mod target;
+pub mod visit_day;
+pub mod vpn_target;
 
 #[cfg(test)]
 mod tests;

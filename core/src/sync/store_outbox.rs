@@ -1,0 +1,255 @@
+//! The store's outbox as the engine's [`Outbox`]: a thin mapping onto `store::Store`'s outbox API
+//! (ready jobs, transitions recorded per batch in one transaction, counts, reset at start-up).
+
+use super::deadline::{DeadlineEntry, DeadlineReport, DeadlineStatus};
+use super::job::{FieldError, Job, JobId, JobState, JobUpdate, OutboxCounts, Rejection};
+use super::outbox::{CorrectedJob, Outbox, OutboxError};
+use super::target::FailureClass;
+use crate::store::{self, Store, StoreError};
+
+impl From<StoreError> for OutboxError {
+    fn from(e: StoreError) -> Self {
+        OutboxError(e.to_string())
+    }
+}
+
+/// The visit identification code (M15) inside a frozen 2.0 record, if there is one. Big5 never
+/// uses `<` as a trail byte, so the ASCII search cannot match inside a Chinese character.
+pub fn visit_code_of_record(record: &[u8]) -> Option<String> {
+    let open = b"<M15>";
+    let start = record.windows(open.len()).position(|w| w == open)? + open.len();
+    let len = record[start..].iter().position(|&b| b == b'<')?;
+    let code = &record[start..start + len];
+    (code.len() == 20 && code.iter().all(u8::is_ascii_alphanumeric))
+        .then(|| String::from_utf8_lossy(code).into_owned())
+}
+
+fn sid(id: &JobId) -> store::JobId {
+    store::JobId::from_string(id.clone())
+}
+
+fn map_job(j: store::Job) -> Job {
+    let state = match j.state {
+        store::JobState::Queued => JobState::Queued,
+        store::JobState::Sending => JobState::Sending,
+        store::JobState::Done => JobState::Done,
+        store::JobState::Rejected => JobState::Rejected(Rejection {
+            reason: j
+                .last_error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_default(),
+            fields: j
+                .field_errors
+                .iter()
+                .map(|f| FieldError {
+                    field: f.field.clone(),
+                    message: f.reason.clone(),
+                })
+                .collect(),
+        }),
+        store::JobState::WaitingRetry => JobState::WaitingRetry {
+            next_at_ms: j.next_attempt_at_ms.unwrap_or(0),
+        },
+        store::JobState::Superseded => JobState::Superseded,
+    };
+    let visit_code = if j.kind == store::JobKind::CardUpload {
+        visit_code_of_record(&j.payload).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Job {
+        id: j.id.as_str().to_string(),
+        kind: j.kind.as_str().to_string(),
+        ordering_key: j.ordering_key,
+        visit_id: j.visit_id,
+        visit_code,
+        depends_on: j.depends_on.map(|d| d.as_str().to_string()),
+        idempotency_key: j.idempotency_key,
+        done_at_ms: (j.state == store::JobState::Done).then_some(j.updated_at_ms),
+        last_error: j.last_error.map(|e| e.message),
+        payload: j.payload,
+        state,
+        attempts: j.attempts,
+        seq: j.seq,
+        created_at_ms: j.created_at_ms,
+        visited_at_ms: None,
+        abnormal_reason: None,
+    }
+}
+
+fn error_kind(c: FailureClass) -> store::JobErrorKind {
+    match c {
+        FailureClass::Network => store::JobErrorKind::Network,
+        FailureClass::Server => store::JobErrorKind::Server,
+        FailureClass::Record => store::JobErrorKind::Record,
+    }
+}
+
+fn outcome(u: &JobUpdate) -> store::Outcome {
+    match u {
+        JobUpdate::Done { id, ack, .. } => store::Outcome::Done {
+            id: sid(id),
+            server_ack: ack.clone(),
+        },
+        JobUpdate::Retry {
+            id,
+            next_at_ms,
+            class,
+            error,
+        } => store::Outcome::Retry {
+            id: sid(id),
+            error: store::JobError {
+                kind: error_kind(*class),
+                message: error.clone(),
+            },
+            next_attempt_at_ms: *next_at_ms,
+        },
+        JobUpdate::Rejected { id, rejection } => store::Outcome::Rejected {
+            id: sid(id),
+            reason: rejection.reason.clone(),
+            field_errors: rejection
+                .fields
+                .iter()
+                .map(|f| store::FieldError {
+                    field: f.field.clone(),
+                    reason: f.message.clone(),
+                })
+                .collect(),
+        },
+    }
+}
+
+impl Outbox for Store {
+    fn reset_sending(&self) -> Result<usize, OutboxError> {
+        Ok(self.reset_sending_to_queued()?)
+    }
+
+    fn ready(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, OutboxError> {
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        Ok(self.ready_jobs(now_ms, limit)?.into_iter().map(map_job).collect())
+    }
+
+    fn next_retry_after(&self, now_ms: i64) -> Result<Option<i64>, OutboxError> {
+        match self.next_retry_at()? {
+            Some(at) if at > now_ms => Ok(Some(at)),
+            None => Ok(None),
+            // Some waiting job is due but not ready (it waits behind another): look further.
+            Some(_) => Ok(self
+                .jobs_in_state(store::JobState::WaitingRetry, u32::MAX)?
+                .iter()
+                .filter_map(|j| j.next_attempt_at_ms)
+                .filter(|&at| at > now_ms)
+                .min()),
+        }
+    }
+
+    fn make_all_due(&self, _now_ms: i64) -> Result<usize, OutboxError> {
+        Ok(self.retry_all_now()?)
+    }
+
+    fn mark_sending(&self, ids: &[JobId]) -> Result<(), OutboxError> {
+        let ids: Vec<store::JobId> = ids.iter().map(sid).collect();
+        Ok(Store::mark_sending(self, &ids)?)
+    }
+
+    fn record(&self, updates: &[JobUpdate]) -> Result<(), OutboxError> {
+        let outcomes: Vec<store::Outcome> = updates.iter().map(outcome).collect();
+        Ok(self.record_outcomes(&outcomes)?)
+    }
+
+    fn counts(&self) -> Result<OutboxCounts, OutboxError> {
+        let c = self.outbox_counts()?;
+        let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        Ok(OutboxCounts {
+            queued: n(c.queued),
+            sending: n(c.sending),
+            done: n(c.done),
+            rejected: n(c.rejected),
+            waiting_retry: n(c.waiting_retry),
+        })
+    }
+
+    fn job(&self, id: &JobId) -> Result<Job, OutboxError> {
+        Ok(map_job(self.get_job(&sid(id))?))
+    }
+
+    fn rejected(&self) -> Result<Vec<Job>, OutboxError> {
+        Ok(self
+            .jobs_in_state(store::JobState::Rejected, u32::MAX)?
+            .into_iter()
+            .map(map_job)
+            .collect())
+    }
+
+    fn requeue_corrected(&self, id: &JobId, corrected: CorrectedJob) -> Result<JobId, OutboxError> {
+        let old = self.get_job(&sid(id))?;
+        let mut job = store::NewJob::new(old.kind, corrected.idempotency_key, corrected.payload);
+        job.depends_on = old.depends_on;
+        let new_id = self.requeue_after_correction(&sid(id), store::Correction { visit: None, job })?;
+        Ok(new_id.as_str().to_string())
+    }
+
+    fn deadlines(
+        &self,
+        now_ms: i64,
+        _deadline_ms: i64,
+        window_ms: i64,
+    ) -> Result<DeadlineReport, OutboxError> {
+        let report = self.upload_deadlines(now_ms, window_ms)?;
+        let entry = |d: store::VisitDeadline, status: DeadlineStatus| -> Result<DeadlineEntry, OutboxError> {
+            let jobs = self.jobs_for_visit(&d.visit_id)?;
+            let worst = jobs
+                .iter()
+                .filter(|j| j.state != store::JobState::Superseded)
+                .min_by_key(|j| match j.state {
+                    store::JobState::Rejected => 0,
+                    store::JobState::WaitingRetry => 1,
+                    store::JobState::Queued => 2,
+                    store::JobState::Sending => 3,
+                    _ => 4,
+                });
+            let abnormal_reason = self.get_visit(&d.visit_id)?.visit.abnormal_reason;
+            Ok(DeadlineEntry {
+                visit_id: d.visit_id,
+                visit_code: d.visit_code,
+                visited_at_ms: d.visited_at_ms,
+                due_at_ms: d.upload_due_at_ms,
+                uploaded_at_ms: d.uploaded_at_ms,
+                status,
+                state: worst.map(|j| j.state.as_str()).unwrap_or("done").to_string(),
+                abnormal_reason,
+                last_error: jobs
+                    .iter()
+                    .rev()
+                    .find_map(|j| j.last_error.as_ref().map(|e| e.message.clone())),
+            })
+        };
+        Ok(DeadlineReport {
+            at_risk: report
+                .at_risk
+                .into_iter()
+                .map(|d| entry(d, DeadlineStatus::AtRisk))
+                .collect::<Result<_, _>>()?,
+            missed: report
+                .missed
+                .into_iter()
+                .map(|d| entry(d, DeadlineStatus::Missed))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_visit_code_in_a_record() {
+        let rec = b"<REC><MB><MB1><M13>F00B</M13><M15>0123456789ABCDEFGHJK</M15></MB1></MB></REC>";
+        assert_eq!(visit_code_of_record(rec).as_deref(), Some("0123456789ABCDEFGHJK"));
+        assert_eq!(visit_code_of_record(b"<REC><M15>SHORT</M15></REC>"), None);
+        assert_eq!(visit_code_of_record(b"garbage"), None);
+        assert_eq!(visit_code_of_record(b"<M15>0123456789ABCDEFGHJK"), None);
+    }
+}

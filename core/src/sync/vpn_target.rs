@@ -1,0 +1,230 @@
+//! The NHI VPN client as the engine's [`UploadTarget`]: card-upload jobs (frozen 2.0 `REC`s) go
+//! out as one 2.0 batch with an idempotency key derived from the jobs' keys; the server's
+//! per-record answers become per-job results; every client error is sorted into network / server
+//! / record.
+
+use super::job::FieldError;
+use super::store_outbox::visit_code_of_record;
+use super::target::{ItemOutcome, ItemResult, UploadError, UploadItem, UploadTarget};
+use crate::vpn::{FailureClass as VpnClass, VpnClient, VpnError, upload_xml, wire};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Uploads through a [`VpnClient`]; keeps the batch ids for the upload-result query.
+#[derive(Debug)]
+pub struct VpnTarget {
+    client: Arc<VpnClient>,
+    batches: Mutex<Vec<String>>,
+}
+
+impl VpnTarget {
+    /// A target over an enrolled client.
+    pub fn new(client: Arc<VpnClient>) -> Self {
+        Self {
+            client,
+            batches: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Arc<VpnClient> {
+        &self.client
+    }
+
+    /// Ids of the batches the server answered, in order (for the upload-result query).
+    pub fn batch_ids(&self) -> Vec<String> {
+        self.batches.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+}
+
+/// The batch's idempotency key: the same jobs always give the same key, so a resent batch is
+/// answered from the server's memory; any other composition gives another key (and the server
+/// still stores each visit identification code once).
+pub fn batch_key(items: &[UploadItem]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for i in items {
+        ctx.update(i.idempotency_key.as_bytes());
+        ctx.update(b"\n");
+    }
+    format!("b-{}", hex::encode(&ctx.finish().as_ref()[..20]))
+}
+
+/// Sorts a client error for the engine.
+pub fn classify(e: &VpnError) -> UploadError {
+    match (e, e.class()) {
+        (VpnError::Rejected { code, reason, .. }, _) if code == "malformed_batch" => {
+            UploadError::BatchRejected(reason.clone())
+        }
+        (_, VpnClass::Network) => UploadError::Network(e.to_string()),
+        // A refusal that is not about one record (signature, enrolment, certificate) is not the
+        // records' fault: it is retried with backoff and shown as a server failure, never parks
+        // the user's visits as rejected.
+        _ => UploadError::Server(e.to_string()),
+    }
+}
+
+/// Matches the server's per-record answers to the jobs by visit identification code (by position
+/// when a record has no code); a job with no answer gets none (the engine retries it).
+pub fn results_of(items: &[UploadItem], resp: &wire::UploadResponse) -> Vec<ItemResult> {
+    let mut by_code: HashMap<&str, &wire::RecordResult> = HashMap::new();
+    for r in &resp.records {
+        by_code.entry(r.visit_code.as_str()).or_insert(r);
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let code = if item.visit_code.is_empty() {
+            visit_code_of_record(&item.payload).unwrap_or_default()
+        } else {
+            item.visit_code.clone()
+        };
+        let record = if code.is_empty() {
+            resp.records.get(i).filter(|r| r.visit_code.is_empty())
+        } else {
+            by_code.get(code.as_str()).copied()
+        };
+        let Some(r) = record else { continue };
+        let outcome = match r.status {
+            wire::RecordStatus::Accepted | wire::RecordStatus::Duplicate | wire::RecordStatus::Corrected => {
+                ItemOutcome::Accepted {
+                    ack: format!("{}:{:?}", resp.batch_id, r.status),
+                }
+            }
+            wire::RecordStatus::Rejected => {
+                let reason = r
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "rejected by the NHI checker".into());
+                ItemOutcome::Rejected {
+                    fields: r
+                        .field
+                        .iter()
+                        .map(|f| FieldError {
+                            field: f.clone(),
+                            message: reason.clone(),
+                        })
+                        .collect(),
+                    reason,
+                }
+            }
+        };
+        out.push(ItemResult {
+            job_id: item.job_id.clone(),
+            outcome,
+        });
+    }
+    out
+}
+
+#[async_trait]
+impl UploadTarget for VpnTarget {
+    async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records: Vec<&[u8]> = items.iter().map(|i| i.payload.as_slice()).collect();
+        let xml = upload_xml::wrap_batch(&records);
+        let key = batch_key(items);
+        let resp = self
+            .client
+            .upload_batch(&xml, &key)
+            .await
+            .map_err(|e| classify(&e))?;
+        if let Ok(mut b) = self.batches.lock() {
+            b.push(resp.batch_id.clone());
+        }
+        Ok(results_of(items, &resp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vpn::NetworkKind;
+
+    fn item(n: usize, code: &str) -> UploadItem {
+        UploadItem {
+            job_id: format!("j{n}"),
+            kind: "card_upload".into(),
+            visit_code: code.into(),
+            idempotency_key: format!("k{n}"),
+            payload: format!("<REC><M15>{code}</M15></REC>").into_bytes(),
+        }
+    }
+
+    #[test]
+    fn answers_are_matched_per_record_and_missing_ones_left_for_retry() {
+        let a = "AAAAAAAAAAAAAAAAAAAA";
+        let b = "BBBBBBBBBBBBBBBBBBBB";
+        let c = "CCCCCCCCCCCCCCCCCCCC";
+        let items = [item(1, a), item(2, b), item(3, c)];
+        let resp = wire::UploadResponse {
+            batch_id: "B1".into(),
+            records: vec![
+                // Out of order on purpose; c has no answer.
+                wire::RecordResult {
+                    visit_code: b.into(),
+                    status: wire::RecordStatus::Rejected,
+                    field: Some("M13".into()),
+                    reason: Some("sequence number out of range".into()),
+                },
+                wire::RecordResult {
+                    visit_code: a.into(),
+                    status: wire::RecordStatus::Duplicate,
+                    field: None,
+                    reason: None,
+                },
+            ],
+        };
+        let r = results_of(&items, &resp);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].job_id, "j1");
+        assert!(matches!(&r[0].outcome, ItemOutcome::Accepted { ack } if ack.starts_with("B1:")));
+        match &r[1].outcome {
+            ItemOutcome::Rejected { reason, fields } => {
+                assert!(reason.contains("out of range"));
+                assert_eq!(fields[0].field, "M13");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_errors_are_sorted() {
+        let net = VpnError::Network {
+            kind: NetworkKind::Dropped,
+            detail: "reset".into(),
+        };
+        assert!(matches!(classify(&net), UploadError::Network(_)));
+        assert!(matches!(
+            classify(&VpnError::Server { status: 503 }),
+            UploadError::Server(_)
+        ));
+        let garbage = VpnError::BadResponse {
+            reason: "half a body".into(),
+        };
+        assert!(matches!(classify(&garbage), UploadError::Server(_)));
+        let malformed = VpnError::Rejected {
+            code: "malformed_batch".into(),
+            reason: "RECS not closed".into(),
+            field: None,
+        };
+        assert!(matches!(classify(&malformed), UploadError::BatchRejected(r) if r.contains("RECS")));
+        let sig = VpnError::Rejected {
+            code: "bad_signature".into(),
+            reason: "x".into(),
+            field: None,
+        };
+        assert!(matches!(classify(&sig), UploadError::Server(_)));
+    }
+
+    #[test]
+    fn batch_keys_are_stable_per_composition_and_valid_for_the_client() {
+        let a = [item(1, "A"), item(2, "B")];
+        let b = [item(2, "B"), item(1, "A")];
+        assert_eq!(batch_key(&a), batch_key(&a));
+        assert_ne!(batch_key(&a), batch_key(&b));
+        let k = batch_key(&a);
+        assert!(k.len() <= 64 && k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
+    }
+}

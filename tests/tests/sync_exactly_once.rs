@@ -1,0 +1,76 @@
+//! Exactly-once under faults: 200 visits captured offline, synced through the VPN simulator with
+//! 30% of requests failing in every way it knows (5xx, hangs past the timeout, dropped
+//! connections, half bodies, garbage, wrong content type — before or after the server did the
+//! work); the server holds each visit exactly once and the app shows every job done.
+
+mod sync_support;
+
+use homevisit_core::sync::{DrainOptions, EventLog, SyncConfig, SyncEvent};
+use nhi_vpn_sim::FaultConfig;
+use sync_support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_visits_reach_the_server_exactly_once_through_30_percent_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(FaultConfig::none()).await;
+    let client = enrol(&sim).await;
+    let store = open_store(dir.path());
+    let visits = capture_visits(&store, 200, 40);
+    sim.set_faults(FaultConfig {
+        seed: 2026,
+        failure_rate: 0.3,
+        hang_ms: 2_000,
+        ..FaultConfig::default()
+    });
+    // Small batches: many requests, so the 30% failure rate strikes often.
+    let (engine, _target) = engine_with(
+        store.clone(),
+        client,
+        SyncConfig {
+            batch_size: 4,
+            ..test_config()
+        },
+    );
+    let log = EventLog::new();
+    let _sub = engine.subscribe(log.clone());
+    engine.start_up().unwrap();
+    let summary = engine
+        .drain(DrainOptions {
+            force: false,
+            time_budget_ms: Some(120_000),
+        })
+        .await
+        .unwrap();
+    assert!(summary.complete, "queue drained: {summary:?}");
+    assert_eq!(summary.rejected_total, 0);
+    assert!(summary.retries > 0, "faults were injected and retried");
+    assert!(
+        sim.faults_injected() >= 10,
+        "30% of requests failed: {}",
+        sim.faults_injected()
+    );
+
+    // The server holds each visit exactly once.
+    for v in &visits {
+        assert_eq!(
+            sim.stored_visit_count(&v.visit_code),
+            1,
+            "visit stored exactly once"
+        );
+    }
+    assert_eq!(sim.stored_visit_total(), 200);
+    // The app shows all done.
+    let counts = engine.counts().unwrap();
+    assert_eq!(counts.done, 200, "{counts:?}");
+    assert_eq!(counts.remaining(), 0);
+    let done_events = log
+        .events()
+        .iter()
+        .filter(|e| matches!(e, SyncEvent::JobDone { .. }))
+        .count();
+    assert_eq!(done_events, 200);
+    // The store marked every visit uploaded within the deadline.
+    let deadlines = engine.deadlines().unwrap();
+    assert!(deadlines.missed.is_empty() && deadlines.at_risk.is_empty());
+    sim.stop().await;
+}
