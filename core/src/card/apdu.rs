@@ -182,10 +182,10 @@ pub fn status_error(sw: u16, slot: CardSlot, what: &'static str) -> CardError {
             remaining: (s & 0x000F) as u8,
         },
         sw::PIN_BLOCKED => CardError::Code(NhiCode::PinLocked),
-        sw::AUTH_FAILED => CardError::Code(NhiCode::SamRefusedByCard),
+        sw::AUTH_FAILED => CardError::Code(NhiCode::CardNotGenuine),
         sw::SECURITY_NOT_SATISFIED => CardError::Code(match slot {
             CardSlot::Practitioner => NhiCode::PinNotVerified,
-            CardSlot::Patient => NhiCode::SamRefusedByCard,
+            CardSlot::Patient => NhiCode::NotAuthenticated,
         }),
         sw::APP_NOT_FOUND | sw::CLA_NOT_SUPPORTED | sw::INS_NOT_SUPPORTED => CardError::Code(match slot {
             CardSlot::Practitioner => NhiCode::NotPractitionerCard,

@@ -23,11 +23,12 @@ pub enum NhiCode {
     NotPractitionerCard,
     /// 4042: the practitioner card's PIN has not been verified yet.
     PinNotVerified,
-    /// 4050: the patient card refused the cloud SAM (the SAM is not genuine).
-    SamRefusedByCard,
+    /// 4050: the patient card has not been authenticated with the cloud SAM in this session.
+    NotAuthenticated,
     /// 4061: the cloud SAM cannot be reached (no network).
     SamUnreachable,
-    /// 4071: the cloud SAM refused the patient card (fake or damaged card).
+    /// 4071: mutual authentication of the patient card and the cloud SAM failed: the card refused
+    /// the SAM's proof or the SAM refused the card's (a fake or damaged card; or a fake SAM).
     CardNotGenuine,
     /// 4081 (our choice): the card was removed during the operation; nothing may have been written.
     CardRemoved,
@@ -65,7 +66,7 @@ impl NhiCode {
             NhiCode::NotPatientCard => 4033,
             NhiCode::NotPractitionerCard => 4034,
             NhiCode::PinNotVerified => 4042,
-            NhiCode::SamRefusedByCard => 4050,
+            NhiCode::NotAuthenticated => 4050,
             NhiCode::SamUnreachable => 4061,
             NhiCode::CardNotGenuine => 4071,
             NhiCode::CardRemoved => 4081,
@@ -92,9 +93,11 @@ impl NhiCode {
             NhiCode::NotPatientCard => "the card is not a patient NHI card",
             NhiCode::NotPractitionerCard => "the card is not a practitioner card",
             NhiCode::PinNotVerified => "the practitioner card PIN has not been verified",
-            NhiCode::SamRefusedByCard => "the NHI card refused the cloud SAM",
+            NhiCode::NotAuthenticated => "the NHI card has not been authenticated with the cloud SAM",
             NhiCode::SamUnreachable => "the cloud SAM cannot be reached (no network)",
-            NhiCode::CardNotGenuine => "the cloud SAM could not authenticate the NHI card",
+            NhiCode::CardNotGenuine => {
+                "the NHI card failed authentication with the cloud SAM (fake or damaged card)"
+            }
             NhiCode::CardRemoved => "the card was removed during the operation",
             NhiCode::VisitCountExhausted => "the card has no visits left",
             NhiCode::CardCancelled => "the card has been cancelled",
@@ -124,7 +127,7 @@ pub const ALL: &[NhiCode] = &[
     NhiCode::NotPatientCard,
     NhiCode::NotPractitionerCard,
     NhiCode::PinNotVerified,
-    NhiCode::SamRefusedByCard,
+    NhiCode::NotAuthenticated,
     NhiCode::SamUnreachable,
     NhiCode::CardNotGenuine,
     NhiCode::CardRemoved,

@@ -14,7 +14,8 @@
 //!    together with signing the visit in [`SamAuthority::sign_visit`] (a fake card is refused before
 //!    anything is trusted or written).
 
-use async_trait::async_trait;
+/// Re-exported so that implementors outside the core need no direct `async-trait` dependency.
+pub use async_trait::async_trait;
 
 /// Why the cloud SAM could not help. Messages never hold patient data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,7 +11,8 @@
 //!   copayment 8) · count 1 (binary) · count × 61-byte prescription entries; answer count × 40
 //!   (prescription signatures, hex).
 //! - CANCEL `80 D4 00 00 23` data: type 2 (`ZA`/`ZB`) · visit code 20 · now 13; answer visits left 2.
-//! - READ VISITS `80 B2`: 110 B per record, newest first: type 2 · newborn 1 · date-time 13 ·
+//! - READ VISITS `80 B2` (data: optional visit code 20, then the record is followed by its
+//!   prescription entries): 110 B per record, newest first: type 2 · newborn 1 · date-time 13 ·
 //!   after-check 1 · sequence 4 · institution 10 · visit code 20 · body 58 · status 1 (`A`/`C`).
 //! - READ PRESCRIPTIONS `80 B4` (data: optional visit code 20): 61 B per entry.
 //! - READ ALLERGIES `80 B6`: 3 × 40 B Big5, NUL-padded.
@@ -347,7 +348,7 @@ impl Inner {
                     0xD0 => self.change(|s| s.get_sequence(&cmd, &session)),
                     0xD2 => self.change(|s| s.write_visit(&cmd)),
                     0xD4 => self.change(|s| s.cancel(&cmd)),
-                    0xB2 => self.read_visits(),
+                    0xB2 => self.read_visits(&cmd),
                     0xB4 => self.read_prescriptions(&cmd),
                     _ => self.read_allergies(),
                 }
@@ -595,18 +596,27 @@ impl Inner {
         Change::Commit(Box::new(state), profile, reply)
     }
 
-    fn read_visits(&self) -> Vec<u8> {
+    fn read_visits(&self, cmd: &Command<'_>) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.state.records.len() * RECORD_LEN);
-        for r in self.state.records.iter().rev() {
-            v.extend_from_slice(r.visit_type.as_bytes());
-            v.extend_from_slice(r.newborn.as_bytes());
-            v.extend_from_slice(r.datetime.as_bytes());
-            v.extend_from_slice(r.after_check.as_bytes());
-            v.extend_from_slice(r.sequence.as_bytes());
-            v.extend_from_slice(r.institution.as_bytes());
-            v.extend_from_slice(r.visit_code.as_bytes());
-            v.extend_from_slice(r.body.as_bytes());
-            v.push(if r.cancelled { b'C' } else { b'A' });
+        match cmd.data.len() {
+            0 => {
+                for r in self.state.records.iter().rev() {
+                    encode_record(&mut v, r);
+                }
+            }
+            20 => {
+                let code = String::from_utf8_lossy(cmd.data);
+                let Some(r) = self.state.records.iter().find(|r| r.visit_code == code) else {
+                    return respond(Vec::new(), sw::RECORD_NOT_FOUND);
+                };
+                encode_record(&mut v, r);
+                for p in self.state.prescriptions.iter().filter(|p| p.visit_code == code) {
+                    if let Ok(bytes) = hex::decode(&p.entry_hex) {
+                        v.extend_from_slice(&bytes);
+                    }
+                }
+            }
+            _ => return respond(Vec::new(), sw::WRONG_LENGTH),
         }
         respond(v, sw::OK)
     }
@@ -637,6 +647,18 @@ impl Inner {
         }
         respond(v, sw::OK)
     }
+}
+
+fn encode_record(v: &mut Vec<u8>, r: &Record) {
+    v.extend_from_slice(r.visit_type.as_bytes());
+    v.extend_from_slice(r.newborn.as_bytes());
+    v.extend_from_slice(r.datetime.as_bytes());
+    v.extend_from_slice(r.after_check.as_bytes());
+    v.extend_from_slice(r.sequence.as_bytes());
+    v.extend_from_slice(r.institution.as_bytes());
+    v.extend_from_slice(r.visit_code.as_bytes());
+    v.extend_from_slice(r.body.as_bytes());
+    v.push(if r.cancelled { b'C' } else { b'A' });
 }
 
 impl SimCard for PatientCard {
