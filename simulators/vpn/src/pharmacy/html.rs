@@ -159,14 +159,26 @@ pub fn dispensed(r: &Receipt) -> String {
              Dispensed: the prescription is now invalid.</p>\
              <p>收據 Receipt <span id=\"receipt\">{}</span> — refill {} — {} {}</p>\
              <p><a id=\"print\" href=\"/pharmacy/print/{}/{}\">預覽處方箋 Print view</a> · \
-             <a href=\"/pharmacy\">下一位 Next</a></p>",
+             <a href=\"/pharmacy\">下一位 Next</a></p>{}",
             esc(&r.receipt_no),
             r.refill,
             esc(&r.pharmacy),
             esc(&r.dispensed_at),
             esc(&r.visit_code),
-            r.refill
+            r.refill,
+            restore_form(&r.visit_code, r.refill)
         ),
+    )
+}
+
+/// The abnormal-case restore form (處方箋異常處理 — 恢復): a reason is required and audited.
+fn restore_form(visit_code: &str, refill: u8) -> String {
+    format!(
+        "<form method=\"post\" action=\"/pharmacy/restore\"><fieldset><legend>處方箋異常處理 Abnormal case</legend>\
+         <input type=\"hidden\" name=\"visit_code\" value=\"{}\"><input type=\"hidden\" name=\"refill\" value=\"{refill}\">\
+         <label>原因 Reason <input id=\"restore-reason\" name=\"reason\" required></label> \
+         <button id=\"restore\" type=\"submit\">恢復 Restore</button></fieldset></form>",
+        esc(visit_code)
     )
 }
 
@@ -192,10 +204,11 @@ pub fn print(d: &Details, refill: u8) -> String {
             "{}{}{}<p>第 {refill} 次調劑 Dispense {refill}</p>\
              <p><strong>本處方箋僅供院所留存使用</strong> — this copy is for the pharmacy's records only; \
              the patient must bring the QR code or the one-time code.</p><p>藥師簽章 Stamp: ____________</p>\
-             <p class=\"noprint\"><a href=\"/pharmacy\">返回 Back</a></p>",
+             <p class=\"noprint\"><a href=\"/pharmacy\">返回 Back</a></p>{}",
             summary(d),
             lines_table(d),
-            refills_table(d)
+            refills_table(d),
+            restore_form(&d.visit_code, refill)
         ),
     )
 }
