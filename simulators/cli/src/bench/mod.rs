@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 mod store;
+mod sync;
 
 /// One measured figure and the target it is held to.
 #[derive(Debug, Clone, Serialize)]
@@ -27,7 +28,7 @@ struct Group {
 }
 
 fn groups() -> Vec<Group> {
-    vec![store::group()]
+    vec![store::group(), sync::group()]
 }
 
 /// Runs the groups whose metrics match `only` and prints them.
