@@ -303,8 +303,13 @@ impl SimReader {
     /// Accepts a connection (a previous one is dropped); used by both transports.
     pub fn accept(&self, events: mpsc::UnboundedSender<LinkEvent>) -> SimLink {
         let mut i = self.lock();
-        if i.conn.is_some() {
-            i.drop_conn("another phone connected");
+        if let Some(old) = i.conn.take() {
+            // A stale connection (its phone already gave up on it) is replaced, not a link drop.
+            let _ = old.events.send(LinkEvent::Disconnected {
+                reason: "another phone connected".into(),
+            });
+            i.displayed_code = None;
+            i.reset_cards();
         }
         let id = i.next_conn;
         i.next_conn += 1;

@@ -1,16 +1,17 @@
 //! The BLE link model on virtual time: connection interval, MTU, packets per connection event
-//! (write-without-response pacing), link-layer packet loss (retransmitted, costs an event), raw
-//! drops (lost for good), and a disconnect at a chosen frame. Nothing sleeps: time is counted in
-//! connection events.
+//! (write-without-response pacing), link-layer packet loss (retransmitted, costs an interval), raw
+//! drops (lost for good), and a disconnect at a chosen frame. Nothing sleeps: time is accounted.
 //!
-//! Timing rules (one connection at a time):
-//! - every ATT packet (a write or a notification) takes a slot in a connection event; an event
-//!   carries at most `packets_per_event` packets in each direction;
-//! - when the reader answers a request, its first packet goes in the **next** event (the reader
-//!   needs the event to process), which is one **round trip**; the phone's next request may go in
-//!   the same event as the last packet it received (the central extends the event);
-//! - a write *with* response waits for the ATT response in the next event (one more round trip);
-//! - a lost packet is retransmitted by the link layer in the next event.
+//! Timing (a latency + bandwidth model, so that the physical lower bound of the card benchmark is
+//! a true lower bound of it):
+//! - moving a packet of `n` ATT payload bytes costs `n ÷ throughput`, where the throughput is what
+//!   the pacing allows: `packets_per_event × (MTU − 3)` bytes per connection interval;
+//! - when the reader answers a request, the answer waits for the next connection event: one
+//!   **round trip**, one interval;
+//! - a write *with* response waits for its ATT response: one more round trip and interval;
+//! - a packet lost on air is resent by the link layer at the next event: one more interval.
+//!
+//! So `elapsed = (round_trips + retransmissions) × interval + bytes ÷ throughput`.
 
 use homevisit_core::reader::WriteKind;
 
@@ -79,8 +80,6 @@ impl LinkConfig {
 pub struct LinkStats {
     /// Virtual time elapsed on the link, microseconds.
     pub elapsed_us: u64,
-    /// Connection events used.
-    pub connection_events: u64,
     /// BLE round trips (reader turnarounds plus ATT write responses).
     pub round_trips: u64,
     /// ATT packets phone → reader.
@@ -116,7 +115,6 @@ impl LinkStats {
     pub fn since(&self, earlier: &LinkStats) -> LinkStats {
         LinkStats {
             elapsed_us: self.elapsed_us - earlier.elapsed_us,
-            connection_events: self.connection_events - earlier.connection_events,
             round_trips: self.round_trips - earlier.round_trips,
             packets_up: self.packets_up - earlier.packets_up,
             packets_down: self.packets_down - earlier.packets_down,
@@ -146,10 +144,9 @@ pub struct LinkModel {
     config: LinkConfig,
     stats: LinkStats,
     rng: u64,
-    up_used: u32,
-    down_used: u32,
     last: Option<Direction>,
-    event_open: bool,
+    /// Sub-microsecond remainder of the byte time, in units of 1/throughput-denominator.
+    carry: u128,
     disconnect_after: Option<u64>,
 }
 
@@ -161,10 +158,8 @@ impl LinkModel {
             config,
             stats: LinkStats::default(),
             rng,
-            up_used: 0,
-            down_used: 0,
             last: None,
-            event_open: false,
+            carry: 0,
             disconnect_after: None,
         }
     }
@@ -204,22 +199,24 @@ impl LinkModel {
     /// A new connection starts: a fresh connection event.
     pub fn on_connect(&mut self) {
         self.last = None;
-        self.event_open = false;
     }
 
     /// The link went down (counted once per drop).
     pub fn on_disconnect(&mut self) {
         self.stats.disconnects += 1;
         self.last = None;
-        self.event_open = false;
     }
 
-    fn next_event(&mut self) {
-        self.stats.connection_events += 1;
+    fn wait_interval(&mut self) {
         self.stats.elapsed_us += self.config.connection_interval_us;
-        self.up_used = 0;
-        self.down_used = 0;
-        self.event_open = true;
+    }
+
+    /// Adds the time `len` bytes take at the paced throughput, exactly (remainders carried).
+    fn transfer(&mut self, len: usize) {
+        let per_interval = (self.config.payload() as u128) * self.config.packets_per_event.max(1) as u128;
+        let num = len as u128 * self.config.connection_interval_us as u128 + self.carry;
+        self.stats.elapsed_us += (num / per_interval) as u64;
+        self.carry = num % per_interval;
     }
 
     fn random(&mut self) -> f64 {
@@ -242,45 +239,32 @@ impl LinkModel {
             }
             *n -= 1;
         }
-        let ppe = self.config.packets_per_event.max(1);
-        if !self.event_open {
-            self.next_event();
-        }
         match dir {
             Direction::Up => {
-                if self.up_used >= ppe {
-                    self.next_event();
-                }
-                self.up_used += 1;
                 self.stats.packets_up += 1;
                 self.stats.bytes_up += len as u64;
             }
             Direction::Down => {
                 if self.last == Some(Direction::Up) {
-                    // The reader answers in the next event: one round trip.
+                    // The reader answers in the next connection event: one round trip.
                     self.stats.round_trips += 1;
-                    self.next_event();
-                } else if self.down_used >= ppe {
-                    self.next_event();
+                    self.wait_interval();
                 }
-                self.down_used += 1;
                 self.stats.packets_down += 1;
                 self.stats.bytes_down += len as u64;
             }
         }
         self.last = Some(dir);
+        self.transfer(len);
         while self.config.loss_rate > 0.0 && self.random() < self.config.loss_rate.min(0.95) {
             self.stats.retransmissions += 1;
-            self.next_event();
-            match dir {
-                Direction::Up => self.up_used = 1,
-                Direction::Down => self.down_used = 1,
-            }
+            self.wait_interval();
         }
         if write == Some(WriteKind::WithResponse) {
             // The ATT write response comes back in the next event.
             self.stats.round_trips += 1;
-            self.next_event();
+            self.wait_interval();
+            // The reader's answer may ride in the same event as that response.
             self.last = None;
         }
         if self.config.drop_rate > 0.0 && self.random() < self.config.drop_rate {
@@ -297,35 +281,33 @@ mod tests {
 
     fn exchange(l: &mut LinkModel, up: usize, down: usize, kind: WriteKind) {
         for _ in 0..up {
-            assert_eq!(l.packet(Direction::Up, 20, Some(kind)), Fate::Delivered);
+            assert_eq!(l.packet(Direction::Up, 182, Some(kind)), Fate::Delivered);
         }
         for _ in 0..down {
-            assert_eq!(l.packet(Direction::Down, 20, None), Fate::Delivered);
+            assert_eq!(l.packet(Direction::Down, 182, None), Fate::Delivered);
         }
     }
 
     #[test]
-    fn one_packet_each_way_costs_one_round_trip_and_two_events_then_one_per_exchange() {
+    fn an_exchange_costs_one_interval_plus_its_bytes_at_the_paced_throughput() {
         let mut l = LinkModel::new(LinkConfig::default());
-        exchange(&mut l, 1, 1, WriteKind::WithoutResponse);
+        // 4 full packets = one event's worth of payload in each direction: 2 × 7.5 ms of bytes.
+        exchange(&mut l, 2, 2, WriteKind::WithoutResponse);
         let s = l.stats();
-        assert_eq!((s.round_trips, s.connection_events, s.elapsed_us), (1, 2, 60_000));
-        exchange(&mut l, 1, 1, WriteKind::WithoutResponse);
-        let s = l.stats();
-        assert_eq!((s.round_trips, s.connection_events), (2, 3));
-        assert_eq!((s.packets_up, s.packets_down, s.bytes()), (2, 2, 80));
+        assert_eq!((s.round_trips, s.elapsed_us), (1, 30_000 + 30_000));
+        assert_eq!((s.packets_up, s.packets_down, s.bytes()), (2, 2, 4 * 182));
+        let bound = l.config().lower_bound_ms(s.round_trips, s.bytes());
+        assert!((s.elapsed_ms() - bound).abs() < 1e-9);
     }
 
     #[test]
-    fn pacing_spreads_fragments_over_events() {
-        let mut l = LinkModel::new(LinkConfig {
-            packets_per_event: 2,
-            ..LinkConfig::default()
-        });
-        exchange(&mut l, 5, 3, WriteKind::WithoutResponse);
-        // Up: 3 events (2+2+1); down: next event 2, then 1 more.
-        assert_eq!(l.stats().connection_events, 5);
-        assert_eq!(l.stats().round_trips, 1);
+    fn small_packets_cost_their_bytes_exactly() {
+        let mut l = LinkModel::new(LinkConfig::default());
+        for _ in 0..728 {
+            l.packet(Direction::Up, 1, None);
+        }
+        // 728 bytes = one interval's worth at 4 × 182 bytes per 30 ms.
+        assert_eq!(l.stats().elapsed_us, 30_000);
     }
 
     #[test]
@@ -333,7 +315,7 @@ mod tests {
         let mut l = LinkModel::new(LinkConfig::default());
         exchange(&mut l, 3, 1, WriteKind::WithResponse);
         assert_eq!(l.stats().round_trips, 3);
-        assert!(l.stats().connection_events >= 4);
+        assert!(l.stats().elapsed_us >= 3 * 30_000);
     }
 
     #[test]
@@ -357,7 +339,10 @@ mod tests {
         for _ in 0..50 {
             exchange(&mut clean, 2, 2, WriteKind::WithoutResponse);
         }
-        assert!(a.elapsed_us > clean.stats().elapsed_us);
+        assert_eq!(
+            a.elapsed_us,
+            clean.stats().elapsed_us + a.retransmissions * 30_000
+        );
         assert_eq!(a.packets(), clean.stats().packets());
     }
 
@@ -377,5 +362,6 @@ mod tests {
         assert_eq!(c.payload(), 182);
         assert!((c.throughput_bytes_per_s() - 182.0 * 4.0 / 0.030).abs() < 1e-6);
         assert!((c.lower_bound_ms(10, 0) - 300.0).abs() < 1e-9);
+        assert!((c.lower_bound_ms(0, 728) - 30.0).abs() < 1e-9);
     }
 }
