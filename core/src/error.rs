@@ -10,6 +10,9 @@ pub enum Error {
     /// The host key store failed.
     #[error(transparent)]
     KeyStore(#[from] crate::platform::KeyStoreError),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Result with the core's [`Error`].

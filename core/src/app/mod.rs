@@ -1,1 +1,240 @@
-//! The app facade: one HomeVisit per app, with sub-handles for readers, visits, sync and pharmacy.
+//! The app facade: one [`HomeVisit`] per app. It opens the sealed store under the host's key store,
+//! records visits (card data + details → visit identification code → one transaction with the
+//! visit's `card_upload` outbox job), lists them, reports the outbox state and tells listeners
+//! when the outbox changes. Every error leaving it is an [`AppError`].
+
+mod error;
+mod input;
+mod listener;
+mod view;
+
+pub use error::AppError;
+pub use input::{CardInput, VisitDetails};
+pub use listener::{OutboxListener, Subscription};
+pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
+
+use crate::model::{CardBasicData, InstitutionCode, RocDateTime, SequenceNumber, Visit, VisitType};
+use crate::platform::{Clock, KeyStore};
+use crate::rules::RuleError;
+use crate::rules::visit_code::{VisitCodeGenerator, VisitCodeInput, VisitCodeStoreError};
+use crate::store::{JobKind, JobState, NewJob, Store};
+use listener::Listeners;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// File name of the app's database inside the data directory.
+pub const DATABASE_FILE: &str = "homevisit.db";
+
+/// Key/value namespace and key of the device's visit counter (input of every visit code).
+const COUNTER_NAMESPACE: &str = "app";
+const COUNTER_KEY: &str = "visit_counter";
+
+/// Most jobs per state that [`HomeVisit::outbox_state`] lists (the counts are always exact).
+pub const OUTBOX_LIST_LIMIT: u32 = 1000;
+
+/// Where the app keeps its data and who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppConfig {
+    /// Directory of the app's database (created if missing).
+    pub data_dir: PathBuf,
+    /// The 10-digit NHI code of the institution the device is bound to.
+    pub institution_code: String,
+    /// A stable identifier of this device (part of what makes visit codes unique across devices).
+    pub device_id: String,
+}
+
+/// The app: one per process, shared by every screen (share it behind an `Arc`).
+pub struct HomeVisit {
+    store: Store,
+    institution: InstitutionCode,
+    codes: VisitCodeGenerator,
+    clock: Arc<dyn Clock>,
+    /// Serialises visit recording so the device counter behind visit codes never repeats.
+    record_lock: Mutex<()>,
+    listeners: Listeners,
+}
+
+impl std::fmt::Debug for HomeVisit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HomeVisit")
+            .field("store", &self.store)
+            .field("institution", &self.institution)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HomeVisit {
+    /// Opens (or creates and migrates) the app's store in `config.data_dir`, sealed under the key
+    /// store's keys. A wrong key gives [`AppError::WrongKey`]; a corrupt file is moved aside (never
+    /// deleted) and gives [`AppError::Corrupt`].
+    pub fn open(config: AppConfig, keys: Arc<dyn KeyStore>, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
+        let institution = InstitutionCode::parse(config.institution_code.trim())
+            .map_err(|e| input::invalid(e.field, e.reason))?;
+        let device_id = config.device_id.trim().to_string();
+        if device_id.is_empty() || device_id.len() > 64 {
+            return Err(input::invalid("device_id", "must be 1 to 64 characters"));
+        }
+        let codes = VisitCodeGenerator::from_key_store(keys.as_ref(), &device_id).map_err(|e| match e {
+            VisitCodeStoreError::KeyStore(k) => AppError::from(k),
+            VisitCodeStoreError::Code(c) => AppError::from(RuleError::from(c)),
+        })?;
+        let store =
+            Store::open_with_clock(config.data_dir.join(DATABASE_FILE), keys.as_ref(), clock.clone())?;
+        Ok(Self {
+            store,
+            institution,
+            codes,
+            clock,
+            record_lock: Mutex::new(()),
+            listeners: Listeners::default(),
+        })
+    }
+
+    /// The institution this app records visits for.
+    pub fn institution(&self) -> &InstitutionCode {
+        &self.institution
+    }
+
+    /// Records a visit from the card's text fields: checks them, then as [`Self::record_visit`].
+    pub fn record_visit_from_input(
+        &self,
+        card: &CardInput,
+        details: VisitDetails,
+    ) -> Result<VisitSummary, AppError> {
+        let card = card.parse()?;
+        self.record_visit(card, details)
+    }
+
+    /// Records a visit now: checks the details, takes the visit identification code and commits
+    /// the visit with its `card_upload` outbox job in one transaction, then tells the listeners.
+    pub fn record_visit(&self, card: CardBasicData, details: VisitDetails) -> Result<VisitSummary, AppError> {
+        crate::rules::national_id::check_sex(&card.national_id, card.sex)?;
+        let visit_type = VisitType::parse(details.visit_type.trim()).map_err(RuleError::from)?;
+        let sequence = SequenceNumber::parse(details.sequence_number.trim()).map_err(RuleError::from)?;
+        let practitioner = crate::rules::national_id::parse(&details.practitioner_id)
+            .map_err(|_| input::invalid("practitioner_id", "must be a valid national ID"))?;
+        let diagnoses = crate::rules::icd10::parse_all(&details.diagnoses).map_err(RuleError::from)?;
+        let visited_at = RocDateTime::now(self.clock.as_ref()).map_err(RuleError::from)?;
+
+        let visit = {
+            // Held across code generation and commit: one visit at a time per device.
+            let _guard = self.record_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let visit_code = self.next_visit_code(&card, visited_at)?;
+            let visit = Visit {
+                id: Store::new_id(),
+                visit_code,
+                patient: card,
+                institution: self.institution.clone(),
+                practitioner_id: practitioner.expose().to_string(),
+                visit_type: visit_type.code().to_string(),
+                sequence_number: sequence.code(),
+                visited_at: visited_at.to_datetime(),
+                diagnoses: diagnoses.into_iter().map(String::from).collect(),
+                note: details.note,
+                orders: Vec::new(),
+                security_signature: None,
+                sam_id: None,
+                abnormal_reason: details.abnormal_reason,
+                card_written: false,
+                fee_points: None,
+                copayment_points: None,
+            };
+            // The frozen body of the upload: the visit as recorded (sealed at rest by the store);
+            // the sync engine renders it as a 2.0 record when it sends.
+            let payload = serde_json::to_vec(&visit).map_err(|_| AppError::Internal)?;
+            let job = NewJob::new(
+                JobKind::CardUpload,
+                format!("card_upload:{}:v1", visit.visit_code),
+                payload,
+            );
+            self.store.commit_visit(&visit, &[job])?;
+            visit
+        };
+        tracing::info!(target: "homevisit::app", visit_id = %visit.id, visit_code = %visit.visit_code, "visit recorded");
+        self.changed();
+        Ok(VisitSummary::of(&visit))
+    }
+
+    /// Stored visits, newest first (at most `limit`, from `offset`).
+    pub fn list_visits(&self, limit: u32, offset: u32) -> Result<Vec<VisitSummary>, AppError> {
+        let visits = self.store.list_visits(limit, offset)?;
+        Ok(visits.iter().map(|v| VisitSummary::of(&v.visit)).collect())
+    }
+
+    /// The outbox: exact counts by state, and up to [`OUTBOX_LIST_LIMIT`] jobs of each state,
+    /// oldest first.
+    pub fn outbox_state(&self) -> Result<OutboxState, AppError> {
+        let c = self.store.outbox_counts()?;
+        let mut jobs = Vec::new();
+        for state in [
+            JobState::Queued,
+            JobState::Sending,
+            JobState::WaitingRetry,
+            JobState::Rejected,
+            JobState::Done,
+        ] {
+            let listed = self.store.jobs_in_state(state, OUTBOX_LIST_LIMIT)?;
+            jobs.extend(listed.iter().map(OutboxJobView::of));
+        }
+        jobs.sort_by_key(|j| j.seq);
+        Ok(OutboxState {
+            counts: OutboxCounts {
+                queued: clamp(c.queued),
+                sending: clamp(c.sending),
+                done: clamp(c.done),
+                rejected: clamp(c.rejected),
+                waiting_retry: clamp(c.waiting_retry),
+            },
+            jobs,
+        })
+    }
+
+    /// Registers `listener` for outbox changes until the returned subscription is dropped.
+    pub fn subscribe_outbox(&self, listener: Arc<dyn OutboxListener>) -> Subscription {
+        self.listeners.subscribe(listener)
+    }
+
+    /// Tells the listeners the outbox changed (reads the state only when someone listens).
+    fn changed(&self) {
+        if self.listeners.is_empty() {
+            return;
+        }
+        match self.outbox_state() {
+            Ok(state) => self.listeners.notify(&state),
+            Err(e) => {
+                tracing::warn!(target: "homevisit::app", error = %e, "outbox state unreadable after a change")
+            }
+        }
+    }
+
+    /// The next visit identification code of this device. The counter is reserved durably
+    /// (committed) before the code is made, so no counter, and no code, is ever issued twice even
+    /// if the visit's own commit then fails. Called with `record_lock` held.
+    fn next_visit_code(&self, card: &CardBasicData, at: RocDateTime) -> Result<String, AppError> {
+        let counter = match self.store.kv_get(COUNTER_NAMESPACE, COUNTER_KEY)? {
+            None => 1,
+            Some(bytes) => {
+                let last: [u8; 8] = bytes.as_slice().try_into().map_err(|_| AppError::Corrupt)?;
+                u64::from_be_bytes(last)
+                    .checked_add(1)
+                    .ok_or(AppError::Internal)?
+            }
+        };
+        self.store
+            .kv_put(COUNTER_NAMESPACE, COUNTER_KEY, &counter.to_be_bytes())?;
+        let input = VisitCodeInput {
+            person: &card.national_id,
+            at,
+            institution: &self.institution,
+        };
+        let code = self.codes.generate(counter, &input).map_err(RuleError::from)?;
+        Ok(code.as_str().to_string())
+    }
+}
+
+fn clamp(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests;

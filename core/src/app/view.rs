@@ -1,0 +1,163 @@
+//! What the facade shows the app: visit summaries and the outbox state.
+
+use crate::model::Visit;
+use crate::store::{Job, JobState};
+use chrono::{DateTime, FixedOffset};
+
+/// One stored visit as a list shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VisitSummary {
+    /// Local id (UUIDv7 text).
+    pub id: String,
+    /// The 20-character visit identification code.
+    pub visit_code: String,
+    /// When the visit happened, Taiwan time.
+    pub visited_at: DateTime<FixedOffset>,
+    /// Visit type (M07).
+    pub visit_type: String,
+    /// Visit sequence number or abnormal code (M13).
+    pub sequence_number: String,
+    /// The patient's name (for the screen only; never logged).
+    pub patient_name: String,
+    /// The national ID with its middle masked (`A12*****89`), enough to tell patients apart.
+    pub national_id_masked: String,
+    /// Diagnoses, normalised, main first.
+    pub diagnoses: Vec<String>,
+}
+
+impl VisitSummary {
+    /// The summary of a stored visit.
+    pub fn of(visit: &Visit) -> Self {
+        Self {
+            id: visit.id.clone(),
+            visit_code: visit.visit_code.clone(),
+            visited_at: visit.visited_at,
+            visit_type: visit.visit_type.clone(),
+            sequence_number: visit.sequence_number.clone(),
+            patient_name: visit.patient.name.clone(),
+            national_id_masked: mask_id(visit.patient.national_id.expose()),
+            diagnoses: visit.diagnoses.clone(),
+        }
+    }
+}
+
+/// Keeps the first three and last two characters of an ID: `A123456789` → `A12*****89`.
+fn mask_id(id: &str) -> String {
+    id.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < 3 || i + 2 >= id.chars().count() {
+                c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+impl std::fmt::Debug for VisitSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VisitSummary")
+            .field("id", &self.id)
+            .field("visit_code", &self.visit_code)
+            .field("visited_at", &self.visited_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where one outbox job stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting to be sent.
+    Queued,
+    /// Handed to the server, answer not yet recorded.
+    Sending,
+    /// Confirmed by the server.
+    Done,
+    /// Refused by the server; parked until corrected.
+    Rejected {
+        /// The server's reason.
+        reason: String,
+    },
+    /// Failed for a network or server reason; retried at `next_at_ms` (Unix ms).
+    WaitingRetry {
+        /// When the next attempt is due.
+        next_at_ms: i64,
+    },
+    /// Replaced by a later edit of its visit; never sent.
+    Superseded,
+}
+
+/// One outbox job as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxJobView {
+    /// The store's id of the job.
+    pub id: String,
+    /// What the job sends (e.g. `card_upload`).
+    pub kind: String,
+    /// The visit it belongs to.
+    pub visit_id: String,
+    /// That visit's identification code.
+    pub visit_code: String,
+    /// Where it stands.
+    pub status: JobStatus,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The last failure, as the server or the network reported it.
+    pub last_error: Option<String>,
+    /// Enqueue order.
+    pub seq: i64,
+}
+
+impl OutboxJobView {
+    /// The view of a stored job (its payload stays behind).
+    pub fn of(job: &Job) -> Self {
+        let last_error = job.last_error.as_ref().map(|e| e.message.clone());
+        let status = match job.state {
+            JobState::Queued => JobStatus::Queued,
+            JobState::Sending => JobStatus::Sending,
+            JobState::Done => JobStatus::Done,
+            JobState::Rejected => JobStatus::Rejected {
+                reason: last_error.clone().unwrap_or_default(),
+            },
+            JobState::WaitingRetry => JobStatus::WaitingRetry {
+                next_at_ms: job.next_attempt_at_ms.unwrap_or(job.updated_at_ms),
+            },
+            JobState::Superseded => JobStatus::Superseded,
+        };
+        Self {
+            id: job.id.to_string(),
+            kind: job.kind.as_str().to_string(),
+            visit_id: job.visit_id.clone().unwrap_or_default(),
+            visit_code: job.visit_code.clone().unwrap_or_default(),
+            status,
+            attempts: job.attempts,
+            last_error,
+            seq: job.seq,
+        }
+    }
+}
+
+/// Number of outbox jobs in each state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxCounts {
+    /// Waiting to be sent.
+    pub queued: u32,
+    /// Being sent.
+    pub sending: u32,
+    /// Confirmed.
+    pub done: u32,
+    /// Refused by the server.
+    pub rejected: u32,
+    /// Waiting for a retry.
+    pub waiting_retry: u32,
+}
+
+/// The outbox: counts by state and every job.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutboxState {
+    /// Counts by state.
+    pub counts: OutboxCounts,
+    /// Every job, oldest first.
+    pub jobs: Vec<OutboxJobView>,
+}
