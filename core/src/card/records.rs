@@ -357,7 +357,7 @@ fn flag(b: u8, yes: u8, no: u8, what: &'static str) -> Result<bool, CardError> {
 
 /// Parses the allergy entries (3 × 40 B Big5); empty entries are left out.
 pub fn allergies_from_bytes(b: &[u8]) -> Result<Vec<String>, CardError> {
-    if b.len() % ALLERGY_LEN != 0 {
+    if !b.len().is_multiple_of(ALLERGY_LEN) {
         return Err(CardError::malformed("allergies", format!("{} bytes", b.len())));
     }
     let mut out = Vec::new();
@@ -377,7 +377,7 @@ pub fn split<T>(
     what: &'static str,
     f: impl Fn(&[u8]) -> Result<T, CardError>,
 ) -> Result<Vec<T>, CardError> {
-    if b.len() % len != 0 {
+    if !b.len().is_multiple_of(len) {
         return Err(CardError::malformed(
             what,
             format!("{} bytes is not a whole number of records", b.len()),

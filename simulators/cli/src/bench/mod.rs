@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+mod card;
 mod store;
 mod sync;
 
@@ -28,7 +29,7 @@ struct Group {
 }
 
 fn groups() -> Vec<Group> {
-    vec![store::group(), sync::group()]
+    vec![card::group(), store::group(), sync::group()]
 }
 
 /// Runs the groups whose metrics match `only` and prints them.
