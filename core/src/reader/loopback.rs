@@ -69,6 +69,14 @@ pub enum WireMsg {
         /// Why.
         reason: String,
     },
+    /// Central → sim (simulator only): what does the reader's screen show? Stands in for the
+    /// user's eyes when comparing the pairing code in the demo and the tests.
+    ReadDisplay,
+    /// Sim → central: the reader's screen (the pairing code while pairing).
+    Display {
+        /// The text shown, if any.
+        text: Option<String>,
+    },
     /// Sim → central: the request failed.
     Error {
         /// What went wrong.
@@ -156,7 +164,30 @@ impl Transport for LoopbackTransport {
 
     async fn connect(&self, id: &str) -> Result<Box<dyn Connection>, ReaderError> {
         let mut s = self.dial().await?;
-        write_msg(&mut s, &WireMsg::Connect { id: id.to_string() }).await?;
+        self.connect_on(&mut s, id).await?;
+        self.finish_connect(s).await
+    }
+}
+
+impl LoopbackTransport {
+    /// Simulator only: the text on the simulated reader's screen (the pairing code while pairing).
+    /// A real reader has no such channel; the user reads its display.
+    pub async fn read_display(&self) -> Result<Option<String>, ReaderError> {
+        let mut s = self.dial().await?;
+        write_msg(&mut s, &WireMsg::ReadDisplay).await?;
+        match read_msg(&mut s).await? {
+            Some(WireMsg::Display { text }) => Ok(text),
+            other => Err(ReaderError::BadFrame(format!(
+                "unexpected display reply {other:?}"
+            ))),
+        }
+    }
+
+    async fn connect_on(&self, s: &mut TcpStream, id: &str) -> Result<(), ReaderError> {
+        write_msg(s, &WireMsg::Connect { id: id.to_string() }).await
+    }
+
+    async fn finish_connect(&self, mut s: TcpStream) -> Result<Box<dyn Connection>, ReaderError> {
         let (mtu, services) = match read_msg(&mut s).await? {
             Some(WireMsg::Connected { mtu, services }) => (mtu, services),
             Some(WireMsg::Error { message }) => return Err(ReaderError::Device(message)),

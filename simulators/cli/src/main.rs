@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod reader_serve;
 mod vpn_serve;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,11 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
+    /// The simulated BLE card reader (`reader serve`), for the loopback transport.
+    Reader {
+        #[command(subcommand)]
+        command: reader_serve::ReaderCommand,
+    },
     /// The simulated NHI VPN services (`vpn serve`).
     Vpn {
         #[command(subcommand)]
@@ -49,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo { data_dir } => demo::run(&data_dir),
         Command::Bench { json, only } => bench::run(json, only.as_deref()),
         Command::Vpn { command } => vpn_serve::run(command),
+        Command::Reader { command } => reader_serve::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -37,6 +37,15 @@ async fn handle(stream: TcpStream, reader: SimReader) -> Result<(), ReaderError>
             };
             write_msg(&mut wr, &WireMsg::ScanResult { readers }).await
         }
+        WireMsg::ReadDisplay => {
+            write_msg(
+                &mut wr,
+                &WireMsg::Display {
+                    text: reader.displayed_code(),
+                },
+            )
+            .await
+        }
         WireMsg::Connect { id } => {
             if id != reader.id() {
                 return write_msg(
