@@ -83,10 +83,10 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Demo smoke test. The simulated patient card of the demo carries these values (agreed with the
-# demo's owner); they must never appear in clear under the data directory, WAL included.
-DEMO_PATIENT_ID="${DEMO_PATIENT_ID:-A123456789}"
-DEMO_PATIENT_NAME="${DEMO_PATIENT_NAME:-王小明}"
+# Demo smoke test. The demo's simulated patient cards carry these names and IDs
+# (nhi_reader_sim::card::demo_patients; the demo uses the first one): none may appear in clear
+# under the data directory, WAL included, in UTF-8 or in the card's Big5.
+DEMO_PATIENTS=("A123456789 王小明" "B220415378 陳美玲" "F128703126 林志豪" "H223196849 黃淑芬")
 demo_smoke() {
     local dir out1 out2 code
     dir="$(mktemp -d "${TMPDIR:-/tmp}/homevisit-demo.XXXXXX")"
@@ -102,14 +102,16 @@ demo_smoke() {
     echo "$out2"
     grep -qF "$code" <<<"$out2" || { echo "demo run 2 does not show the first visit ($code)"; return 1; }
     echo "--- patient data in clear under $dir?"
-    local big5_name=""
-    big5_name="$(printf '%s' "$DEMO_PATIENT_NAME" | iconv -f UTF-8 -t BIG5 2>/dev/null || true)"
-    local leaks=0
-    for needle in "$DEMO_PATIENT_ID" "$DEMO_PATIENT_NAME" ${big5_name:+"$big5_name"}; do
-        if LC_ALL=C grep -r -a -F -l -e "$needle" "$dir"; then leaks=1; fi
+    local leaks=0 entry id name big5
+    for entry in "${DEMO_PATIENTS[@]}"; do
+        id="${entry%% *}"; name="${entry#* }"
+        big5="$(printf '%s' "$name" | iconv -f UTF-8 -t BIG5 2>/dev/null || true)"
+        for needle in "$id" "$name" ${big5:+"$big5"}; do
+            if LC_ALL=C grep -r -a -F -l -e "$needle" "$dir"; then leaks=1; fi
+        done
     done
     [[ $leaks -eq 0 ]] || { echo "patient name or ID found in clear (files above)"; return 1; }
-    echo "no clear patient name or ID under $dir"
+    echo "no clear patient name or ID under $dir ($(find "$dir" -type f | wc -l) files checked)"
     rm -rf "$dir"
 }
 step "demo: two runs over one data dir, nothing in clear" demo_smoke

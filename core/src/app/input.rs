@@ -126,7 +126,8 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named_without_its_value() {
-        let cases: Vec<(fn(&mut CardInput), &str)> = vec![
+        type Edit = fn(&mut CardInput);
+        let cases: Vec<(Edit, &str)> = vec![
             (|c| c.card_number = "123".into(), "card_number"),
             (|c| c.name = "  ".into(), "name"),
             (|c| c.national_id = "A123456788".into(), "national_id"),
