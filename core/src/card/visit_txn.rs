@@ -264,6 +264,11 @@ pub async fn run_visit(
     if plan.prescriptions.len() > super::records::MAX_PRESCRIPTIONS {
         return Err(CardError::Input("at most 60 prescription entries".into()));
     }
+    if plan.visit_type.is_cancellation() {
+        return Err(CardError::Input(
+            "ZA/ZB cancel a visit (PatientCard::cancel_visit); they are not a visit".into(),
+        ));
+    }
     let mut card = PatientCard::open(channel).await?;
     let basic = card.basic().clone();
     let code = codes

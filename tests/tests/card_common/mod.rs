@@ -4,11 +4,9 @@
 use homevisit_core::card::sam::{SamAuthority, SamChallenge, SamError, VisitSignRequest, VisitSignature};
 use homevisit_core::card::{CardError, PrescriptionEntry, VisitBody, VisitOutcome, VisitPlan, run_visit};
 use homevisit_core::model::{InstitutionCode, RocDateTime, VisitType};
-use homevisit_core::reader::{ApduChannel, CardSlot};
+use homevisit_core::reader::ApduChannel;
 use homevisit_core::rules::visit_code::VisitCodeGenerator;
-use nhi_reader_sim::card::{
-    DirectReader, PatientCard, PractitionerCard, demo_patient_card, demo_practitioner,
-};
+use nhi_reader_sim::card::{DirectReader, PatientCard, PractitionerCard};
 use nhi_reader_sim::keys::LocalSam;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,12 +15,7 @@ pub const SAM_ID: &str = "SAM000000001";
 
 /// A reader holding the first demo patient card and the demo practitioner card.
 pub fn reader_with_demo_cards() -> (DirectReader, PatientCard, PractitionerCard) {
-    let reader = DirectReader::new();
-    let patient = demo_patient_card();
-    let hpc = PractitionerCard::new(demo_practitioner());
-    reader.insert(CardSlot::Patient, Box::new(patient.clone()));
-    reader.insert(CardSlot::Practitioner, Box::new(hpc.clone()));
-    (reader, patient, hpc)
+    DirectReader::with_demo_cards()
 }
 
 pub fn codes() -> VisitCodeGenerator {

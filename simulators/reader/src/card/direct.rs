@@ -56,6 +56,17 @@ impl DirectReader {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A reader holding the first demo patient card and the demo practitioner card (PIN `1234`),
+    /// with handles on both cards.
+    pub fn with_demo_cards() -> (Self, super::PatientCard, super::PractitionerCard) {
+        let reader = Self::new();
+        let patient = super::demo_patient_card();
+        let hpc = super::PractitionerCard::new(super::demo_practitioner());
+        reader.insert(CardSlot::Patient, Box::new(patient.clone()));
+        reader.insert(CardSlot::Practitioner, Box::new(hpc.clone()));
+        (reader, patient, hpc)
+    }
+
     /// Puts `card` in `slot` (replacing what was there).
     pub fn insert(&self, slot: CardSlot, card: Box<dyn SimCard>) {
         let mut i = self.lock();
