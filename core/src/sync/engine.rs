@@ -258,8 +258,15 @@ impl SyncEngine {
                 let force = engine
                     .send_now_requested
                     .swap(false, std::sync::atomic::Ordering::SeqCst);
-                let owed = engine.outbox.counts().map(|c| c.remaining()).unwrap_or(0);
-                if (force || owed > 0) && engine.connectivity.is_online() {
+                // Only when something can go now: jobs parked behind a rejection or waiting for
+                // their retry time do not start a drain (and its events) at every poll.
+                let now = engine.clock.now_unix_ms();
+                let ready = engine
+                    .outbox
+                    .ready(now, 1)
+                    .map(|r| !r.is_empty())
+                    .unwrap_or(false);
+                if (force || ready) && engine.connectivity.is_online() {
                     let opts = DrainOptions {
                         force,
                         time_budget_ms: Some(0),

@@ -243,6 +243,134 @@ impl Outbox for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::InstitutionCode;
+    use crate::platform::{ManualClock, ManualConnectivity, MemoryKeyStore};
+    use crate::rules::visit_code::VisitCodeGenerator;
+    use crate::sync::fake::{FakeTarget, Fault};
+    use crate::sync::visit_day::{capture, synthetic_visit};
+    use crate::sync::{Backoff, DrainOptions, ManualSleeper, SyncConfig, SyncEngine};
+    use std::sync::Arc;
+
+    const H: i64 = 3_600_000;
+
+    #[tokio::test]
+    async fn the_engine_drives_the_real_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_763_900_000_000;
+        let clock = ManualClock::new(now);
+        let store = Arc::new(
+            Store::open_with_clock(
+                dir.path().join("app.db"),
+                &MemoryKeyStore::with_seed(1),
+                clock.clone(),
+            )
+            .unwrap(),
+        );
+        let codes = VisitCodeGenerator::new(&[1; 32], "unit").unwrap();
+        let inst = InstitutionCode::parse("3501200000").unwrap();
+        let mut visits = Vec::new();
+        for n in 0..6u64 {
+            let visited = if n == 0 {
+                now - 25 * H
+            } else {
+                now - H + n as i64 * 1000
+            };
+            let mut v = synthetic_visit(&codes, &inst, n % 2, n, visited).unwrap();
+            if n == 0 {
+                v.abnormal_reason = Some("A020 network unavailable".into());
+            }
+            capture(&store, &v).unwrap();
+            visits.push(v);
+        }
+        let bad_code = visits[1].visit_code.clone();
+        let target = Arc::new(FakeTarget::new().with_validator(Box::new(move |item| {
+            (item.visit_code == bad_code).then(|| {
+                (
+                    "M13 out of range".to_string(),
+                    vec![FieldError {
+                        field: "M13".into(),
+                        message: "out of range".into(),
+                    }],
+                )
+            })
+        })));
+        // The first answer is lost after the server stored the batch.
+        target.script([Some(Fault::LostResponse)]);
+        let engine = SyncEngine::new(
+            store.clone(),
+            target.clone(),
+            clock.clone(),
+            ManualConnectivity::new(true),
+            SyncConfig {
+                batch_size: 10,
+                backoff: Backoff {
+                    base_ms: 1_000,
+                    cap_ms: 10_000,
+                },
+                jitter_seed: Some(1),
+                ..SyncConfig::default()
+            },
+        )
+        .with_sleeper(Arc::new(ManualSleeper(clock.clone())));
+        let sum = engine.drain(DrainOptions::default()).await.unwrap();
+        assert!(sum.complete, "{sum:?}");
+        assert_eq!((sum.done, sum.rejected), (5, 1));
+        let counts = store.outbox_counts().unwrap();
+        assert_eq!((counts.done, counts.rejected, counts.pending()), (5, 1, 0));
+        // Exactly once, in capture order per patient.
+        let recorded = target.recorded();
+        assert_eq!(recorded.len(), 5);
+        let order = |p: usize| -> Vec<String> {
+            recorded
+                .iter()
+                .filter(|r| visits.iter().position(|v| v.visit_code == r.visit_code).unwrap() % 2 == p)
+                .map(|r| r.visit_code.clone())
+                .collect()
+        };
+        assert_eq!(order(0), [0, 2, 4].map(|i| visits[i].visit_code.clone()));
+        assert_eq!(order(1), [3, 5].map(|i| visits[i].visit_code.clone()));
+        // The rejection is stored with its field, and shown through the engine.
+        let rejected = engine.rejected().unwrap();
+        assert_eq!(rejected[0].visit_code, visits[1].visit_code);
+        assert!(matches!(&rejected[0].state, JobState::Rejected(r) if r.fields[0].field == "M13"));
+        // The late visit is in the deadline report with why it was abnormal; the rejected one
+        // (due in 23 h) is not yet at risk.
+        let d = engine.deadlines().unwrap();
+        assert_eq!(d.missed.len(), 1);
+        assert_eq!(d.missed[0].visit_code, visits[0].visit_code);
+        assert_eq!(
+            d.missed[0].abnormal_reason.as_deref(),
+            Some("A020 network unavailable")
+        );
+        assert!(d.missed[0].uploaded_at_ms.is_some());
+        assert!(d.at_risk.is_empty());
+        clock.advance_ms(21 * H);
+        let d = engine.deadlines().unwrap();
+        assert_eq!(d.at_risk.len(), 1);
+        assert_eq!(d.at_risk[0].state, "rejected");
+    }
+
+    #[tokio::test]
+    async fn start_up_requeues_what_a_crash_left_sending_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path().join("app.db"), &MemoryKeyStore::with_seed(1)).unwrap());
+        let codes = VisitCodeGenerator::new(&[1; 32], "unit").unwrap();
+        let inst = InstitutionCode::parse("3501200000").unwrap();
+        let v = synthetic_visit(&codes, &inst, 0, 0, 1_763_900_000_000).unwrap();
+        let id = capture(&store, &v).unwrap();
+        Store::mark_sending(&store, std::slice::from_ref(&id)).unwrap();
+        let target = Arc::new(FakeTarget::new());
+        let engine = SyncEngine::new(
+            store.clone(),
+            target.clone(),
+            Arc::new(crate::platform::SystemClock),
+            ManualConnectivity::new(true),
+            SyncConfig::default(),
+        );
+        assert_eq!(engine.start_up().unwrap(), 1);
+        assert!(engine.drain(DrainOptions::default()).await.unwrap().complete);
+        assert_eq!(target.recorded_counts().get(&v.visit_code), Some(&1));
+    }
 
     #[test]
     fn finds_the_visit_code_in_a_record() {

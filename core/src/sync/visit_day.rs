@@ -119,7 +119,7 @@ pub async fn drain_visit_day(
 
 /// A valid synthetic national ID for number `n` (letter A, sex digit from `n`, check digit).
 pub fn synthetic_national_id(n: u64) -> NationalId {
-    let sex = if n % 2 == 0 { 1 } else { 2 };
+    let sex = if n.is_multiple_of(2) { 1 } else { 2 };
     let body = format!("{sex}{:07}", n % 10_000_000);
     // Letter A = 10: contributes 1·1 + 0·9; digits weigh 8…1; the check digit closes mod 10.
     let mut sum = 1u32;
@@ -173,7 +173,11 @@ pub fn synthetic_visit(
                 5,
             )
             .ok_or("birth date")?,
-            sex: if patient % 2 == 0 { Sex::Male } else { Sex::Female },
+            sex: if patient.is_multiple_of(2) {
+                Sex::Male
+            } else {
+                Sex::Female
+            },
             issue_date: chrono::NaiveDate::from_ymd_opt(2020, 1, 2).ok_or("issue date")?,
         },
         institution: institution.clone(),
