@@ -200,7 +200,7 @@ impl LoopbackTransport {
         };
         let (read_half, write_half) = s.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
-        let acks: Arc<Mutex<VecDeque<Option<oneshot::Sender<Result<(), ReaderError>>>>>> = Default::default();
+        let acks: Acks = Default::default();
         let task = tokio::spawn(pump(read_half, tx, acks.clone()));
         Ok(Box::new(LoopbackConnection {
             mtu,

@@ -215,7 +215,7 @@ impl ReaderClient {
         for r in &mut found {
             r.model = ReaderModel::from_advertised_name(&r.name);
         }
-        found.sort_by(|a, b| b.rssi.cmp(&a.rssi));
+        found.sort_by_key(|r| std::cmp::Reverse(r.rssi));
         Ok(found)
     }
 

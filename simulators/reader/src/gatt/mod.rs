@@ -76,7 +76,7 @@ enum Phase {
         phone_id: String,
     },
     Session {
-        channel: SecureChannel,
+        channel: Box<SecureChannel>,
     },
 }
 
@@ -690,7 +690,9 @@ impl Inner {
             Ok((accept, channel)) => {
                 self.send_plain(FrameKind::SessionAccept, accept.encode());
                 if let Some(c) = self.conn.as_mut() {
-                    c.phase = Phase::Session { channel };
+                    c.phase = Phase::Session {
+                        channel: Box::new(channel),
+                    };
                 }
             }
             Err(e) => self.reject(&e.to_string()),
