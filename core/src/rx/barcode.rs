@@ -85,7 +85,7 @@ pub fn decode_lines(text: &str) -> Result<Vec<RxLine>, RxError> {
         field: "barcode",
         reason: r.to_string(),
     };
-    if f.len() < head || (f.len() - head) % 5 != 0 {
+    if f.len() < head || !(f.len() - head).is_multiple_of(5) {
         return Err(bad("wrong number of fields"));
     }
     f[head..]

@@ -11,7 +11,7 @@ impl BitWriter {
     /// Writes the low `width` bits of `value` (the caller keeps `value` within `width` bits).
     pub fn put(&mut self, value: u64, width: u32) {
         for i in (0..width).rev() {
-            if self.used % 8 == 0 {
+            if self.used.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             let bit = ((value >> i) & 1) as u8;

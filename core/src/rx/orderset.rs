@@ -351,7 +351,8 @@ mod tests {
 
     #[test]
     fn each_field_is_checked() {
-        let cases: Vec<(fn(&mut RxLine), &str)> = vec![
+        type Case = (fn(&mut RxLine), &'static str);
+        let cases: Vec<Case> = vec![
             (|l| l.drug_code = "A01234510".into(), "drug_code"),
             (|l| l.drug_code = "1012345100".into(), "drug_code"),
             (|l| l.drug_code = "AB1234510X".into(), "drug_code"),

@@ -330,10 +330,10 @@ pub(crate) mod tests {
         assert!(text.bytes().all(|b| base45::ALPHABET.contains(&b)));
         let d = decode(&text).unwrap();
         assert_eq!(d.prescription, p);
-        assert_eq!(d.key_id, sign::key_id(&signer.public_key()));
-        assert!(d.verify(&signer.public_key()));
+        assert_eq!(d.key_id, sign::key_id(signer.public_key()));
+        assert!(d.verify(signer.public_key()));
         let other = DeviceKey::from_seed_for_tests(&[8; 32]);
-        assert!(!d.verify(&other.public_key()));
+        assert!(!d.verify(other.public_key()));
     }
 
     #[test]
@@ -360,7 +360,7 @@ pub(crate) mod tests {
         let crc = crc16(&t);
         t.extend_from_slice(&crc.to_be_bytes());
         match decode(&format!("RX:{}", base45::encode(&t))) {
-            Ok(d) => assert!(!d.verify(&signer.public_key())),
+            Ok(d) => assert!(!d.verify(signer.public_key())),
             Err(e) => assert!(matches!(e, QrError::Malformed(_))),
         }
     }

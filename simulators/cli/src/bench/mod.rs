@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 mod card;
+mod rx;
 mod store;
 mod sync;
 
@@ -29,7 +30,7 @@ struct Group {
 }
 
 fn groups() -> Vec<Group> {
-    vec![card::group(), store::group(), sync::group()]
+    vec![card::group(), store::group(), rx::group(), sync::group()]
 }
 
 /// Runs the groups whose metrics match `only` and prints them.
