@@ -1,11 +1,11 @@
 //! Device enrolment against the VPN simulator: QR-2 + PIN, wrong PIN with remaining tries then
 //! locked, expired and reused tokens, and a server with another certificate.
 
+use homevisit_core::platform::MemoryKeyStore;
 use homevisit_core::store::Store;
 use homevisit_core::vpn::{
     BindingQr, ClientOptions, EnrolmentError, MemorySecretStore, SecretStore, VpnClient, VpnError,
 };
-use homevisit_core::platform::MemoryKeyStore;
 use nhi_vpn_sim::{SimConfig, VpnSim};
 use std::time::Duration;
 
@@ -22,7 +22,9 @@ async fn enrols_with_qr2_and_pin_and_the_saved_enrolment_works_later() {
     let binding = sim.new_binding().unwrap();
     let qr = BindingQr::parse(&binding.qr).unwrap();
     assert_eq!(qr.cert_sha256, sim.fingerprint);
-    let client = VpnClient::enrol(&qr, &binding.pin, "tablet 1", options()).await.unwrap();
+    let client = VpnClient::enrol(&qr, &binding.pin, "tablet 1", options())
+        .await
+        .unwrap();
     assert_eq!(client.enrolment().institution_code, "3501200000");
     assert_eq!(client.enrolment().sam_id, "100000000001");
     let sets = client.order_sets().await.unwrap();
@@ -63,7 +65,11 @@ async fn wrong_pin_counts_down_then_locks_the_token() {
     let sim = VpnSim::start(SimConfig::default()).await.unwrap();
     let binding = sim.new_binding().unwrap();
     let qr = BindingQr::parse(&binding.qr).unwrap();
-    let wrong = if binding.pin == "000000" { "111111" } else { "000000" };
+    let wrong = if binding.pin == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     let e = VpnClient::enrol(&qr, wrong, "t", options()).await.unwrap_err();
     assert_eq!(e, VpnError::Enrolment(EnrolmentError::WrongPin { remaining: 2 }));
     assert!(!e.is_retryable());
@@ -73,7 +79,9 @@ async fn wrong_pin_counts_down_then_locks_the_token() {
     let e = VpnClient::enrol(&qr, wrong, "t", options()).await.unwrap_err();
     assert_eq!(e, VpnError::Enrolment(EnrolmentError::TokenLocked));
     // Locked: even the right PIN is refused now.
-    let e = VpnClient::enrol(&qr, &binding.pin, "t", options()).await.unwrap_err();
+    let e = VpnClient::enrol(&qr, &binding.pin, "t", options())
+        .await
+        .unwrap_err();
     assert_eq!(e, VpnError::Enrolment(EnrolmentError::TokenLocked));
     sim.stop().await;
 }
@@ -82,9 +90,14 @@ async fn wrong_pin_counts_down_then_locks_the_token() {
 async fn expired_used_and_unknown_tokens_are_refused_clearly() {
     let sim = VpnSim::start(SimConfig::default()).await.unwrap();
     let expired = sim.new_binding_with_ttl(Duration::ZERO).unwrap();
-    let e = VpnClient::enrol(&BindingQr::parse(&expired.qr).unwrap(), &expired.pin, "t", options())
-        .await
-        .unwrap_err();
+    let e = VpnClient::enrol(
+        &BindingQr::parse(&expired.qr).unwrap(),
+        &expired.pin,
+        "t",
+        options(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e, VpnError::Enrolment(EnrolmentError::TokenExpired));
     assert!(e.to_string().contains("expired"));
 
@@ -96,10 +109,15 @@ async fn expired_used_and_unknown_tokens_are_refused_clearly() {
 
     let mut unknown = qr.clone();
     unknown.token = "NoSuchToken1".into();
-    let e = VpnClient::enrol(&unknown, &b.pin, "t", options()).await.unwrap_err();
+    let e = VpnClient::enrol(&unknown, &b.pin, "t", options())
+        .await
+        .unwrap_err();
     assert_eq!(e, VpnError::Enrolment(EnrolmentError::TokenUnknown));
 
-    assert!(matches!(BindingQr::parse("https://example.org"), Err(VpnError::InvalidQr { .. })));
+    assert!(matches!(
+        BindingQr::parse("https://example.org"),
+        Err(VpnError::InvalidQr { .. })
+    ));
     sim.stop().await;
 }
 
@@ -128,7 +146,10 @@ async fn a_server_with_another_certificate_is_refused() {
         .put("enrolment", &serde_json::to_vec(&moved).unwrap())
         .unwrap();
     let redirected = VpnClient::load(&store, options()).unwrap().unwrap();
-    assert_eq!(redirected.order_sets().await.unwrap_err(), VpnError::CertificateMismatch);
+    assert_eq!(
+        redirected.order_sets().await.unwrap_err(),
+        VpnError::CertificateMismatch
+    );
     genuine.stop().await;
     impostor.stop().await;
 }

@@ -20,7 +20,9 @@ async fn enrolled(sim: &VpnSim, timeout: Duration) -> VpnClient {
 }
 
 fn visit(i: u32) -> Visit {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
     let now_ms = i64::try_from(now.as_millis()).unwrap();
     Visit {
         id: format!("v{i}"),
@@ -69,9 +71,24 @@ async fn every_fault_kind_gives_a_typed_retryable_error() {
             match (kind, &e) {
                 (FaultKind::Status500, VpnError::Server { status: 500 }) => {}
                 (FaultKind::Status503, VpnError::Server { status: 503 }) => {}
-                (FaultKind::Hang, VpnError::Network { kind: NetworkKind::Timeout, .. }) => {}
-                (FaultKind::Drop, VpnError::Network { kind: NetworkKind::Dropped, .. }) => {}
-                (FaultKind::Truncate | FaultKind::Garbage | FaultKind::WrongContentType, VpnError::BadResponse { .. }) => {}
+                (
+                    FaultKind::Hang,
+                    VpnError::Network {
+                        kind: NetworkKind::Timeout,
+                        ..
+                    },
+                ) => {}
+                (
+                    FaultKind::Drop,
+                    VpnError::Network {
+                        kind: NetworkKind::Dropped,
+                        ..
+                    },
+                ) => {}
+                (
+                    FaultKind::Truncate | FaultKind::Garbage | FaultKind::WrongContentType,
+                    VpnError::BadResponse { .. },
+                ) => {}
                 other => panic!("unexpected mapping {other:?}"),
             }
             let class = e.class();
@@ -98,7 +115,9 @@ async fn clock_skew_is_reported_then_corrected_and_latency_only_slows() {
     });
     let e = client.order_sets().await.unwrap_err();
     match e {
-        VpnError::ClockSkew { server_ahead_ms } => assert!((19 * 60_000..21 * 60_000).contains(&server_ahead_ms)),
+        VpnError::ClockSkew { server_ahead_ms } => {
+            assert!((19 * 60_000..21 * 60_000).contains(&server_ahead_ms))
+        }
         other => panic!("{other:?}"),
     }
     assert!(e.is_retryable());

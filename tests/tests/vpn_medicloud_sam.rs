@@ -24,7 +24,9 @@ async fn enrolled(sim: &VpnSim, clock: Arc<dyn Clock>) -> VpnClient {
 }
 
 fn real_now_ms() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
     i64::try_from(since.as_millis()).unwrap()
 }
 
@@ -45,7 +47,13 @@ async fn medicloud_is_cached_sealed_and_readable_offline_with_its_age() {
     assert!(!online.offline);
     assert_eq!(online.age_ms, 0);
     assert!(!online.record.medications.is_empty());
-    assert!(online.record.medications.iter().all(|m| m.remaining_days <= m.days));
+    assert!(
+        online
+            .record
+            .medications
+            .iter()
+            .all(|m| m.remaining_days <= m.days)
+    );
     assert_eq!(online.record.labs.len(), 5);
 
     // The VPN goes away; 5 hours later the doctor still sees the record, marked with its age.
@@ -65,7 +73,10 @@ async fn medicloud_is_cached_sealed_and_readable_offline_with_its_age() {
     // Nothing of the patient is in the database files in clear.
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        for needle in [b"A123456789".as_slice(), online.record.medications[0].name.as_bytes()] {
+        for needle in [
+            b"A123456789".as_slice(),
+            online.record.medications[0].name.as_bytes(),
+        ] {
             assert!(!bytes.windows(needle.len()).any(|w| w == needle));
         }
     }
@@ -118,11 +129,19 @@ async fn cloud_sam_over_https_authenticates_genuine_cards_and_signs_visits() {
     let sig = client.sign_visit(&req).await.unwrap();
     assert_eq!(sig.signature_hex.len(), 256);
     assert_eq!(sig.sam_id, "100000000001");
-    assert!(LocalSam::check_signature(&KeyHierarchy::simulated(), "100000000001", &req, &sig.signature_hex));
+    assert!(LocalSam::check_signature(
+        &KeyHierarchy::simulated(),
+        "100000000001",
+        &req,
+        &sig.signature_hex
+    ));
 
     let mut forged = req.clone();
     forged.sequence_number = "0008".into();
-    assert_eq!(client.sign_visit(&forged).await.unwrap_err(), SamError::CardNotGenuine);
+    assert_eq!(
+        client.sign_visit(&forged).await.unwrap_err(),
+        SamError::CardNotGenuine
+    );
     assert_eq!(
         client.verify_card("S999999", [0; 32]).await.unwrap_err(),
         SamError::UnknownSession

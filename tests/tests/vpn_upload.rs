@@ -2,7 +2,9 @@
 //! reason in the upload-result query, a malformed batch rejected whole, idempotent re-upload, and
 //! corrections by visit identification code.
 
-use homevisit_core::model::{CardBasicData, InstitutionCode, NationalId, Order, OrderKind, RocDate, RocDateTime, Sex, Visit};
+use homevisit_core::model::{
+    CardBasicData, InstitutionCode, NationalId, Order, OrderKind, RocDate, RocDateTime, Sex, Visit,
+};
 use homevisit_core::vpn::upload_xml::{batch_big5, record_big5, wrap_batch};
 use homevisit_core::vpn::wire::RecordStatus;
 use homevisit_core::vpn::{BindingQr, ClientOptions, VpnClient, VpnError};
@@ -21,7 +23,9 @@ async fn enrolled(sim: &VpnSim) -> VpnClient {
 }
 
 fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
     i64::try_from(since.as_millis()).unwrap()
 }
 
@@ -43,8 +47,8 @@ fn visit(i: u32) -> Visit {
         sequence_number: format!("{:04}", 1 + i % 1500),
         // Yesterday (the checker refuses future visits and late corrections), one minute apart.
         visited_at: RocDateTime::from_unix_ms(now_ms() - 86_400_000 + 60_000 * i64::from(i))
-        .unwrap()
-        .to_datetime(),
+            .unwrap()
+            .to_datetime(),
         diagnoses: vec!["I10".into()],
         note: "clinical note".into(),
         orders: vec![Order {
@@ -105,11 +109,18 @@ async fn an_invalid_record_is_rejected_alone_and_listed_in_the_result_query() {
         record_big5(&bad).unwrap(),
         record_big5(&visit(12)).unwrap(),
     ];
-    let resp = client.upload_batch(&wrap_batch(&records), "mixed-1").await.unwrap();
+    let resp = client
+        .upload_batch(&wrap_batch(&records), "mixed-1")
+        .await
+        .unwrap();
     let statuses: Vec<RecordStatus> = resp.records.iter().map(|r| r.status).collect();
     assert_eq!(
         statuses,
-        [RecordStatus::Accepted, RecordStatus::Rejected, RecordStatus::Accepted]
+        [
+            RecordStatus::Accepted,
+            RecordStatus::Rejected,
+            RecordStatus::Accepted
+        ]
     );
     assert_eq!(resp.records[1].field.as_deref(), Some("M44"));
     assert!(resp.records[1].reason.as_deref().unwrap().contains("fee"));
@@ -124,7 +135,10 @@ async fn an_invalid_record_is_rejected_alone_and_listed_in_the_result_query() {
 
     // Corrected by the user and re-queued: accepted now, the others untouched.
     bad.fee_points = Some(1631);
-    let fixed = client.upload_batch(&batch_big5(&[bad.clone()]).unwrap(), "mixed-2").await.unwrap();
+    let fixed = client
+        .upload_batch(&batch_big5(&[bad.clone()]).unwrap(), "mixed-2")
+        .await
+        .unwrap();
     assert_eq!(fixed.records[0].status, RecordStatus::Accepted);
     assert_eq!(sim.stored_visit_total(), 3);
 
@@ -145,7 +159,12 @@ async fn a_malformed_batch_is_rejected_whole() {
         broken,
         b"not xml at all".to_vec(),
         wrap_batch::<Vec<u8>>(&[]),
-        [b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><RECS>".as_slice(), &good, b"</RECS>"].concat(),
+        [
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><RECS>".as_slice(),
+            &good,
+            b"</RECS>",
+        ]
+        .concat(),
         wrap_batch(&[[good.as_slice(), b"<X/>"].concat()]),
         wrap_batch(&[b"<REC><MSH><H00>1</H00><H01>A</H01></MSH></REC>".to_vec()]),
     ];
@@ -157,7 +176,11 @@ async fn a_malformed_batch_is_rejected_whole() {
         }
         assert!(!e.is_retryable());
     }
-    assert_eq!(sim.stored_visit_total(), 0, "nothing of a malformed batch is stored");
+    assert_eq!(
+        sim.stored_visit_total(),
+        0,
+        "nothing of a malformed batch is stored"
+    );
     sim.stop().await;
 }
 
@@ -166,7 +189,10 @@ async fn corrections_replace_by_visit_identification_code() {
     let sim = VpnSim::start(SimConfig::default()).await.unwrap();
     let client = enrolled(&sim).await;
     let v = visit(5);
-    client.upload_batch(&batch_big5(&[v.clone()]).unwrap(), "orig").await.unwrap();
+    client
+        .upload_batch(&batch_big5(std::slice::from_ref(&v)).unwrap(), "orig")
+        .await
+        .unwrap();
     let mut corrected = v.clone();
     corrected.diagnoses = vec!["G450".into()];
     let resp = client

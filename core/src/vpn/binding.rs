@@ -58,7 +58,8 @@ impl BindingQr {
         let cert_sha256: [u8; 32] = fp_bytes
             .try_into()
             .map_err(|_| bad("certificate fingerprint must be 32 bytes"))?;
-        if !url.starts_with("https://") || url.len() <= "https://".len() || url.contains(char::is_whitespace) {
+        if !url.starts_with("https://") || url.len() <= "https://".len() || url.contains(char::is_whitespace)
+        {
             return Err(bad("endpoint must be an https URL"));
         }
         Ok(Self {
@@ -114,7 +115,10 @@ mod tests {
             format!("NHIVPN2|3501200000|t|{FP}"),
         ];
         for c in cases {
-            assert!(matches!(BindingQr::parse(&c), Err(VpnError::InvalidQr { .. })), "{c}");
+            assert!(
+                matches!(BindingQr::parse(&c), Err(VpnError::InvalidQr { .. })),
+                "{c}"
+            );
         }
     }
 }

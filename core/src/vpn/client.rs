@@ -236,14 +236,18 @@ fn decode<T: DeserializeOwned>(answer: Answer) -> Result<T, VpnError> {
         });
     }
     if answer.status >= 500 {
-        return Err(VpnError::Server { status: answer.status });
+        return Err(VpnError::Server {
+            status: answer.status,
+        });
     }
     let parsed: Option<wire::ErrorBody> = answer
         .json
         .then(|| serde_json::from_slice(&answer.body).ok())
         .flatten();
     let Some(err) = parsed else {
-        return Err(VpnError::Server { status: answer.status });
+        return Err(VpnError::Server {
+            status: answer.status,
+        });
     };
     Err(match err.error.as_str() {
         "wrong_pin" => EnrolmentError::WrongPin {
@@ -275,7 +279,9 @@ pub struct VpnClient {
 
 impl std::fmt::Debug for VpnClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VpnClient").field("enrolment", &self.enrolment).finish_non_exhaustive()
+        f.debug_struct("VpnClient")
+            .field("enrolment", &self.enrolment)
+            .finish_non_exhaustive()
     }
 }
 
@@ -291,7 +297,11 @@ impl VpnClient {
         let key = DeviceKey::generate()?;
         let transport = Transport::new(&qr.endpoint, qr.cert_sha256, &options)?;
         let pin_proof = signing::pin_proof(pin.trim(), &qr.token, key.public_key());
-        let key_proof = key.sign_b64(&signing::enrol_proof_message(&qr.token, key.public_key(), &pin_proof));
+        let key_proof = key.sign_b64(&signing::enrol_proof_message(
+            &qr.token,
+            key.public_key(),
+            &pin_proof,
+        ));
         let req = wire::EnrolRequest {
             token: qr.token.clone(),
             public_key: hex::encode(key.public_key()),
@@ -299,9 +309,17 @@ impl VpnClient {
             key_proof,
             device_name: device_name.to_string(),
         };
-        let body = serde_json::to_vec(&req).map_err(|e| VpnError::InvalidRequest { reason: e.to_string() })?;
+        let body = serde_json::to_vec(&req).map_err(|e| VpnError::InvalidRequest {
+            reason: e.to_string(),
+        })?;
         let answer = transport
-            .send(reqwest::Method::POST, routes::ENROL, &[], Some("application/json"), body)
+            .send(
+                reqwest::Method::POST,
+                routes::ENROL,
+                &[],
+                Some("application/json"),
+                body,
+            )
             .await?;
         let resp: wire::EnrolResponse = decode(answer)?;
         if resp.institution_code != qr.institution_code {
@@ -351,7 +369,9 @@ impl VpnClient {
 
     /// Keeps the enrolment (with the private key) in a sealed store.
     pub fn save(&self, store: &dyn SecretStore) -> Result<(), VpnError> {
-        let bytes = serde_json::to_vec(&self.enrolment).map_err(|e| VpnError::Storage { reason: e.to_string() })?;
+        let bytes = serde_json::to_vec(&self.enrolment).map_err(|e| VpnError::Storage {
+            reason: e.to_string(),
+        })?;
         store.put(ENROLMENT_KEY, &bytes)
     }
 
@@ -404,27 +424,44 @@ impl VpnClient {
         let nonce = hex::encode(nonce);
         let mut headers: Vec<(&'static str, String)> = self
             .key
-            .sign_request(method.as_str(), path, &self.enrolment.device_id, ts, &nonce, &body)
+            .sign_request(
+                method.as_str(),
+                path,
+                &self.enrolment.device_id,
+                ts,
+                &nonce,
+                &body,
+            )
             .into_iter()
             .collect();
         headers.extend(extra);
-        let answer = self.transport.send(method, path, &headers, content_type, body).await?;
-        if answer.status == 401 && answer.json {
-            if let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(&answer.body) {
-                if err.error == "clock_skew" {
-                    if let Some(server) = err.server_time_ms {
-                        let ahead = server - self.clock.now_unix_ms();
-                        self.skew_ms.store(ahead, Ordering::SeqCst);
-                        return Err(VpnError::ClockSkew { server_ahead_ms: ahead });
-                    }
-                }
-            }
+        let answer = self
+            .transport
+            .send(method, path, &headers, content_type, body)
+            .await?;
+        if answer.status == 401
+            && answer.json
+            && let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(&answer.body)
+            && err.error == "clock_skew"
+            && let Some(server) = err.server_time_ms
+        {
+            let ahead = server - self.clock.now_unix_ms();
+            self.skew_ms.store(ahead, Ordering::SeqCst);
+            return Err(VpnError::ClockSkew {
+                server_ahead_ms: ahead,
+            });
         }
         Ok(answer)
     }
 
-    async fn post_json<Req: Serialize, Resp: DeserializeOwned>(&self, path: &str, req: &Req) -> Result<Resp, VpnError> {
-        let body = serde_json::to_vec(req).map_err(|e| VpnError::InvalidRequest { reason: e.to_string() })?;
+    async fn post_json<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Req,
+    ) -> Result<Resp, VpnError> {
+        let body = serde_json::to_vec(req).map_err(|e| VpnError::InvalidRequest {
+            reason: e.to_string(),
+        })?;
         decode(
             self.signed(reqwest::Method::POST, path, Some("application/json"), body, None)
                 .await?,
@@ -432,13 +469,20 @@ impl VpnClient {
     }
 
     async fn get_json<Resp: DeserializeOwned>(&self, path: &str) -> Result<Resp, VpnError> {
-        decode(self.signed(reqwest::Method::GET, path, None, Vec::new(), None).await?)
+        decode(
+            self.signed(reqwest::Method::GET, path, None, Vec::new(), None)
+                .await?,
+        )
     }
 
     /// Uploads a batch of card data in format 2.0 (Big5 XML, see `upload_xml`). The server answers
     /// per record; the same `idempotency_key` sent again returns the first answer and stores
     /// nothing twice (and each visit is stored once per visit identification code anyway).
-    pub async fn upload_batch(&self, xml_big5: &[u8], idempotency_key: &str) -> Result<wire::UploadResponse, VpnError> {
+    pub async fn upload_batch(
+        &self,
+        xml_big5: &[u8],
+        idempotency_key: &str,
+    ) -> Result<wire::UploadResponse, VpnError> {
         self.upload_to(routes::UPLOAD, xml_big5, idempotency_key).await
     }
 
@@ -448,13 +492,21 @@ impl VpnClient {
         xml_big5: &[u8],
         idempotency_key: &str,
     ) -> Result<wire::UploadResponse, VpnError> {
-        self.upload_to(routes::CORRECTIONS, xml_big5, idempotency_key).await
+        self.upload_to(routes::CORRECTIONS, xml_big5, idempotency_key)
+            .await
     }
 
-    async fn upload_to(&self, path: &str, xml: &[u8], idempotency_key: &str) -> Result<wire::UploadResponse, VpnError> {
+    async fn upload_to(
+        &self,
+        path: &str,
+        xml: &[u8],
+        idempotency_key: &str,
+    ) -> Result<wire::UploadResponse, VpnError> {
         if idempotency_key.is_empty()
             || idempotency_key.len() > 64
-            || !idempotency_key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            || !idempotency_key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         {
             return Err(VpnError::InvalidRequest {
                 reason: "idempotency key must be 1-64 of A-Z a-z 0-9 -".into(),
@@ -479,7 +531,8 @@ impl VpnClient {
                 reason: "batch id must be letters, digits or -".into(),
             });
         }
-        self.get_json(&format!("{}{batch_id}", routes::UPLOAD_RESULT_PREFIX)).await
+        self.get_json(&format!("{}{batch_id}", routes::UPLOAD_RESULT_PREFIX))
+            .await
     }
 
     /// A patient's MediCloud record (recent medications with remaining days, labs).
@@ -505,8 +558,11 @@ impl VpnClient {
                 reason: "institution code must be 10 digits".into(),
             });
         }
-        self.get_json(&format!("{}{institution_code}/keys", routes::INSTITUTION_KEYS_PREFIX))
-            .await
+        self.get_json(&format!(
+            "{}{institution_code}/keys",
+            routes::INSTITUTION_KEYS_PREFIX
+        ))
+        .await
     }
 
     /// A signed `POST` of JSON to any route (for routes other layers add, e.g. the pharmacy).
@@ -550,7 +606,11 @@ impl SamAuthority for VpnClient {
         self.enrolment.sam_id.clone()
     }
 
-    async fn begin_card_auth(&self, card_number: &str, card_challenge: [u8; 8]) -> Result<SamChallenge, SamError> {
+    async fn begin_card_auth(
+        &self,
+        card_number: &str,
+        card_challenge: [u8; 8],
+    ) -> Result<SamChallenge, SamError> {
         let resp: wire::SamCardAuthResponse = self
             .post_json(
                 routes::SAM_CARD_AUTH,

@@ -27,7 +27,11 @@ pub struct CachedMediCloud {
 
 impl std::fmt::Debug for CachedMediCloud {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CachedMediCloud({:?}, fetched_at_ms {})", self.record, self.fetched_at_ms)
+        write!(
+            f,
+            "CachedMediCloud({:?}, fetched_at_ms {})",
+            self.record, self.fetched_at_ms
+        )
     }
 }
 
@@ -78,7 +82,9 @@ impl MediCloudCache {
     ) -> Result<Self, VpnError> {
         let key = key_store
             .get_or_create_key(CACHE_KEY_ALIAS)
-            .map_err(|e| VpnError::Storage { reason: e.to_string() })?;
+            .map_err(|e| VpnError::Storage {
+                reason: e.to_string(),
+            })?;
         Ok(Self {
             store,
             clock,
@@ -97,7 +103,9 @@ impl MediCloudCache {
             record: record.clone(),
             fetched_at_ms: self.clock.now_unix_ms(),
         };
-        let bytes = serde_json::to_vec(&entry).map_err(|e| VpnError::Storage { reason: e.to_string() })?;
+        let bytes = serde_json::to_vec(&entry).map_err(|e| VpnError::Storage {
+            reason: e.to_string(),
+        })?;
         self.store.put(&self.cache_key(id), &bytes)
     }
 
@@ -175,7 +183,7 @@ mod tests {
         assert_eq!(view.age_text(), "3 d");
         assert_eq!(view.remaining_days_now(0), Some(10));
         // The cache key does not hold the ID.
-        let keys: Vec<String> = store.0.lock().unwrap().keys().cloned().collect();
+        let keys = store.keys();
         assert_eq!(keys.len(), 1);
         assert!(!keys[0].contains("A123456789"));
         let other = NationalId::parse("B123456780").unwrap();

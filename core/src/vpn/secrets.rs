@@ -17,7 +17,9 @@ pub trait SecretStore: Send + Sync {
 }
 
 fn storage(e: impl std::fmt::Display) -> VpnError {
-    VpnError::Storage { reason: e.to_string() }
+    VpnError::Storage {
+        reason: e.to_string(),
+    }
 }
 
 impl SecretStore for crate::store::Store {
@@ -33,9 +35,27 @@ impl SecretStore for crate::store::Store {
 #[derive(Debug, Default)]
 pub struct MemorySecretStore(Mutex<HashMap<String, Vec<u8>>>);
 
+impl MemorySecretStore {
+    /// The keys held, sorted (tests check no patient data is used as a key).
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .0
+            .lock()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    }
+}
+
 impl SecretStore for MemorySecretStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, VpnError> {
-        Ok(self.0.lock().map_err(|_| storage("memory store poisoned"))?.get(key).cloned())
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| storage("memory store poisoned"))?
+            .get(key)
+            .cloned())
     }
     fn put(&self, key: &str, value: &[u8]) -> Result<(), VpnError> {
         self.0

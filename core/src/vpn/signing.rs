@@ -22,7 +22,14 @@ pub const MAX_SKEW_MS: i64 = 300_000;
 
 /// The bytes a request signature covers:
 /// `HV1\n<METHOD>\n<path and query>\n<device>\n<ts>\n<nonce>\n<hex sha256 of body>`.
-pub fn canonical_request(method: &str, path: &str, device: &str, ts_ms: i64, nonce: &str, body: &[u8]) -> String {
+pub fn canonical_request(
+    method: &str,
+    path: &str,
+    device: &str,
+    ts_ms: i64,
+    nonce: &str,
+    body: &[u8],
+) -> String {
     let body_hash = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
     format!("HV1\n{method}\n{path}\n{device}\n{ts_ms}\n{nonce}\n{body_hash}")
 }
@@ -50,9 +57,11 @@ pub fn verify_request(
 
 /// Checks a base64url Ed25519 signature over arbitrary bytes (enrolment proof, prescription QR).
 pub fn verify_bytes(public_key: &[u8], message: &[u8], signature_b64: &str) -> bool {
-    URL_SAFE_NO_PAD
-        .decode(signature_b64)
-        .is_ok_and(|sig| UnparsedPublicKey::new(&ED25519, public_key).verify(message, &sig).is_ok())
+    URL_SAFE_NO_PAD.decode(signature_b64).is_ok_and(|sig| {
+        UnparsedPublicKey::new(&ED25519, public_key)
+            .verify(message, &sig)
+            .is_ok()
+    })
 }
 
 /// The device's private signing key. Its PKCS#8 form is kept sealed on the device; `Debug` hides it.
@@ -79,7 +88,8 @@ impl DeviceKey {
 
     /// Loads a key from its PKCS#8 bytes.
     pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, VpnError> {
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| VpnError::Storage {
+        // Accepts PKCS#8 v2 (what `generate` makes) and v1 (seed only, `from_seed_for_tests`).
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|_| VpnError::Storage {
             reason: "the stored device key is damaged".into(),
         })?;
         Ok(Self {
@@ -172,14 +182,77 @@ mod tests {
         assert_eq!(key.public_key(), again.public_key());
         let h = key.sign_request("POST", "/v1/upload", "d1", 5, "aa", b"body");
         let sig = &h[3].1;
-        assert!(verify_request(key.public_key(), "POST", "/v1/upload", "d1", 5, "aa", b"body", sig));
-        assert!(!verify_request(key.public_key(), "POST", "/v1/upload", "d1", 5, "aa", b"bodY", sig));
-        assert!(!verify_request(key.public_key(), "POST", "/v1/upload", "d1", 6, "aa", b"body", sig));
-        assert!(!verify_request(key.public_key(), "GET", "/v1/upload", "d1", 5, "aa", b"body", sig));
-        assert!(!verify_request(key.public_key(), "POST", "/v1/upload", "d2", 5, "aa", b"body", sig));
-        assert!(!verify_request(key.public_key(), "POST", "/v1/upload", "d1", 5, "aa", b"body", "!!"));
+        assert!(verify_request(
+            key.public_key(),
+            "POST",
+            "/v1/upload",
+            "d1",
+            5,
+            "aa",
+            b"body",
+            sig
+        ));
+        assert!(!verify_request(
+            key.public_key(),
+            "POST",
+            "/v1/upload",
+            "d1",
+            5,
+            "aa",
+            b"bodY",
+            sig
+        ));
+        assert!(!verify_request(
+            key.public_key(),
+            "POST",
+            "/v1/upload",
+            "d1",
+            6,
+            "aa",
+            b"body",
+            sig
+        ));
+        assert!(!verify_request(
+            key.public_key(),
+            "GET",
+            "/v1/upload",
+            "d1",
+            5,
+            "aa",
+            b"body",
+            sig
+        ));
+        assert!(!verify_request(
+            key.public_key(),
+            "POST",
+            "/v1/upload",
+            "d2",
+            5,
+            "aa",
+            b"body",
+            sig
+        ));
+        assert!(!verify_request(
+            key.public_key(),
+            "POST",
+            "/v1/upload",
+            "d1",
+            5,
+            "aa",
+            b"body",
+            "!!"
+        ));
         let other = DeviceKey::generate().unwrap();
-        assert!(!verify_request(other.public_key(), "POST", "/v1/upload", "d1", 5, "aa", b"body", sig));
+        assert!(!verify_request(
+            other.public_key(),
+            "POST",
+            "/v1/upload",
+            "d1",
+            5,
+            "aa",
+            b"body",
+            sig
+        ));
         assert!(DeviceKey::from_pkcs8(b"junk").is_err());
     }
 

@@ -23,7 +23,9 @@ use crate::model::{OrderKind, RocDate, RocDateTime, SequenceNumber, Visit};
 pub const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"Big5\"?>";
 
 fn bad(reason: impl Into<String>) -> VpnError {
-    VpnError::InvalidRequest { reason: reason.into() }
+    VpnError::InvalidRequest {
+        reason: reason.into(),
+    }
 }
 
 fn push_field(out: &mut String, name: &str, value: &str) {

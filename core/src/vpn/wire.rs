@@ -330,7 +330,9 @@ pub struct SamSignRequest {
 
 impl std::fmt::Debug for SamSignRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SamSignRequest").field("session", &self.session).finish_non_exhaustive()
+        f.debug_struct("SamSignRequest")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
     }
 }
 

@@ -85,10 +85,22 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         println!("  QR-2 payload    {}", binding.qr);
         println!("  PIN             {}", binding.pin);
         println!();
-        println!("More bindings:    curl -sk -X POST -H 'x-admin-token: {}' {}/admin/bindings", sim.admin_token(), sim.url);
-        println!("Faults:           curl -sk -X PUT -H 'x-admin-token: …' -H 'content-type: application/json' \\");
-        println!("                    -d '{{\"failure_rate\":0.3,\"seed\":7}}' {}/admin/faults", sim.url);
-        println!("Stored visits:    curl -sk -H 'x-admin-token: …' {}/admin/visits", sim.url);
+        println!(
+            "More bindings:    curl -sk -X POST -H 'x-admin-token: {}' {}/admin/bindings",
+            sim.admin_token(),
+            sim.url
+        );
+        println!(
+            "Faults:           curl -sk -X PUT -H 'x-admin-token: …' -H 'content-type: application/json' \\"
+        );
+        println!(
+            "                    -d '{{\"failure_rate\":0.3,\"seed\":7}}' {}/admin/faults",
+            sim.url
+        );
+        println!(
+            "Stored visits:    curl -sk -H 'x-admin-token: …' {}/admin/visits",
+            sim.url
+        );
         println!("Pharmacy page:    {}/pharmacy", sim.url);
         println!("Ctrl-C stops the server.");
         tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;

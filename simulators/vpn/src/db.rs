@@ -90,24 +90,34 @@ pub fn device(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, V
 
 /// The institution's SAM id.
 pub fn sam_id(conn: &Connection, institution: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT sam_id FROM institutions WHERE code = ?1", [institution], |r| r.get(0))
-        .optional()
+    conn.query_row(
+        "SELECT sam_id FROM institutions WHERE code = ?1",
+        [institution],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Number of visits stored under a visit identification code.
 pub fn visit_count(conn: &Connection, visit_code: &str) -> rusqlite::Result<u64> {
-    conn.query_row("SELECT COUNT(*) FROM visits WHERE visit_code = ?1", [visit_code], |r| r.get::<_, i64>(0))
-        .map(|n| n as u64)
+    conn.query_row(
+        "SELECT COUNT(*) FROM visits WHERE visit_code = ?1",
+        [visit_code],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
 }
 
 /// Number of visits stored in all.
 pub fn visit_total(conn: &Connection) -> rusqlite::Result<u64> {
-    conn.query_row("SELECT COUNT(*) FROM visits", [], |r| r.get::<_, i64>(0)).map(|n| n as u64)
+    conn.query_row("SELECT COUNT(*) FROM visits", [], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
 }
 
 /// Every visit code with its count (codes stored more than once would show > 1).
 pub fn visit_counts(conn: &Connection) -> rusqlite::Result<Vec<(String, u64)>> {
-    let mut stmt = conn.prepare("SELECT visit_code, COUNT(*) FROM visits GROUP BY visit_code ORDER BY visit_code")?;
+    let mut stmt =
+        conn.prepare("SELECT visit_code, COUNT(*) FROM visits GROUP BY visit_code ORDER BY visit_code")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
     rows.collect()
 }

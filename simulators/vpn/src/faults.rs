@@ -269,7 +269,10 @@ mod tests {
         for k in FaultKind::ALL {
             assert!(da.iter().any(|d| d.kind == Some(k)), "{k:?} never drawn");
         }
-        assert!(da.iter().all(|d| !(d.after && d.kind == Some(FaultKind::Status503))));
+        assert!(
+            da.iter()
+                .all(|d| !(d.after && d.kind == Some(FaultKind::Status503)))
+        );
         assert_eq!(a.injected(), n as u64);
         let mut none = Faults::new(FaultConfig::none());
         assert!((0..100).all(|_| none.decide().kind.is_none()));

@@ -188,7 +188,10 @@ pub fn verify_device(
         header_str(headers, signing::H_NONCE),
         header_str(headers, signing::H_SIGNATURE),
     ) else {
-        return Err(unauth("unsigned", "the request is not signed by an enrolled device"));
+        return Err(unauth(
+            "unsigned",
+            "the request is not signed by an enrolled device",
+        ));
     };
     let ts: i64 = ts.parse().map_err(|_| unauth("bad_signature", "bad timestamp"))?;
     let Some((institution, key)) = db::device(&state.db(), dev)? else {
@@ -199,7 +202,10 @@ pub fn verify_device(
     }
     let now = state.now_ms();
     if (ts - now).abs() > signing::MAX_SKEW_MS {
-        let mut e = unauth("clock_skew", "the device clock differs too much from the server's");
+        let mut e = unauth(
+            "clock_skew",
+            "the device clock differs too much from the server's",
+        );
         e.1.server_time_ms = Some(now);
         return Err(e);
     }
@@ -219,42 +225,87 @@ pub fn verify_device(
 async fn auth_layer(State(state): State<Arc<SimState>>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 32 << 20).await else {
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the body is too large").into_response();
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the body is too large",
+        )
+        .into_response();
     };
-    let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .to_string();
     match verify_device(&state, parts.method.as_str(), &pq, &parts.headers, &bytes) {
         Ok(device) => {
             parts.extensions.insert(device);
-            next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
         }
         Err(e) => e.into_response(),
     }
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("the JSON body is not valid: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("the JSON body is not valid: {e}"),
+        )
+    })
 }
 
-async fn enrol(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult<axum::Json<wire::EnrolResponse>> {
+async fn enrol(
+    State(state): State<Arc<SimState>>,
+    body: Bytes,
+) -> ApiResult<axum::Json<wire::EnrolResponse>> {
     let req: wire::EnrolRequest = json_body(&body)?;
     let public_key = hex::decode(&req.public_key)
         .ok()
         .filter(|k| k.len() == 32)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "public key must be 32 bytes hex"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "public key must be 32 bytes hex",
+            )
+        })?;
     let now = state.now_ms();
     let mut conn = state.db();
     let tx = conn.transaction()?;
     let Some(b) = db::binding(&tx, &req.token)? else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "token_unknown", "unknown binding token"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "token_unknown",
+            "unknown binding token",
+        ));
     };
     match b.state.as_str() {
-        "used" => return Err(ApiError::new(StatusCode::CONFLICT, "token_used", "the binding token was already used")),
-        "locked" => return Err(ApiError::new(StatusCode::FORBIDDEN, "token_locked", "the binding token is locked")),
+        "used" => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "token_used",
+                "the binding token was already used",
+            ));
+        }
+        "locked" => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "token_locked",
+                "the binding token is locked",
+            ));
+        }
         _ => {}
     }
     if now >= b.expires_ms {
-        return Err(ApiError::new(StatusCode::GONE, "token_expired", "the binding token has expired"));
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "token_expired",
+            "the binding token has expired",
+        ));
     }
     let expected = signing::pin_proof(&b.pin, &req.token, &public_key);
     if !nhi_reader_sim::keys::ct_eq(expected.as_bytes(), req.pin_proof.as_bytes()) {
@@ -266,7 +317,11 @@ async fn enrol(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult<axu
         )?;
         tx.commit()?;
         if left == 0 {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "token_locked", "too many wrong PINs: the binding token is locked"));
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "token_locked",
+                "too many wrong PINs: the binding token is locked",
+            ));
         }
         let mut e = ApiError::new(StatusCode::FORBIDDEN, "wrong_pin", "wrong PIN verification code");
         e.1.remaining = Some(left);
@@ -274,15 +329,28 @@ async fn enrol(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult<axu
     }
     let proof_msg = signing::enrol_proof_message(&req.token, &public_key, &req.pin_proof);
     if !signing::verify_bytes(&public_key, &proof_msg, &req.key_proof) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_signature", "the key proof does not verify"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_signature",
+            "the key proof does not verify",
+        ));
     }
     let n: i64 = tx.query_row("SELECT COUNT(*) FROM devices", [], |r| r.get(0))?;
     let device_id = format!("D{:05}", n + 1);
     tx.execute(
         "INSERT INTO devices (id, institution, public_key, name, enrolled_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![device_id, b.institution, public_key, req.device_name.chars().take(64).collect::<String>(), now],
+        params![
+            device_id,
+            b.institution,
+            public_key,
+            req.device_name.chars().take(64).collect::<String>(),
+            now
+        ],
     )?;
-    tx.execute("UPDATE bindings SET state = 'used' WHERE token = ?1", [&req.token])?;
+    tx.execute(
+        "UPDATE bindings SET state = 'used' WHERE token = ?1",
+        [&req.token],
+    )?;
     let sam_id = db::sam_id(&tx, &b.institution)?.unwrap_or_default();
     tx.commit()?;
     Ok(axum::Json(wire::EnrolResponse {
@@ -292,14 +360,35 @@ async fn enrol(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult<axu
     }))
 }
 
-fn xml_upload(state: &SimState, device: &Device, headers: &HeaderMap, body: &[u8], kind: upload::UploadKind) -> ApiResult<Response> {
+fn xml_upload(
+    state: &SimState,
+    device: &Device,
+    headers: &HeaderMap,
+    body: &[u8],
+    kind: upload::UploadKind,
+) -> ApiResult<Response> {
     let idem = header_str(headers, routes::IDEMPOTENCY)
         .filter(|k| !k.is_empty() && k.len() <= 64)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "the idempotency key header is missing"))?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the idempotency key header is missing",
+            )
+        })?
         .to_string();
-    let records = upload::parse_batch(body).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "malformed_batch", m.0))?;
+    let records = upload::parse_batch(body)
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "malformed_batch", m.0))?;
     let now = state.now_ms();
-    let response = upload::process(&mut state.db(), &device.id, &device.institution, &idem, kind, &records, now)?;
+    let response = upload::process(
+        &mut state.db(),
+        &device.id,
+        &device.institution,
+        &idem,
+        kind,
+        &records,
+        now,
+    )?;
     Ok(([(header::CONTENT_TYPE, "application/json")], response).into_response())
 }
 
@@ -329,13 +418,26 @@ async fn upload_result(
     let now = state.now_ms();
     upload::result(&state.db(), &device.institution, &batch, now)?
         .map(axum::Json)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such batch for this institution"))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such batch for this institution",
+            )
+        })
 }
 
-async fn medicloud(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult<axum::Json<wire::MediCloudRecord>> {
+async fn medicloud(
+    State(state): State<Arc<SimState>>,
+    body: Bytes,
+) -> ApiResult<axum::Json<wire::MediCloudRecord>> {
     let req: wire::MediCloudRequest = json_body(&body)?;
     let id = homevisit_core::model::NationalId::parse(&req.national_id).map_err(|e| {
-        let mut err = ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("national ID: {}", e.reason));
+        let mut err = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("national ID: {}", e.reason),
+        );
         err.1.field = Some("national_id".into());
         err
     })?;
@@ -350,7 +452,10 @@ async fn order_sets() -> axum::Json<Vec<wire::OrderSet>> {
     axum::Json(seeds::order_sets())
 }
 
-async fn institution_keys(State(state): State<Arc<SimState>>, Path(code): Path<String>) -> ApiResult<axum::Json<wire::DeviceKeys>> {
+async fn institution_keys(
+    State(state): State<Arc<SimState>>,
+    Path(code): Path<String>,
+) -> ApiResult<axum::Json<wire::DeviceKeys>> {
     let conn = state.db();
     let mut stmt = conn.prepare("SELECT id, public_key FROM devices WHERE institution = ?1 ORDER BY id")?;
     let keys = stmt
@@ -369,25 +474,53 @@ async fn institution_keys(State(state): State<Arc<SimState>>, Path(code): Path<S
 
 fn sam_failure(e: SamError) -> ApiError {
     match e {
-        SamError::CardNotGenuine => ApiError::new(StatusCode::FORBIDDEN, "card_not_genuine", "the card's proof does not verify"),
-        SamError::NotInsured => ApiError::new(StatusCode::FORBIDDEN, "not_insured", "the card holder is not insured"),
-        SamError::UnknownSession => ApiError::new(StatusCode::NOT_FOUND, "unknown_session", "unknown or expired SAM session"),
-        SamError::Unreachable(m) | SamError::Rejected(m) => ApiError::new(StatusCode::BAD_REQUEST, "sam_rejected", m),
+        SamError::CardNotGenuine => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "card_not_genuine",
+            "the card's proof does not verify",
+        ),
+        SamError::NotInsured => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_insured",
+            "the card holder is not insured",
+        ),
+        SamError::UnknownSession => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_session",
+            "unknown or expired SAM session",
+        ),
+        SamError::Unreachable(m) | SamError::Rejected(m) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "sam_rejected", m)
+        }
     }
 }
 
 fn hex_n<const N: usize>(text: &str, field: &str) -> ApiResult<[u8; N]> {
-    hex::decode(text).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
-        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("{field} must be {N} bytes hex"));
-        e.1.field = Some(field.into());
-        e
-    })
+    hex::decode(text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            let mut e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("{field} must be {N} bytes hex"),
+            );
+            e.1.field = Some(field.into());
+            e
+        })
 }
 
-async fn sam_card_auth(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult<axum::Json<wire::SamCardAuthResponse>> {
+async fn sam_card_auth(
+    State(state): State<Arc<SimState>>,
+    body: Bytes,
+) -> ApiResult<axum::Json<wire::SamCardAuthResponse>> {
     let req: wire::SamCardAuthRequest = json_body(&body)?;
     let challenge = hex_n::<8>(&req.card_challenge, "card_challenge")?;
-    let c = state.sam.begin_card_auth(&req.card_number, challenge).await.map_err(sam_failure)?;
+    let c = state
+        .sam
+        .begin_card_auth(&req.card_number, challenge)
+        .await
+        .map_err(sam_failure)?;
     Ok(axum::Json(wire::SamCardAuthResponse {
         session: c.session,
         sam_challenge: hex::encode(c.sam_challenge),
@@ -398,11 +531,18 @@ async fn sam_card_auth(State(state): State<Arc<SimState>>, body: Bytes) -> ApiRe
 async fn sam_verify(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult<axum::Json<wire::Done>> {
     let req: wire::SamVerifyRequest = json_body(&body)?;
     let proof = hex_n::<32>(&req.card_proof, "card_proof")?;
-    state.sam.verify_card(&req.session, proof).await.map_err(sam_failure)?;
+    state
+        .sam
+        .verify_card(&req.session, proof)
+        .await
+        .map_err(sam_failure)?;
     Ok(axum::Json(wire::Done { ok: true }))
 }
 
-async fn sam_sign(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult<axum::Json<wire::SamSignResponse>> {
+async fn sam_sign(
+    State(state): State<Arc<SimState>>,
+    body: Bytes,
+) -> ApiResult<axum::Json<wire::SamSignResponse>> {
     let req: wire::SamSignRequest = json_body(&body)?;
     let request = VisitSignRequest {
         session: req.session,
@@ -442,7 +582,10 @@ fn random_digits(n: usize) -> String {
 fn random_token() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let bytes: [u8; 16] = nhi_reader_sim::keys::random();
-    bytes.iter().map(|b| char::from(ALPHABET[*b as usize % ALPHABET.len()])).collect()
+    bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[*b as usize % ALPHABET.len()]))
+        .collect()
 }
 
 impl SimState {
@@ -475,7 +618,11 @@ impl SimState {
 fn check_admin(state: &SimState, headers: &HeaderMap) -> ApiResult<()> {
     match header_str(headers, "x-admin-token") {
         Some(t) if nhi_reader_sim::keys::ct_eq(t.as_bytes(), state.admin_token.as_bytes()) => Ok(()),
-        _ => Err(ApiError::new(StatusCode::UNAUTHORIZED, "admin_only", "admin token required")),
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "admin_only",
+            "admin token required",
+        )),
     }
 }
 
@@ -490,21 +637,40 @@ async fn admin_binding(
     Query(p): Query<BindingParams>,
 ) -> ApiResult<axum::Json<Binding>> {
     check_admin(&state, &headers)?;
-    let ttl = p.ttl_s.map(Duration::from_secs).unwrap_or(state.config.binding_ttl);
+    let ttl = p
+        .ttl_s
+        .map(Duration::from_secs)
+        .unwrap_or(state.config.binding_ttl);
     state.new_binding(ttl).map(axum::Json).map_err(ApiError::internal)
 }
 
-async fn admin_get_faults(State(state): State<Arc<SimState>>, headers: HeaderMap) -> ApiResult<axum::Json<FaultConfig>> {
+async fn admin_get_faults(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+) -> ApiResult<axum::Json<FaultConfig>> {
     check_admin(&state, &headers)?;
-    let cfg = state.faults.lock().unwrap_or_else(|p| p.into_inner()).config().clone();
+    let cfg = state
+        .faults
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .config()
+        .clone();
     Ok(axum::Json(cfg))
 }
 
-async fn admin_put_faults(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> ApiResult<axum::Json<FaultConfig>> {
+async fn admin_put_faults(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<axum::Json<FaultConfig>> {
     check_admin(&state, &headers)?;
     let cfg: FaultConfig = json_body(&body)?;
     if !(0.0..=1.0).contains(&cfg.failure_rate) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "failure_rate must be 0.0-1.0"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "failure_rate must be 0.0-1.0",
+        ));
     }
     state.set_faults(cfg.clone());
     Ok(axum::Json(cfg))
@@ -524,7 +690,11 @@ pub struct VisitCounts {
     pub per_code: Vec<(String, u64)>,
 }
 
-async fn admin_visits(State(state): State<Arc<SimState>>, headers: HeaderMap, Query(p): Query<VisitParams>) -> ApiResult<axum::Json<VisitCounts>> {
+async fn admin_visits(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Query(p): Query<VisitParams>,
+) -> ApiResult<axum::Json<VisitCounts>> {
     check_admin(&state, &headers)?;
     let conn = state.db();
     let total = db::visit_total(&conn)?;
@@ -541,10 +711,18 @@ async fn admin_visits(State(state): State<Arc<SimState>>, headers: HeaderMap, Qu
 /// Every enrolled device's public key, by institution.
 pub fn all_device_keys(state: &SimState) -> Vec<wire::DeviceKeys> {
     let conn = state.db();
-    let Ok(mut stmt) = conn.prepare("SELECT institution, id, public_key FROM devices ORDER BY institution, id") else {
+    let Ok(mut stmt) =
+        conn.prepare("SELECT institution, id, public_key FROM devices ORDER BY institution, id")
+    else {
         return Vec::new();
     };
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)));
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+        ))
+    });
     let mut out: Vec<wire::DeviceKeys> = Vec::new();
     for (inst, id, key) in rows.into_iter().flatten().flatten() {
         let k = wire::DevicePublicKey {
@@ -602,7 +780,9 @@ pub struct VpnSim {
 
 impl std::fmt::Debug for VpnSim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VpnSim").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("VpnSim")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -618,9 +798,15 @@ impl VpnSim {
             None => None,
         };
         let conn = db::open(path.as_deref()).map_err(|e| format!("database: {e}"))?;
-        db::ensure_institution(&conn, &config.institution_code, &config.institution_name, &config.sam_id)
-            .map_err(|e| format!("database: {e}"))?;
-        let listener = std::net::TcpListener::bind(config.bind).map_err(|e| format!("bind {}: {e}", config.bind))?;
+        db::ensure_institution(
+            &conn,
+            &config.institution_code,
+            &config.institution_name,
+            &config.sam_id,
+        )
+        .map_err(|e| format!("database: {e}"))?;
+        let listener =
+            std::net::TcpListener::bind(config.bind).map_err(|e| format!("bind {}: {e}", config.bind))?;
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let url = format!("https://{addr}");
@@ -637,9 +823,12 @@ impl VpnSim {
             nonces: Mutex::new(HashMap::new()),
         });
         // The rx engineer's pharmacy routes, with the enrolled devices' keys as signer directory.
-        let pharmacy_path = path.as_ref().map(|p| p.with_file_name("nhi-vpn-sim-pharmacy.sqlite"));
+        let pharmacy_path = path
+            .as_ref()
+            .map(|p| p.with_file_name("nhi-vpn-sim-pharmacy.sqlite"));
         let directory_state = state.clone();
-        let directory: Arc<dyn pharmacy::SignerDirectory> = Arc::new(move || all_device_keys(&directory_state));
+        let directory: Arc<dyn pharmacy::SignerDirectory> =
+            Arc::new(move || all_device_keys(&directory_state));
         let pharmacy = pharmacy::PharmacyState::open(
             pharmacy_path.as_deref(),
             Arc::new(homevisit_core::platform::SystemClock),
@@ -699,7 +888,11 @@ impl VpnSim {
 
     /// Faults injected so far.
     pub fn faults_injected(&self) -> u64 {
-        self.state.faults.lock().unwrap_or_else(|p| p.into_inner()).injected()
+        self.state
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .injected()
     }
 
     /// Visits stored under `visit_code` (exactly-once checks: never more than 1).
@@ -716,7 +909,11 @@ impl VpnSim {
     pub fn stored_visit_fields(&self, visit_code: &str) -> Option<String> {
         self.state
             .db()
-            .query_row("SELECT fields FROM visits WHERE visit_code = ?1", [visit_code], |r| r.get(0))
+            .query_row(
+                "SELECT fields FROM visits WHERE visit_code = ?1",
+                [visit_code],
+                |r| r.get(0),
+            )
             .ok()
     }
 

@@ -44,7 +44,10 @@ pub fn order_sets() -> Vec<OrderSet> {
         OrderSet {
             id: "CONST7".into(),
             name: "便秘 7 天".into(),
-            lines: vec![line("AC41215100", 200, "HS", 1, 7), line("AC46708100", 100, "TID", 3, 7)],
+            lines: vec![
+                line("AC41215100", 200, "HS", 1, 7),
+                line("AC46708100", 100, "TID", 3, 7),
+            ],
         },
         OrderSet {
             id: "PAIN7".into(),
@@ -81,7 +84,9 @@ fn hash(id: &str) -> u64 {
 pub fn medicloud(national_id: &str, today: NaiveDate) -> MediCloudRecord {
     let mut h = hash(national_id);
     let mut next = |n: u64| {
-        h = h.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        h = h
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (h >> 33) % n
     };
     let count = 2 + next(3) as usize;

@@ -25,7 +25,10 @@ pub fn generate() -> Result<TlsIdentity, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("tls: {e}"))?
         .with_no_client_auth()
-        .with_single_cert(vec![rustls::pki_types::CertificateDer::from(cert_der.clone())], key)
+        .with_single_cert(
+            vec![rustls::pki_types::CertificateDer::from(cert_der.clone())],
+            key,
+        )
         .map_err(|e| format!("tls: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let fingerprint = homevisit_core::vpn::pinning::cert_fingerprint(&cert_der);

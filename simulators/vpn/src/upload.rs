@@ -61,7 +61,9 @@ pub fn parse_batch(bytes: &[u8]) -> Result<Vec<Record>, Malformed> {
     let head = &bytes[..bytes.len().min(64)];
     let head_text = String::from_utf8_lossy(head).to_ascii_lowercase();
     if !head_text.starts_with("<?xml") || !head_text.contains("encoding=\"big5\"") {
-        return Err(bad("the document must start with an XML declaration of encoding Big5"));
+        return Err(bad(
+            "the document must start with an XML declaration of encoding Big5",
+        ));
     }
     let text = encoding_rs::BIG5
         .decode_without_bom_handling_and_without_replacement(bytes)
@@ -219,7 +221,10 @@ fn is_digits(s: &str, len: usize) -> bool {
 }
 
 fn visit_code_shape(code: &str) -> bool {
-    code.len() == 20 && code.bytes().all(|b| (b.is_ascii_digit() || b.is_ascii_uppercase()) && b != b'I' && b != b'O')
+    code.len() == 20
+        && code
+            .bytes()
+            .all(|b| (b.is_ascii_digit() || b.is_ascii_uppercase()) && b != b'I' && b != b'O')
 }
 
 fn icd10_shape(code: &str) -> bool {
@@ -227,7 +232,9 @@ fn icd10_shape(code: &str) -> bool {
     (3..=7).contains(&b.len())
         && b[0].is_ascii_uppercase()
         && b[1].is_ascii_digit()
-        && b[2..].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        && b[2..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
 }
 
 /// Applies the known checker rules to one record. `institution` is the uploading device's;
@@ -257,8 +264,8 @@ pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Inva
     }
     NationalId::parse(get("M06")).map_err(|e| inv("M06", format!("practitioner ID: {}", e.reason)))?;
     let visit_type = VisitType::parse(get("M07")).map_err(|_| inv("M07", "unknown visit type"))?;
-    let visit_time =
-        RocDateTime::parse(get("M11")).map_err(|_| inv("M11", "visit date-time is not a valid ROC YYYMMDDHHMMSS"))?;
+    let visit_time = RocDateTime::parse(get("M11"))
+        .map_err(|_| inv("M11", "visit date-time is not a valid ROC YYYMMDDHHMMSS"))?;
     if visit_time.unix_ms() > now_ms + 86_400_000 {
         return Err(inv("M11", "visit date-time is in the future"));
     }
@@ -266,14 +273,18 @@ pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Inva
     if !matches!(m12, "1" | "2" | "3" | "4") {
         return Err(inv("M12", "card-replacement flag must be 1-4"));
     }
-    let seq = SequenceNumber::parse(get("M13")).map_err(|e| inv("M13", format!("sequence number: {}", e.reason)))?;
+    let seq = SequenceNumber::parse(get("M13"))
+        .map_err(|e| inv("M13", format!("sequence number: {}", e.reason)))?;
+    if visit_type.is_counted() && format == "A" && seq.abnormal().is_some() {
+        return Err(inv(
+            "M13",
+            "a counted visit type needs a sequence number 0001-1500",
+        ));
+    }
     match (format, seq.abnormal()) {
         ("B", None) => return Err(inv("M13", "format B requires an announced abnormal code")),
         ("A", Some(_)) => return Err(inv("H01", "an abnormal sequence code requires format B")),
         _ => {}
-    }
-    if visit_type.is_counted() && format == "A" && !matches!(seq, SequenceNumber::Normal(_) | SequenceNumber::Virtual(_)) {
-        return Err(inv("M13", "a counted visit type needs a sequence number 0001-1500"));
     }
     if visit_type.is_counted() {
         if rec.m("M35").is_none() {
@@ -283,10 +294,13 @@ pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Inva
             return Err(inv("M44", "a counted visit type needs the medical fee"));
         }
     }
-    if let Some(required) = seq.required_replacement_flag() {
-        if m12 != required.to_string() {
-            return Err(inv("M12", format!("sequence code {} requires M12 = {required}", seq.code())));
-        }
+    if let Some(required) = seq.required_replacement_flag()
+        && m12 != required.to_string()
+    {
+        return Err(inv(
+            "M12",
+            format!("sequence code {} requires M12 = {required}", seq.code()),
+        ));
     }
     if m12 == "4" && get("M52") != MISSING_VISIT_CODE {
         return Err(inv("M52", "M12 = 4 requires M52 = MISS0000000000000000"));
@@ -295,7 +309,8 @@ pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Inva
         return Err(inv("M49", "a card replacement needs the actual visit date-time"));
     }
     if let Some(m49) = rec.m("M49") {
-        let actual = RocDateTime::parse(m49).map_err(|_| inv("M49", "actual visit date-time is not valid"))?;
+        let actual =
+            RocDateTime::parse(m49).map_err(|_| inv("M49", "actual visit date-time is not valid"))?;
         if actual >= visit_time {
             return Err(inv("M49", "actual visit date-time must be earlier than M11"));
         }
@@ -306,35 +321,39 @@ pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Inva
             return Err(inv("M15", "MISS0000000000000000 only for a card replacement"));
         }
     } else if !visit_code_shape(code) {
-        return Err(inv("M15", "visit identification code must be 20 of 0-9A-Z without I and O"));
+        return Err(inv(
+            "M15",
+            "visit identification code must be 20 of 0-9A-Z without I and O",
+        ));
     }
-    if let Some(m52) = rec.m("M52") {
-        if m52 != MISSING_VISIT_CODE && !visit_code_shape(m52) {
-            return Err(inv("M52", "actual visit identification code has the wrong shape"));
-        }
+    if let Some(m52) = rec.m("M52")
+        && m52 != MISSING_VISIT_CODE
+        && !visit_code_shape(m52)
+    {
+        return Err(inv("M52", "actual visit identification code has the wrong shape"));
     }
-    if let Some(sig) = rec.m("M14") {
-        if sig.len() != 256 || !sig.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(inv("M14", "security signature must be 256 hex characters"));
-        }
+    if let Some(sig) = rec.m("M14")
+        && (sig.len() != 256 || !sig.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(inv("M14", "security signature must be 256 hex characters"));
     }
-    if let Some(sam) = rec.m("M01") {
-        if sam.len() != 12 {
-            return Err(inv("M01", "SAM id must be 12 characters"));
-        }
+    if let Some(sam) = rec.m("M01")
+        && sam.len() != 12
+    {
+        return Err(inv("M01", "SAM id must be 12 characters"));
     }
     for f in ["M35", "M36", "M37", "M38", "M39", "M40"] {
-        if let Some(dx) = rec.m(f) {
-            if !icd10_shape(dx) {
-                return Err(inv(f, "diagnosis must be ICD-10-CM, upper-case, without the dot"));
-            }
+        if let Some(dx) = rec.m(f)
+            && !icd10_shape(dx)
+        {
+            return Err(inv(f, "diagnosis must be ICD-10-CM, upper-case, without the dot"));
         }
     }
     for f in ["M44", "M45", "M46", "M47", "M48"] {
-        if let Some(v) = rec.m(f) {
-            if v.is_empty() || v.len() > 8 || !v.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(inv(f, "points must be digits"));
-            }
+        if let Some(v) = rec.m(f)
+            && (v.is_empty() || v.len() > 8 || !v.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(inv(f, "points must be digits"));
         }
     }
     let mut serials = std::collections::BTreeSet::new();
@@ -349,18 +368,23 @@ pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Inva
             return Err(inv(&which("D03"), "order serial must be a unique 001-999"));
         }
         if get("D06").is_empty() || get("D06").len() > 12 {
-            return Err(inv(&which("D06"), "order code is required (at most 12 characters)"));
+            return Err(inv(
+                &which("D06"),
+                "order code is required (at most 12 characters)",
+            ));
         }
         if let Some(total) = d.get("D10") {
-            let ok = total.len() == 6 && total.as_bytes()[4] == b'.' && total.bytes().filter(|b| b.is_ascii_digit()).count() == 5;
+            let ok = total.len() == 6
+                && total.as_bytes()[4] == b'.'
+                && total.bytes().filter(|b| b.is_ascii_digit()).count() == 5;
             if !ok {
                 return Err(inv(&which("D10"), "total must be written 0000.0"));
             }
         }
-        if let Some(days) = d.get("D09") {
-            if days.is_empty() || days.len() > 3 || !days.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(inv(&which("D09"), "days must be digits"));
-            }
+        if let Some(days) = d.get("D09")
+            && (days.is_empty() || days.len() > 3 || !days.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(inv(&which("D09"), "days must be digits"));
         }
     }
     Ok(())
@@ -429,7 +453,8 @@ pub fn process(
             "UPDATE visits SET fields = ?2, batch = ?3, corrections = corrections + 1
              WHERE dedup_key = ?1 AND institution = ?4",
         )?;
-        let mut stored_time = tx.prepare_cached("SELECT visit_time FROM visits WHERE dedup_key = ?1 AND institution = ?2")?;
+        let mut stored_time =
+            tx.prepare_cached("SELECT visit_time FROM visits WHERE dedup_key = ?1 AND institution = ?2")?;
         for (i, rec) in records.iter().enumerate() {
             let code = rec.visit_code().to_string();
             let verdict = validate(rec, institution, now_ms).and_then(|()| {
@@ -438,9 +463,21 @@ pub fn process(
                 match kind {
                     UploadKind::Normal => {
                         let n = insert
-                            .execute(params![key, code, institution, rec.m("M11").unwrap_or(""), fields, batch_id, now_ms])
+                            .execute(params![
+                                key,
+                                code,
+                                institution,
+                                rec.m("M11").unwrap_or(""),
+                                fields,
+                                batch_id,
+                                now_ms
+                            ])
                             .map_err(|e| inv("M15", format!("storage: {e}")))?;
-                        Ok(if n == 1 { RecordStatus::Accepted } else { RecordStatus::Duplicate })
+                        Ok(if n == 1 {
+                            RecordStatus::Accepted
+                        } else {
+                            RecordStatus::Duplicate
+                        })
                     }
                     UploadKind::Correction => {
                         let original: Option<String> = stored_time
@@ -448,13 +485,19 @@ pub fn process(
                             .optional()
                             .map_err(|e| inv("M15", format!("storage: {e}")))?;
                         let Some(original) = original else {
-                            return Err(inv("M15", "no stored visit with this visit identification code to correct"));
+                            return Err(inv(
+                                "M15",
+                                "no stored visit with this visit identification code to correct",
+                            ));
                         };
                         let limit = RocDateTime::parse(&original)
                             .ok()
                             .and_then(|t| t.to_datetime().checked_add_months(Months::new(3)));
                         if limit.is_some_and(|l| l.timestamp_millis() < now_ms) {
-                            return Err(inv("M15", "corrections are accepted within 3 months of the visit"));
+                            return Err(inv(
+                                "M15",
+                                "corrections are accepted within 3 months of the visit",
+                            ));
                         }
                         correct
                             .execute(params![key, fields, batch_id, institution])
@@ -523,7 +566,12 @@ pub fn process(
 pub const RESULT_RETENTION_MS: i64 = 14 * 86_400_000;
 
 /// The upload-result query of one batch of `device`'s institution.
-pub fn result(conn: &Connection, institution: &str, batch_id: &str, now_ms: i64) -> rusqlite::Result<Option<UploadResult>> {
+pub fn result(
+    conn: &Connection,
+    institution: &str,
+    batch_id: &str,
+    now_ms: i64,
+) -> rusqlite::Result<Option<UploadResult>> {
     let head = conn
         .query_row(
             "SELECT b.received_ms, b.received, b.valid, b.invalid FROM batches b JOIN devices d ON d.id = b.device
@@ -536,8 +584,9 @@ pub fn result(conn: &Connection, institution: &str, batch_id: &str, now_ms: i64)
         return Ok(None);
     };
     let invalid_rows = if now_ms - received_at_ms <= RESULT_RETENTION_MS {
-        let mut stmt =
-            conn.prepare_cached("SELECT idx, visit_code, field, reason FROM batch_rows WHERE batch = ?1 ORDER BY idx")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT idx, visit_code, field, reason FROM batch_rows WHERE batch = ?1 ORDER BY idx",
+        )?;
         let rows = stmt.query_map([batch_id], |r| {
             Ok(InvalidRow {
                 index: r.get(0)?,
@@ -558,4 +607,264 @@ pub fn result(conn: &Connection, institution: &str, batch_id: &str, now_ms: i64)
         invalid,
         invalid_rows,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One record written by hand from domain.md §10 (the same bytes the core's writer test pins),
+    /// independent of the core's writer.
+    const SAMPLE_BATCH: &[u8] = concat!(
+        "<?xml version=\"1.0\" encoding=\"Big5\"?>",
+        "<RECS><REC><MSH><H00>1</H00><H01>A</H01></MSH><MB><MB1>",
+        "<M01>100000000001</M01><M02>000012345678</M02><M03>A123456789</M03><M04>0390305</M04>",
+        "<M05>3501200000</M05><M06>B223456782</M06><M07>01</M07><M11>1130305093015</M11>",
+        "<M12>1</M12><M13>0007</M13><M15>7K3P9QX2M4T8V6W1R5ZH</M15><M35>I10</M35><M36>E119</M36>",
+        "<M44>1631</M44><M45>0</M45></MB1>",
+        "<MB2><D01>1130305093015</D01><D02>2</D02><D03>001</D03><D06>05307C</D06><D10>0001.0</D10></MB2>",
+        "<MB2><D01>1130305093015</D01><D02>1</D02><D03>002</D03><D06>AC45856100</D06><D07>PO</D07>",
+        "<D08>TID</D08><D09>7</D09><D10>0021.0</D10></MB2>",
+        "</MB></REC></RECS>"
+    )
+    .as_bytes();
+
+    const INST: &str = "3501200000";
+    /// 2024-03-06 00:00 Taiwan: the day after the sample visit.
+    const NOW: i64 = 1_709_654_400_000;
+
+    fn sample() -> Record {
+        parse_batch(SAMPLE_BATCH).unwrap().remove(0)
+    }
+
+    fn set(rec: &mut Record, field: &str, value: &str) {
+        if field.starts_with('H') {
+            rec.msh.insert(field.into(), value.into());
+        } else if value.is_empty() {
+            rec.mb1.remove(field);
+        } else {
+            rec.mb1.insert(field.into(), value.into());
+        }
+    }
+
+    fn with(changes: &[(&str, &str)]) -> Record {
+        let mut r = sample();
+        for (f, v) in changes {
+            set(&mut r, f, v);
+        }
+        r
+    }
+
+    fn fails(changes: &[(&str, &str)], field: &str) {
+        match validate(&with(changes), INST, NOW) {
+            Err(e) => assert_eq!(e.field, field, "{changes:?}: {}", e.reason),
+            Ok(()) => panic!("{changes:?} should fail on {field}"),
+        }
+    }
+
+    fn passes(changes: &[(&str, &str)]) {
+        if let Err(e) = validate(&with(changes), INST, NOW) {
+            panic!("{changes:?} should pass: {} {}", e.field, e.reason);
+        }
+    }
+
+    #[test]
+    fn parses_the_fixed_byte_vector() {
+        let recs = parse_batch(SAMPLE_BATCH).unwrap();
+        assert_eq!(recs.len(), 1);
+        let r = &recs[0];
+        assert_eq!(r.msh.get("H01").map(String::as_str), Some("A"));
+        assert_eq!(r.mb1.len(), 15);
+        assert_eq!(r.m("M11"), Some("1130305093015"));
+        assert_eq!(r.visit_code(), "7K3P9QX2M4T8V6W1R5ZH");
+        assert_eq!(r.mb2.len(), 2);
+        assert_eq!(r.mb2[1].get("D10").map(String::as_str), Some("0021.0"));
+        assert_eq!(validate(r, INST, NOW), Ok(()));
+    }
+
+    #[test]
+    fn decodes_big5_text_and_entities() {
+        // M10 = 居 (Big5 A9 7E) followed by an escaped ampersand.
+        let mut doc = b"<?xml version=\"1.0\" encoding=\"Big5\"?><RECS><REC><MSH><H00>1</H00><H01>A</H01></MSH><MB><MB1><M10>".to_vec();
+        doc.extend_from_slice(&[0xA9, 0x7E]);
+        doc.extend_from_slice(b"&amp;</M10></MB1></MB></REC></RECS>");
+        let recs = parse_batch(&doc).unwrap();
+        assert_eq!(recs[0].m("M10"), Some("居&"));
+    }
+
+    #[test]
+    fn malformed_documents_are_refused_whole() {
+        let ok = std::str::from_utf8(SAMPLE_BATCH).unwrap();
+        let cases = [
+            ok.replace("encoding=\"Big5\"", "encoding=\"UTF-8\""),
+            ok.replace("</RECS>", ""),
+            ok.replace("<M07>01</M07>", "<M07>01</M07><M07>02</M07>"),
+            ok.replace("<M07>01</M07>", "<M57>01</M57>"),
+            ok.replace("<MSH><H00>1</H00><H01>A</H01></MSH>", ""),
+            ok.replace("<MB1>", "<MB1 x=\"1\">"),
+            ok.replace("<REC>", "<REC>stray text"),
+            ok.replace("<M07>01</M07>", "<M07>&bogus;</M07>"),
+            ok.replace("</MB></REC>", "</MB></REC><REC></REC>"),
+            "<?xml version=\"1.0\" encoding=\"Big5\"?><RECS></RECS>".to_string(),
+            String::new(),
+        ];
+        for (i, c) in cases.iter().enumerate() {
+            assert!(parse_batch(c.as_bytes()).is_err(), "case {i} was accepted");
+        }
+        let mut not_big5 = SAMPLE_BATCH.to_vec();
+        let at = not_big5.len() - 30;
+        not_big5[at] = 0xFF;
+        assert!(parse_batch(&not_big5).is_err());
+    }
+
+    #[test]
+    fn header_and_required_fields() {
+        fails(&[("H00", "2")], "H00");
+        fails(&[("H01", "C")], "H01");
+        for f in ["M03", "M04", "M05", "M06", "M07", "M11", "M12", "M13", "M15"] {
+            fails(&[(f, "")], f);
+        }
+        passes(&[("M01", "")]);
+    }
+
+    #[test]
+    fn identity_fields() {
+        fails(&[("M03", "A123456788")], "M03"); // wrong check digit
+        passes(&[("M03", "B123456780")]);
+        fails(&[("M04", "0390230")], "M04"); // 30 February
+        fails(&[("M05", "3501200001")], "M05"); // another institution
+        fails(&[("M05", "35012")], "M05");
+        fails(&[("M06", "B223456780")], "M06");
+        fails(&[("M07", "99")], "M07");
+        passes(&[("M07", "02")]);
+        fails(&[("M01", "123")], "M01");
+    }
+
+    #[test]
+    fn visit_time_rules() {
+        fails(&[("M11", "1131305093015")], "M11"); // month 13
+        fails(&[("M11", "1130310093015")], "M11"); // in the future
+        passes(&[("M11", "1130305235959")]);
+    }
+
+    #[test]
+    fn counted_visit_type_needs_a_sequence_number_diagnosis_and_fee() {
+        // M07 01-09 requires M13 in 0001-1500 (format A).
+        fails(&[("M13", "A020")], "M13");
+        passes(&[("M13", "1500")]);
+        fails(&[("M13", "1501")], "M13");
+        // … and M35 + M44.
+        fails(&[("M35", ""), ("M36", "")], "M35");
+        fails(&[("M44", "")], "M44");
+        // A visit type not counted (AH, home care second visit on) needs neither.
+        passes(&[("M07", "AH"), ("M44", ""), ("M35", ""), ("M36", "")]);
+    }
+
+    #[test]
+    fn format_b_requires_an_announced_abnormal_code() {
+        fails(&[("H01", "B")], "M13"); // 0007 is not abnormal
+        passes(&[("H01", "B"), ("M13", "F00B")]);
+        passes(&[("H01", "B"), ("M13", "A021")]);
+        fails(&[("H01", "B"), ("M13", "Q999")], "M13"); // not announced
+        // An abnormal code under format A.
+        fails(&[("M07", "AH"), ("M13", "F00B")], "H01");
+    }
+
+    #[test]
+    fn g000_requires_m12_1() {
+        fails(
+            &[
+                ("H01", "B"),
+                ("M13", "G000"),
+                ("M12", "2"),
+                ("M49", "1130304080000"),
+            ],
+            "M12",
+        );
+        passes(&[("H01", "B"), ("M13", "G000"), ("M12", "1")]);
+    }
+
+    #[test]
+    fn replacement_rules_m12_m49_m52() {
+        fails(&[("M12", "9")], "M12");
+        // M12 = 4 ⇒ M52 = MISS0000000000000000.
+        fails(&[("M12", "4"), ("M49", "1130304080000")], "M52");
+        fails(
+            &[
+                ("M12", "4"),
+                ("M49", "1130304080000"),
+                ("M52", "7K3P9QX2M4T8V6W1R5ZH"),
+            ],
+            "M52",
+        );
+        passes(&[
+            ("M12", "4"),
+            ("M49", "1130304080000"),
+            ("M52", MISSING_VISIT_CODE),
+        ]);
+        // A replacement needs the actual visit date-time, earlier than M11.
+        fails(&[("M12", "2")], "M49");
+        fails(&[("M12", "2"), ("M49", "1130305093015")], "M49");
+        fails(&[("M12", "2"), ("M49", "1130306080000")], "M49");
+        passes(&[("M12", "2"), ("M49", "1130304080000")]);
+    }
+
+    #[test]
+    fn visit_code_signature_and_diagnosis_shapes() {
+        fails(&[("M15", "7K3P9QX2M4T8V6W1R5ZI")], "M15"); // I is not in the alphabet
+        fails(&[("M15", "7K3P9QX2M4T8V6W1R5Z")], "M15");
+        fails(&[("M15", MISSING_VISIT_CODE)], "M15"); // MISS only for a replacement
+        passes(&[
+            ("M15", MISSING_VISIT_CODE),
+            ("M12", "2"),
+            ("M49", "1130304080000"),
+        ]);
+        fails(&[("M14", "ABC")], "M14");
+        passes(&[("M14", &"0F".repeat(128))]);
+        fails(&[("M35", "I10.0")], "M35");
+        fails(&[("M36", "10I")], "M36");
+        passes(&[("M35", "G450")]);
+        fails(&[("M44", "12a")], "M44");
+    }
+
+    #[test]
+    fn order_rules() {
+        let mut r = sample();
+        r.mb2[0].insert("D02".into(), "7".into());
+        assert_eq!(validate(&r, INST, NOW).unwrap_err().field, "D02#1");
+        let mut r = sample();
+        r.mb2[1].insert("D03".into(), "001".into());
+        assert_eq!(validate(&r, INST, NOW).unwrap_err().field, "D03#2");
+        let mut r = sample();
+        r.mb2[1].insert("D10".into(), "21".into());
+        assert_eq!(validate(&r, INST, NOW).unwrap_err().field, "D10#2");
+        let mut r = sample();
+        r.mb2[0].remove("D06");
+        assert_eq!(validate(&r, INST, NOW).unwrap_err().field, "D06#1");
+        let mut r = sample();
+        r.mb2[1].insert("D02".into(), "G".into());
+        assert_eq!(validate(&r, INST, NOW), Ok(()));
+    }
+
+    #[test]
+    fn stored_once_per_visit_code_and_batches_replay() {
+        let mut conn = crate::db::open(None).unwrap();
+        let recs = parse_batch(SAMPLE_BATCH).unwrap();
+        let first = process(&mut conn, "D1", INST, "k1", UploadKind::Normal, &recs, NOW).unwrap();
+        assert!(first.contains("\"s\":\"ok\""));
+        assert_eq!(
+            process(&mut conn, "D1", INST, "k1", UploadKind::Normal, &recs, NOW).unwrap(),
+            first
+        );
+        let second = process(&mut conn, "D1", INST, "k2", UploadKind::Normal, &recs, NOW).unwrap();
+        assert!(second.contains("\"s\":\"dup\""));
+        assert_eq!(crate::db::visit_count(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap(), 1);
+        // Corrections after 3 months are refused.
+        let late = NOW + 100 * 86_400_000;
+        let resp = process(&mut conn, "D1", INST, "c1", UploadKind::Correction, &recs, late).unwrap();
+        assert!(resp.contains("3 months"));
+        let resp = process(&mut conn, "D1", INST, "c2", UploadKind::Correction, &recs, NOW).unwrap();
+        assert!(resp.contains("\"s\":\"fix\""));
+        assert_eq!(crate::db::visit_count(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap(), 1);
+    }
 }
