@@ -686,3 +686,32 @@ impl SimCard for PatientCard {
         i.session_key = None;
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a phone sends, the card answers with at least a status word and never panics,
+        /// selected or not.
+        #[test]
+        fn any_command_gets_a_status_word(
+            apdu in proptest::collection::vec(any::<u8>(), 0..300),
+            ins in prop::sample::select(vec![0xA4u8, 0xCA, 0x84, 0x82, 0xD0, 0xD2, 0xD4, 0xB2, 0xB4, 0xB6]),
+            cla in prop::sample::select(vec![0x00u8, 0x80]),
+        ) {
+            let mut card = super::super::demo_patient_card();
+            let r = card.transmit(&apdu);
+            prop_assert!(r.len() >= 2);
+            let mut select = vec![0x00, 0xA4, 0x04, 0x00, 0x10];
+            select.extend_from_slice(&NHI_AID);
+            prop_assert_eq!(card.transmit(&select), vec![0x90, 0x00]);
+            let mut cmd = vec![cla, ins];
+            cmd.extend_from_slice(&apdu);
+            let r = card.transmit(&cmd);
+            prop_assert!(r.len() >= 2);
+            prop_assert_eq!(card.visits_left(), 6, "nothing consumed without authentication");
+        }
+    }
+}
