@@ -482,3 +482,61 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes from a card decode to a value or a typed error, never a panic.
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = SequenceForm::from_bytes(&bytes);
+            let _ = CardSequence::from_bytes(&bytes);
+            let _ = VisitBody::from_bytes(&bytes);
+            let _ = PrescriptionEntry::from_bytes(&bytes);
+            let _ = CardVisitRecord::from_bytes(&bytes);
+            let _ = allergies_from_bytes(&bytes);
+            let _ = crate::card::basic_data::decode(&bytes);
+            let _ = crate::card::apdu::Response::parse(&bytes);
+        }
+
+        /// Fixed-size records of the right length but random content never panic either.
+        #[test]
+        fn right_length_garbage_never_panics(
+            seq in proptest::collection::vec(any::<u8>(), CARD_SEQUENCE_LEN),
+            rx in proptest::collection::vec(any::<u8>(), PRESCRIPTION_LEN),
+            rec in proptest::collection::vec(any::<u8>(), VISIT_RECORD_LEN),
+            basic in proptest::collection::vec(any::<u8>(), 57),
+        ) {
+            let _ = CardSequence::from_bytes(&seq);
+            let _ = PrescriptionEntry::from_bytes(&rx);
+            let _ = CardVisitRecord::from_bytes(&rec);
+            let _ = crate::card::basic_data::decode(&basic);
+        }
+
+        /// Every valid prescription entry survives the round trip through its 61 bytes.
+        #[test]
+        fn prescription_round_trip(
+            code in "[A-Z0-9]{1,12}",
+            site in "[A-Z]{0,6}",
+            usage in "[A-Z0-9]{0,18}",
+            days in 0u8..100,
+            tenths in 0u32..1_000_000,
+            released in any::<bool>(),
+            drug in any::<bool>(),
+        ) {
+            let e = PrescriptionEntry {
+                at: RocDateTime::parse("1141123093015").unwrap(),
+                order_type: if drug { '1' } else { '2' },
+                code, site, usage, days,
+                total: f64::from(tenths) / 10.0,
+                released,
+            };
+            let b = e.to_bytes().unwrap();
+            prop_assert_eq!(b.len(), PRESCRIPTION_LEN);
+            prop_assert_eq!(PrescriptionEntry::from_bytes(&b).unwrap(), e);
+        }
+    }
+}
