@@ -115,3 +115,106 @@ async fn connecting_to_an_unknown_reader_id_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn connect_loopback_pairs_once_and_reconnects_without_the_display() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ReaderConfig::new(ReaderModel::HvBt200, "0005");
+    cfg.state_dir = Some(dir.path().to_path_buf());
+    let reader = SimReader::new(cfg);
+    reader.insert(CardSlot::Patient, Box::new(card::demo_patient_card()));
+    let addr = serve(reader.clone()).await;
+    let store = memory_store();
+    let (_c, session) = nhi_reader_sim::gatt::tcp::connect_loopback(addr, store.clone(), "phone-L")
+        .await
+        .unwrap();
+    assert_eq!(
+        session.transmit(CardSlot::Patient, &SELECT_NHI).await.unwrap(),
+        [0x90, 0x00]
+    );
+    drop(session);
+    // The reader process restarts (state reloaded from its directory); the phone reconnects.
+    let mut cfg = ReaderConfig::new(ReaderModel::HvBt200, "0005");
+    cfg.state_dir = Some(dir.path().to_path_buf());
+    let restarted = SimReader::new(cfg);
+    restarted.insert(CardSlot::Patient, Box::new(card::demo_patient_card()));
+    let addr = serve(restarted.clone()).await;
+    let (_c, session) = nhi_reader_sim::gatt::tcp::connect_loopback(addr, store, "phone-L")
+        .await
+        .unwrap();
+    assert_eq!(
+        session.transmit(CardSlot::Patient, &SELECT_NHI).await.unwrap(),
+        [0x90, 0x00]
+    );
+    assert_eq!(restarted.displayed_code(), None);
+}
+
+/// The same GATT-level behaviour from every simulator-backed transport.
+async fn transport_conformance(t: &dyn homevisit_core::reader::Transport, id: &str) {
+    use homevisit_core::reader::model::{RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID};
+    use homevisit_core::reader::transport::{LinkEvent, Uuid, WriteKind};
+    let found = t.scan(SERVICE_UUID, Duration::from_millis(100)).await.unwrap();
+    assert_eq!(found.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [id]);
+    assert!(
+        t.scan(Uuid::from_u128(42), Duration::from_millis(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let conn = t.connect(id).await.unwrap();
+    assert_eq!(conn.mtu(), 185);
+    let services = conn.discover().await.unwrap();
+    let svc = services.iter().find(|s| s.uuid == SERVICE_UUID).unwrap();
+    let rx = svc
+        .characteristics
+        .iter()
+        .find(|c| c.uuid == RX_CHAR_UUID)
+        .unwrap();
+    assert!(rx.props.write && rx.props.write_without_response);
+    assert!(
+        svc.characteristics
+            .iter()
+            .any(|c| c.uuid == TX_CHAR_UUID && c.props.notify)
+    );
+    let mut events = conn.subscribe(TX_CHAR_UUID).await.unwrap();
+    // A stray continuation fragment: the reader answers with an error frame and drops the link.
+    conn.write(RX_CHAR_UUID, &[0x05, 1, 2, 3], WriteKind::WithResponse)
+        .await
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+    {
+        Some(LinkEvent::Notification {
+            characteristic,
+            value,
+        }) => {
+            assert_eq!(characteristic, TX_CHAR_UUID);
+            assert_eq!(value[0], 0x80, "a whole error frame");
+        }
+        other => panic!("expected the reader's error frame, got {other:?}"),
+    }
+    match tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+    {
+        Some(LinkEvent::Disconnected { .. }) => {}
+        other => panic!("expected a disconnect, got {other:?}"),
+    }
+    assert!(
+        conn.write(RX_CHAR_UUID, &[0x80, 0, 11], WriteKind::WithResponse)
+            .await
+            .is_err()
+    );
+    assert!(t.connect("sim-nope").await.is_err());
+}
+
+#[tokio::test]
+async fn every_transport_behaves_the_same_at_the_gatt_level() {
+    let reader = SimReader::new(ReaderConfig::new(ReaderModel::HvBt200, "0100"));
+    let memory = homevisit_core::reader::MemoryTransport::new();
+    memory.add(Arc::new(reader.clone()));
+    transport_conformance(&memory, "sim-0100").await;
+    let addr = serve(reader).await;
+    transport_conformance(&LoopbackTransport::new(addr), "sim-0100").await;
+}

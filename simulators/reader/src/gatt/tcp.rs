@@ -97,13 +97,14 @@ async fn run(
                         Err(ReaderError::Disconnected) => Some("disconnected".to_string()),
                         Err(e) => Some(e.to_string()),
                     };
-                    // Notifications the write produced go out before its result, as on air.
+                    // The GATT server acknowledges the write on receipt; what the reader does with
+                    // it (notifications, a link drop) follows.
+                    write_msg(wr, &WireMsg::WriteResult { error }).await?;
                     while let Ok(ev) = rx.try_recv() {
                         if forward(wr, ev).await? {
                             return Ok(());
                         }
                     }
-                    write_msg(wr, &WireMsg::WriteResult { error }).await?;
                 }
                 Some(WireMsg::Disconnect) | None => return Ok(()),
                 Some(other) => {
@@ -145,4 +146,38 @@ async fn forward(wr: &mut tokio::net::tcp::OwnedWriteHalf, ev: LinkEvent) -> Res
             Ok(true)
         }
     }
+}
+
+/// Pairs with the simulator at `addr` over the loopback transport (reading the code from the
+/// simulated reader's display, as the user would) unless `store` already holds a pairing for it,
+/// then opens a secure session. The loopback counterpart of [`super::connect_in_process`].
+pub async fn connect_loopback(
+    addr: std::net::SocketAddr,
+    store: std::sync::Arc<dyn homevisit_core::reader::PairingStore>,
+    phone_id: &str,
+) -> Result<
+    (
+        homevisit_core::reader::ReaderClient,
+        homevisit_core::reader::ReaderSession,
+    ),
+    ReaderError,
+> {
+    use homevisit_core::reader::{LoopbackTransport, ReaderClient};
+    let transport = std::sync::Arc::new(LoopbackTransport::new(addr));
+    let client = ReaderClient::new(transport.clone(), store, phone_id);
+    let found = client.scan(std::time::Duration::from_millis(500)).await?;
+    let reader = found
+        .into_iter()
+        .find(|r| r.model.is_some())
+        .ok_or_else(|| ReaderError::Device(format!("no supported reader at {addr}")))?;
+    if !client.is_paired(&reader.id)? {
+        let pending = client.pair(&reader).await?;
+        let code = transport
+            .read_display()
+            .await?
+            .ok_or_else(|| ReaderError::Device("the reader shows no pairing code".into()))?;
+        pending.confirm(&code, 0).await?;
+    }
+    let session = client.connect(&reader.id).await?;
+    Ok((client, session))
 }
