@@ -121,3 +121,41 @@ async fn an_invalid_visit_is_rejected_shown_corrected_and_accepted_without_holdi
     );
     sim.stop().await;
 }
+
+/// One record the server cannot even parse makes it refuse the whole batch (format 2.0 rule); the
+/// engine isolates it, parks it with the server's reason, and the rest of the batch goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_record_refusing_its_batch_is_isolated_and_never_blocks_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(FaultConfig::none()).await;
+    let client = enrol(&sim).await;
+    let store = open_store(dir.path());
+    let institution = InstitutionCode::parse(INSTITUTION).unwrap();
+    let visits = capture_visits(&store, 8, 8);
+    let broken_visit = synthetic_visit(&codes(), &institution, 99, 99, now_ms() - 3_600_000).unwrap();
+    let committed = store
+        .commit_visit(
+            &broken_visit,
+            &[store::NewJob::new(
+                store::JobKind::CardUpload,
+                "cu-broken-v1",
+                b"<REC><MSH><H00>1</H00><BOGUS>x</BOGUS></MSH></REC>".to_vec(),
+            )],
+        )
+        .unwrap();
+    let (engine, _target) = engine(store.clone(), client);
+    let summary = engine.drain(DrainOptions::default()).await.unwrap();
+    assert_eq!(summary.done, 8, "{summary:?}");
+    assert_eq!(summary.rejected, 1);
+    assert!(summary.complete);
+    for v in &visits {
+        assert_eq!(sim.stored_visit_count(&v.visit_code), 1);
+    }
+    let job = store.get_job(&committed.jobs[0]).unwrap();
+    assert_eq!(job.state, store::JobState::Rejected);
+    assert!(
+        job.last_error.unwrap().message.contains("BOGUS"),
+        "the server's reason is kept"
+    );
+    sim.stop().await;
+}
