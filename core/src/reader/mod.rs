@@ -2,7 +2,7 @@
 //! The card layer (`crate::card`) talks to a reader only through [`ApduChannel`].
 
 mod apdu;
-#[cfg(feature = "ble")]
+#[cfg(any(feature = "ble", target_os = "android", target_os = "ios"))]
 pub mod btle;
 pub mod frame;
 pub mod loopback;
