@@ -400,3 +400,30 @@ async fn abnormal_case_restore_is_audited() {
     ));
     f.server.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_prints_the_qr_saves_the_png_and_shows_the_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("rx.png");
+    let key = DeviceKey::from_seed_for_tests(&[31; 32]);
+    let now = homevisit_core::platform::SystemClock.now_unix_ms();
+    let mut v = sample_visit("3K7Q2M9X4T8W1Z5R6N0B", INST, now).unwrap();
+    sample_order_set(true, 28).apply_to(&mut v).unwrap();
+    let mut out = Vec::new();
+    let issued = nhi_vpn_sim::pharmacy::demo::run(&v, Some(3), &key, &png, &mut out)
+        .await
+        .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    assert!(out.contains("version 10"), "{out}");
+    assert!(out.contains('█'));
+    assert!(out.contains("Dispensed: receipt"));
+    assert!(out.contains("Second attempt (one-time code) refused: already dispensed by 5901010010"));
+    assert!(out.contains("Second attempt (QR) refused"));
+    assert!(out.contains("第2次領藥") && out.contains("第3次領藥"));
+    assert_eq!(issued.prescription.lines.len(), 10);
+    assert!(
+        !out.contains("A123456789"),
+        "no clear national ID in the demo output"
+    );
+}

@@ -303,6 +303,51 @@ pub fn cached_order_sets(cache: &dyn SealedKv) -> Result<Vec<OrderSet>, RxError>
     }
 }
 
+/// The namespace of the rx caches in the store's sealed key/value table.
+pub const KV_NAMESPACE: &str = "rx";
+
+impl SealedKv for crate::store::Store {
+    fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, RxError> {
+        crate::store::Store::kv_get(self, KV_NAMESPACE, key).map_err(|e| RxError::Storage(e.to_string()))
+    }
+    fn kv_put(&self, key: &str, value: &[u8]) -> Result<(), RxError> {
+        crate::store::Store::kv_put(self, KV_NAMESPACE, key, value)
+            .map_err(|e| RxError::Storage(e.to_string()))
+    }
+}
+
+/// The VPN client's order-set download (`GET /v1/order-sets`) as an [`OrderSetSource`].
+#[async_trait::async_trait]
+impl OrderSetSource for crate::vpn::VpnClient {
+    async fn fetch_order_sets(&self) -> Result<Vec<OrderSet>, RxError> {
+        let sets = self
+            .order_sets()
+            .await
+            .map_err(|e| RxError::Download(e.to_string()))?;
+        Ok(sets.into_iter().map(from_wire).collect())
+    }
+}
+
+/// Converts a downloaded order set (validate it before use: it came from outside).
+pub fn from_wire(set: crate::vpn::wire::OrderSet) -> OrderSet {
+    OrderSet {
+        id: set.id,
+        name: set.name,
+        lines: set
+            .lines
+            .into_iter()
+            .map(|l| RxLine {
+                drug_code: l.drug_code,
+                dose_centi: l.dose_centi,
+                frequency: l.frequency,
+                route: l.route,
+                days: l.days,
+                total_deci: l.total_deci,
+            })
+            .collect(),
+    }
+}
+
 /// A [`SealedKv`] in memory, for tests and the desktop command before the store is open.
 #[derive(Debug, Default)]
 pub struct MemoryKv(std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>);
@@ -397,6 +442,46 @@ mod tests {
         async fn fetch_order_sets(&self) -> Result<Vec<OrderSet>, RxError> {
             Ok(self.0.clone())
         }
+    }
+
+    #[test]
+    fn wire_sets_convert_and_bad_lines_are_caught() {
+        let l = line();
+        let wire_line = |total_deci| crate::vpn::wire::OrderSetLine {
+            drug_code: l.drug_code.clone(),
+            dose_centi: l.dose_centi,
+            frequency: l.frequency.clone(),
+            route: l.route.clone(),
+            days: l.days,
+            total_deci,
+        };
+        let ok = from_wire(crate::vpn::wire::OrderSet {
+            id: "A".into(),
+            name: "a".into(),
+            lines: vec![wire_line(l.total_deci)],
+        });
+        assert_eq!(ok.lines, vec![line()]);
+        ok.validate().unwrap();
+        let bad = from_wire(crate::vpn::wire::OrderSet {
+            id: "B".into(),
+            name: "b".into(),
+            lines: vec![wire_line(l.total_deci), wire_line(1)],
+        });
+        assert_eq!(bad.validate().unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn the_store_is_a_sealed_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let ks = crate::platform::MemoryKeyStore::with_seed(3);
+        let store = crate::store::Store::open(&dir.path().join("s.db"), &ks).unwrap();
+        let sets = vec![OrderSet {
+            id: "HTN".into(),
+            name: "高血壓".into(),
+            lines: vec![line()],
+        }];
+        SealedKv::kv_put(&store, ORDER_SET_CACHE_KEY, &serde_json::to_vec(&sets).unwrap()).unwrap();
+        assert_eq!(cached_order_sets(&store).unwrap(), sets);
     }
 
     #[tokio::test]

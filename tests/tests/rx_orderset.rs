@@ -1,0 +1,61 @@
+//! Order sets downloaded after enrolment from the VPN simulator, cached sealed in the store,
+//! applied to a visit; the prescription is signed with the enrolled device key, and a pharmacist
+//! verifies it offline against the keys the VPN publishes for the institution.
+
+use homevisit_core::platform::{Clock, MemoryKeyStore, SystemClock};
+use homevisit_core::rx::orderset::{cached_order_sets, refresh_order_sets};
+use homevisit_core::rx::pharmacy::{KeySet, PharmacyError, taiwan_date, verify_offline};
+use homevisit_core::rx::sheet;
+use homevisit_core::store::Store;
+use homevisit_core::vpn::{BindingQr, ClientOptions, VpnClient};
+use nhi_vpn_sim::pharmacy::demo::{home_care_extras, sample_visit};
+use nhi_vpn_sim::{SimConfig, VpnSim};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloaded_order_set_becomes_a_prescription_verifiable_with_published_keys() {
+    let sim = VpnSim::start(SimConfig::default()).await.unwrap();
+    let binding = sim.new_binding().unwrap();
+    let client = VpnClient::enrol(
+        &BindingQr::parse(&binding.qr).unwrap(),
+        &binding.pin,
+        "tablet",
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("app.db"), &MemoryKeyStore::with_seed(4)).unwrap();
+    assert!(cached_order_sets(&store).unwrap().is_empty());
+    let (sets, refused) = refresh_order_sets(&client, &store).await.unwrap();
+    assert!(!sets.is_empty());
+    assert!(
+        refused.is_empty(),
+        "the simulator's order sets are valid: {refused:?}"
+    );
+    assert_eq!(cached_order_sets(&store).unwrap(), sets, "cached for offline use");
+
+    let now = SystemClock.now_unix_ms();
+    let inst = client.enrolment().institution_code.clone();
+    let mut visit = sample_visit("3K7Q2M9X4T8W1Z5R6N0B", &inst, now).unwrap();
+    sets[0].apply_to(&mut visit).unwrap();
+    let issued = sheet::issue(
+        &visit,
+        None,
+        client.device_key(),
+        "02-2345-6789",
+        &home_care_extras(),
+    )
+    .unwrap();
+
+    let published = client.institution_keys(&inst).await.unwrap();
+    let keys = KeySet::from_published(&[published]);
+    let today = taiwan_date(now);
+    let ok = verify_offline(&issued.qr_text, &keys, today).unwrap();
+    assert_eq!(ok.prescription.lines, sets[0].lines);
+    // Without the published keys the institution is unknown.
+    assert_eq!(
+        verify_offline(&issued.qr_text, &KeySet::default(), today).unwrap_err(),
+        PharmacyError::UnknownInstitution(inst)
+    );
+    sim.stop().await;
+}
