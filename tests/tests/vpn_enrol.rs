@@ -153,3 +153,23 @@ async fn a_server_with_another_certificate_is_refused() {
     genuine.stop().await;
     impostor.stop().await;
 }
+
+#[tokio::test]
+async fn a_restarted_server_keeps_its_certificate_devices_and_visits() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..SimConfig::default()
+    };
+    let first = VpnSim::start(config.clone()).await.unwrap();
+    let b = first.new_binding().unwrap();
+    let client = VpnClient::enrol(&BindingQr::parse(&b.qr).unwrap(), &b.pin, "t", options())
+        .await
+        .unwrap();
+    let (addr, fingerprint) = (first.addr, first.fingerprint);
+    first.stop().await;
+    let second = VpnSim::start(SimConfig { bind: addr, ..config }).await.unwrap();
+    assert_eq!(second.fingerprint, fingerprint);
+    assert!(!client.order_sets().await.unwrap().is_empty());
+    second.stop().await;
+}

@@ -1,5 +1,6 @@
 //! nhi-vpn-sim: the simulated NHI VPN services the app talks to, over HTTPS with a self-signed
-//! certificate generated at start-up.
+//! certificate generated at start-up (and kept in the data directory when there is one, so that
+//! enrolled devices keep their pin across restarts).
 //!
 //! Start it in process (tests) with [`VpnSim::start`], or as a server with `homevisit-sim vpn serve`.
 //!
@@ -789,13 +790,12 @@ impl std::fmt::Debug for VpnSim {
 impl VpnSim {
     /// Starts the simulator on `config.bind` (in the current tokio runtime).
     pub async fn start(config: SimConfig) -> Result<Self, String> {
-        let identity = tls::generate()?;
-        let path = match &config.data_dir {
+        let (identity, path) = match &config.data_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| format!("data dir: {e}"))?;
-                Some(dir.join("nhi-vpn-sim.sqlite"))
+                (tls::load_or_generate(dir)?, Some(dir.join("nhi-vpn-sim.sqlite")))
             }
-            None => None,
+            None => (tls::generate()?, None),
         };
         let conn = db::open(path.as_deref()).map_err(|e| format!("database: {e}"))?;
         db::ensure_institution(

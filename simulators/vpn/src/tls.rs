@@ -15,10 +15,52 @@ pub struct TlsIdentity {
 
 /// Generates a self-signed certificate for `localhost` / `127.0.0.1`.
 pub fn generate() -> Result<TlsIdentity, String> {
+    let (cert_der, key_der) = fresh()?;
+    identity(cert_der, key_der)
+}
+
+fn fresh() -> Result<(Vec<u8>, Vec<u8>), String> {
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
     let certified = rcgen::generate_simple_self_signed(names).map_err(|e| format!("certificate: {e}"))?;
-    let cert_der = certified.cert.der().to_vec();
-    let key_der = certified.signing_key.serialize_der();
+    Ok((
+        certified.cert.der().to_vec(),
+        certified.signing_key.serialize_der(),
+    ))
+}
+
+/// The certificate kept in `dir` (generated there at the first start-up), so that devices enrolled
+/// against a server with a data directory keep their pin across restarts.
+pub fn load_or_generate(dir: &std::path::Path) -> Result<TlsIdentity, String> {
+    let cert_path = dir.join("server-cert.der");
+    let key_path = dir.join("server-key.der");
+    if let (Ok(cert), Ok(key)) = (std::fs::read(&cert_path), std::fs::read(&key_path)) {
+        return identity(cert, key);
+    }
+    let (cert, key) = fresh()?;
+    write_private(&key_path, &key).map_err(|e| format!("server key: {e}"))?;
+    std::fs::write(&cert_path, &cert).map_err(|e| format!("server certificate: {e}"))?;
+    identity(cert, key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+fn identity(cert_der: Vec<u8>, key_der: Vec<u8>) -> Result<TlsIdentity, String> {
     let key = rustls::pki_types::PrivateKeyDer::try_from(key_der).map_err(|e| format!("key: {e}"))?;
     let provider = homevisit_core::vpn::pinning::ring_provider();
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
