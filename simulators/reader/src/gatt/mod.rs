@@ -794,3 +794,50 @@ pub async fn connect_in_process(
     let session = client.connect(&reader.id()).await?;
     Ok((client, session))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a phone writes, the reader answers, refuses or drops the link; it never panics.
+        #[test]
+        fn random_writes_never_panic(writes in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 1..30)) {
+            let reader = SimReader::new(ReaderConfig::new(ReaderModel::HvMini, "1"));
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let mut link = reader.accept(tx);
+            for w in &writes {
+                let r = link.write(RX_CHAR_UUID, w, WriteKind::WithoutResponse);
+                prop_assert!(matches!(r, Ok(()) | Err(ReaderError::Disconnected) | Err(ReaderError::Device(_))));
+            }
+            while let Ok(ev) = rx.try_recv() {
+                if let LinkEvent::Notification { value, .. } = ev {
+                    prop_assert!(value.len() <= 20);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_stray_fragment_gets_an_error_frame_and_the_link_drops() {
+        let reader = SimReader::new(ReaderConfig::new(ReaderModel::HvBt200, "1"));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut link = reader.accept(tx);
+        link.write(RX_CHAR_UUID, &[0x03, 0xAA], WriteKind::WithoutResponse)
+            .unwrap();
+        let Ok(LinkEvent::Notification { value, .. }) = rx.try_recv() else {
+            panic!("expected an error frame")
+        };
+        let mut ep = FrameEndpoint::new(182);
+        let frame = ep.receive(&value).unwrap().unwrap();
+        assert_eq!(frame.kind, FrameKind::Error);
+        assert_eq!(frame.body[0], ReaderErrorCode::BadFrame as u8);
+        assert!(matches!(rx.try_recv(), Ok(LinkEvent::Disconnected { .. })));
+        assert!(!reader.is_connected());
+        assert_eq!(
+            link.write(RX_CHAR_UUID, &[0x80, 0, 11], WriteKind::WithoutResponse),
+            Err(ReaderError::Disconnected)
+        );
+    }
+}
