@@ -474,7 +474,7 @@ mod tests {
     fn the_store_is_a_sealed_cache() {
         let dir = tempfile::tempdir().unwrap();
         let ks = crate::platform::MemoryKeyStore::with_seed(3);
-        let store = crate::store::Store::open(&dir.path().join("s.db"), &ks).unwrap();
+        let store = crate::store::Store::open(dir.path().join("s.db"), &ks).unwrap();
         let sets = vec![OrderSet {
             id: "HTN".into(),
             name: "高血壓".into(),

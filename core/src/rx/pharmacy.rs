@@ -719,4 +719,17 @@ mod tests {
             PharmacyError::Server(_)
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn the_pharmacist_never_panics_on_any_scan(text in "\\PC{0,400}", bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let key = DeviceKey::from_seed_for_tests(&[5; 32]);
+            let keys = keys_with("3501200000", &key);
+            let today = day(2024, 3, 2);
+            let _ = verify_offline(&text, &keys, today);
+            let _ = verify_offline(&format!("RX:{text}"), &keys, today);
+            let r = verify_offline(&format!("RX:{}", base45::encode(&bytes)), &keys, today);
+            proptest::prop_assert!(r.is_err(), "random bytes never verify");
+        }
+    }
 }
