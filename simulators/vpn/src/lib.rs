@@ -170,6 +170,9 @@ impl From<rusqlite::Error> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Largest request body accepted (a batch of about 20,000 visits).
+pub const MAX_BODY: usize = 32 << 20;
+
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -225,7 +228,7 @@ pub fn verify_device(
 
 async fn auth_layer(State(state): State<Arc<SimState>>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 32 << 20).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
@@ -762,7 +765,12 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/admin/bindings", post(admin_binding))
         .route("/admin/faults", get(admin_get_faults).put(admin_put_faults))
         .route("/admin/visits", get(admin_visits));
-    Router::new().merge(device).merge(admin).with_state(state)
+    Router::new()
+        .merge(device)
+        .merge(admin)
+        // Large batches are fine (the sync engine batches many visits per request).
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
 }
 
 /// The running simulator: its URL, certificate fingerprint, and the admin API in process.
