@@ -153,8 +153,8 @@ impl CardSequence {
     }
 }
 
-/// The written part of a visit: diagnoses and fees.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The written part of a visit: diagnoses and fees. `Debug` is redacted (clinical data).
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct VisitBody {
     /// ICD-10-CM codes, normalised (upper-case, no dot, at most 7), main first; at most 6.
     pub diagnoses: Vec<String>,
@@ -208,8 +208,8 @@ impl VisitBody {
     }
 }
 
-/// One prescription entry on the card.
-#[derive(Debug, Clone, PartialEq)]
+/// One prescription entry on the card. `Debug` is redacted (clinical data).
+#[derive(Clone, PartialEq)]
 pub struct PrescriptionEntry {
     /// Date-time of the order (the visit's).
     pub at: RocDateTime,
@@ -344,6 +344,18 @@ impl CardVisitRecord {
             body: VisitBody::from_bytes(&b[51..109])?,
             cancelled: flag(b[109], b'C', b'A', "status")?,
         })
+    }
+}
+
+impl std::fmt::Debug for VisitBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VisitBody({} diagnoses, <redacted>)", self.diagnoses.len())
+    }
+}
+
+impl std::fmt::Debug for PrescriptionEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PrescriptionEntry(type {}, <redacted>)", self.order_type)
     }
 }
 
