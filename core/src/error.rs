@@ -13,6 +13,9 @@ pub enum Error {
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A call to the NHI VPN services (or building its request) failed.
+    #[error(transparent)]
+    Vpn(#[from] crate::vpn::VpnError),
 }
 
 /// Result with the core's [`Error`].

@@ -5,6 +5,7 @@
 use crate::platform::KeyStoreError;
 use crate::rules::RuleError;
 use crate::store::StoreError;
+use crate::vpn::VpnError;
 
 /// What went wrong, in terms the app (and its user) can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +74,12 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<VpnError> for AppError {
+    fn from(e: VpnError) -> Self {
+        AppError::from(crate::Error::from(e))
+    }
+}
+
 impl From<crate::Error> for AppError {
     /// The one conversion point: maps the internal error and logs it. Internal errors never hold
     /// patient data (their own rule), so their text may be logged; input faults log at debug only.
@@ -113,6 +120,27 @@ fn map(e: &crate::Error) -> AppError {
             | StoreError::Sqlite(_)
             | StoreError::Io(_)
             | StoreError::KeyStore(KeyStoreError::Failed(_)) => AppError::Storage,
+        },
+        crate::Error::Vpn(v) => match v {
+            VpnError::Network { .. }
+            | VpnError::Server { .. }
+            | VpnError::BadResponse { .. }
+            | VpnError::ClockSkew { .. } => AppError::Network,
+            VpnError::Rejected { reason, .. } => AppError::Rejected {
+                reason: reason.clone(),
+            },
+            VpnError::InvalidRequest { reason } => AppError::Validation {
+                field: "visit".into(),
+                reason: reason.clone(),
+            },
+            VpnError::InvalidQr { reason } => AppError::Validation {
+                field: "binding_qr".into(),
+                reason: reason.clone(),
+            },
+            VpnError::Storage { .. } => AppError::Storage,
+            other => AppError::Rejected {
+                reason: other.to_string(),
+            },
         },
     }
 }

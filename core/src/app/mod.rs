@@ -17,7 +17,7 @@ use crate::model::{CardBasicData, InstitutionCode, RocDateTime, SequenceNumber, 
 use crate::platform::{Clock, KeyStore};
 use crate::rules::RuleError;
 use crate::rules::visit_code::{VisitCodeGenerator, VisitCodeInput, VisitCodeStoreError};
-use crate::store::{JobKind, JobState, NewJob, Store};
+use crate::store::{JobState, Store};
 use listener::Listeners;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,9 @@ pub const DATABASE_FILE: &str = "homevisit.db";
 /// Key/value namespace and key of the device's visit counter (input of every visit code).
 const COUNTER_NAMESPACE: &str = "app";
 const COUNTER_KEY: &str = "visit_counter";
+
+/// Most diagnoses a visit carries (upload fields M35–M40).
+pub const MAX_DIAGNOSES: usize = 6;
 
 /// Most jobs per state that [`HomeVisit::outbox_state`] lists (the counts are always exact).
 pub const OUTBOX_LIST_LIMIT: u32 = 1000;
@@ -113,6 +116,9 @@ impl HomeVisit {
         let sequence = SequenceNumber::parse(details.sequence_number.trim()).map_err(RuleError::from)?;
         let practitioner = crate::rules::national_id::parse(&details.practitioner_id)
             .map_err(|_| input::invalid("practitioner_id", "must be a valid national ID"))?;
+        if details.diagnoses.len() > MAX_DIAGNOSES {
+            return Err(input::invalid("diagnoses", "at most 6 (M35-M40)"));
+        }
         let diagnoses = crate::rules::icd10::parse_all(&details.diagnoses).map_err(RuleError::from)?;
         let visited_at = RocDateTime::now(self.clock.as_ref()).map_err(RuleError::from)?;
 
@@ -139,14 +145,9 @@ impl HomeVisit {
                 fee_points: None,
                 copayment_points: None,
             };
-            // The frozen body of the upload: the visit as recorded (sealed at rest by the store);
-            // the sync engine renders it as a 2.0 record when it sends.
-            let payload = serde_json::to_vec(&visit).map_err(|_| AppError::Internal)?;
-            let job = NewJob::new(
-                JobKind::CardUpload,
-                format!("card_upload:{}:v1", visit.visit_code),
-                payload,
-            );
+            // The frozen body of the upload: the visit's 2.0 record (Big5), sealed at rest by
+            // the store and sent as is by the sync engine.
+            let job = crate::sync::visit_day::card_upload_job(&visit, 1)?;
             self.store.commit_visit(&visit, &[job])?;
             visit
         };

@@ -3,6 +3,7 @@
 use super::*;
 use crate::platform::{ManualClock, MemoryKeyStore};
 use crate::rules::visit_code::VisitCode;
+use crate::store::JobKind;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// 2024-03-05 10:30:00 Taiwan time.
@@ -87,6 +88,14 @@ fn a_recorded_visit_is_listed_with_its_queued_card_upload_job() {
     assert_eq!(job.visit_id, v.id);
     assert_eq!(job.visit_code, v.visit_code);
     assert_eq!(job.status, JobStatus::Queued);
+
+    // The job carries the frozen 2.0 record of this visit, ready for the sync engine.
+    let stored = app.store.jobs_for_visit(&v.id).unwrap();
+    assert_eq!(stored.len(), 1);
+    let body = &stored[0].payload;
+    let code = v.visit_code.as_bytes();
+    assert!(body.windows(code.len()).any(|w| w == code), "M15 in the record");
+    assert!(body.starts_with(b"<REC>"), "a 2.0 REC element");
 }
 
 #[test]
@@ -113,6 +122,14 @@ fn bad_input_is_refused_with_its_field_and_nothing_is_stored() {
                 ..details("0001")
             },
             "diagnosis",
+        ),
+        (
+            card(),
+            VisitDetails {
+                diagnoses: vec!["G450".into(); 7],
+                ..details("0001")
+            },
+            "diagnoses",
         ),
         (
             card(),
