@@ -289,6 +289,15 @@ impl SyncEngine {
     /// The summary is `complete` only when nothing is owed to the server.
     pub async fn drain(&self, opts: DrainOptions) -> Result<DrainSummary, SyncError> {
         let _serial = self.drain_lock.lock().await;
+        // With the drain lock held no job of this engine is in flight, so a `sending` job is left
+        // over from a drain that was cancelled (or a crash): queue it again (one engine per store).
+        let stale = self.outbox.reset_sending()?;
+        if stale > 0 {
+            tracing::info!(
+                jobs = stale,
+                "sync: re-queued jobs left sending by a cancelled drain"
+            );
+        }
         let started = self.clock.now_unix_ms();
         let pending = self.outbox.counts()?.remaining();
         self.listeners.emit(&SyncEvent::Started { pending });
@@ -378,8 +387,14 @@ impl SyncEngine {
             for (batch, result) in batches.iter().zip(results) {
                 // A task that panicked counts as a server failure: the jobs are retried.
                 let result = result.unwrap_or_else(|| Err(UploadError::Server("upload task failed".into())));
-                let updates = self.settle(batch, result, sum).await;
+                let mut events = Vec::new();
+                let updates = self.settle(batch, result, sum, &mut events).await;
                 self.outbox.record(&updates)?;
+                // Events only once the outcome is stored: the app never shows "done" for a job
+                // the store could not mark done.
+                for e in &events {
+                    self.listeners.emit(e);
+                }
             }
             sent += ids.len();
         }
@@ -392,6 +407,7 @@ impl SyncEngine {
         batch: &[Job],
         result: Result<Vec<ItemResult>, UploadError>,
         sum: &mut DrainSummary,
+        events: &mut Vec<SyncEvent>,
     ) -> Vec<JobUpdate> {
         let mut updates = Vec::with_capacity(batch.len());
         match result {
@@ -400,7 +416,7 @@ impl SyncEngine {
                     results.iter().map(|r| (r.job_id.as_str(), &r.outcome)).collect();
                 for job in batch {
                     let u = match by_id.remove(job.id.as_str()) {
-                        Some(ItemOutcome::Accepted { ack }) => self.done(job, ack.clone(), sum),
+                        Some(ItemOutcome::Accepted { ack }) => self.done(job, ack.clone(), sum, events),
                         Some(ItemOutcome::Rejected { reason, fields }) => self.reject(
                             job,
                             Rejection {
@@ -408,15 +424,21 @@ impl SyncEngine {
                                 fields: fields.clone(),
                             },
                             sum,
+                            events,
                         ),
-                        Some(ItemOutcome::Retry { reason }) => {
-                            self.retry(job, FailureClass::Server, format!("server: {reason}"), sum)
-                        }
+                        Some(ItemOutcome::Retry { reason }) => self.retry(
+                            job,
+                            FailureClass::Server,
+                            format!("server: {reason}"),
+                            sum,
+                            events,
+                        ),
                         None => self.retry(
                             job,
                             FailureClass::Server,
                             "server: no result for the record".into(),
                             sum,
+                            events,
                         ),
                     };
                     updates.push(u);
@@ -433,7 +455,7 @@ impl SyncEngine {
                     reason,
                     fields: Vec::new(),
                 };
-                updates.push(self.reject(&batch[0], rejection, sum));
+                updates.push(self.reject(&batch[0], rejection, sum, events));
             }
             Err(UploadError::BatchRejected(_)) => {
                 // Isolate the bad record: each job alone.
@@ -444,7 +466,7 @@ impl SyncEngine {
                         jobs: 1,
                     });
                     let r = self.target.upload(&[item_of(job)]).await;
-                    let single = Box::pin(self.settle(std::slice::from_ref(job), r, sum)).await;
+                    let single = Box::pin(self.settle(std::slice::from_ref(job), r, sum, events)).await;
                     updates.extend(single);
                 }
             }
@@ -452,16 +474,16 @@ impl SyncEngine {
                 let class = e.class();
                 let msg = e.to_string();
                 for job in batch {
-                    updates.push(self.retry(job, class, msg.clone(), sum));
+                    updates.push(self.retry(job, class, msg.clone(), sum, events));
                 }
             }
         }
         updates
     }
 
-    fn done(&self, job: &Job, ack: String, sum: &mut DrainSummary) -> JobUpdate {
+    fn done(&self, job: &Job, ack: String, sum: &mut DrainSummary, events: &mut Vec<SyncEvent>) -> JobUpdate {
         sum.done += 1;
-        self.listeners.emit(&SyncEvent::JobDone {
+        events.push(SyncEvent::JobDone {
             job_id: job.id.clone(),
             visit_code: job.visit_code.clone(),
         });
@@ -472,10 +494,16 @@ impl SyncEngine {
         }
     }
 
-    fn reject(&self, job: &Job, rejection: Rejection, sum: &mut DrainSummary) -> JobUpdate {
+    fn reject(
+        &self,
+        job: &Job,
+        rejection: Rejection,
+        sum: &mut DrainSummary,
+        events: &mut Vec<SyncEvent>,
+    ) -> JobUpdate {
         sum.rejected += 1;
         tracing::info!(job = %job.id, "sync: server rejected a record");
-        self.listeners.emit(&SyncEvent::JobRejected {
+        events.push(SyncEvent::JobRejected {
             job_id: job.id.clone(),
             visit_code: job.visit_code.clone(),
             reason: rejection.reason.clone(),
@@ -487,17 +515,25 @@ impl SyncEngine {
         }
     }
 
-    fn retry(&self, job: &Job, class: FailureClass, error: String, sum: &mut DrainSummary) -> JobUpdate {
+    fn retry(
+        &self,
+        job: &Job,
+        class: FailureClass,
+        error: String,
+        sum: &mut DrainSummary,
+        events: &mut Vec<SyncEvent>,
+    ) -> JobUpdate {
         sum.retries += 1;
         // `job` was read before it was marked sending, which counted this attempt.
         let attempt = job.attempts.saturating_add(1);
         let unit = self.jitter.lock().map(|mut j| j.next_unit()).unwrap_or(0.5);
-        let delay = self.config.backoff.delay_ms(attempt, unit);
+        // At least 1 ms, so a retried job is never "due now" again within the same pass.
+        let delay = self.config.backoff.delay_ms(attempt, unit).max(1);
         let next_at_ms = self
             .clock
             .now_unix_ms()
             .saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
-        self.listeners.emit(&SyncEvent::JobRetry {
+        events.push(SyncEvent::JobRetry {
             job_id: job.id.clone(),
             visit_code: job.visit_code.clone(),
             attempt,

@@ -512,3 +512,52 @@ fn events_reach_a_channel_and_a_dropped_subscription_stops_them() {
     rt.block_on(r.engine.drain(DrainOptions::default())).unwrap();
     assert!(rx.try_recv().is_err(), "no events after unsubscribing");
 }
+
+/// A server whose first call never answers; later calls are handled by a fake.
+struct HangsOnce {
+    hung: std::sync::atomic::AtomicBool,
+    inner: FakeTarget,
+}
+
+#[async_trait::async_trait]
+impl UploadTarget for HangsOnce {
+    async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
+        if !self.hung.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        self.inner.upload(items).await
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_drain_leaves_nothing_stuck_in_sending() {
+    let outbox = Arc::new(MemoryOutbox::new());
+    let target = Arc::new(HangsOnce {
+        hung: Default::default(),
+        inner: FakeTarget::new(),
+    });
+    let clock = ManualClock::new(T0);
+    let engine = SyncEngine::new(
+        outbox.clone(),
+        target.clone(),
+        clock.clone(),
+        ManualConnectivity::new(true),
+        config(5),
+    );
+    let id = outbox.enqueue(visit_job(0, 0), T0).unwrap();
+    // The app drops the drain (e.g. the background loop stops) while the upload hangs.
+    let cancelled = tokio::time::timeout(
+        std::time::Duration::from_millis(20),
+        engine.drain(DrainOptions::default()),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    assert_eq!(outbox.job(&id).unwrap().state, JobState::Sending);
+    // The next drain takes it up again; the server records it once.
+    let sum = engine.drain(DrainOptions::default()).await.unwrap();
+    assert!(sum.complete);
+    assert_eq!(
+        target.inner.recorded_counts().get("CODE0000000000000000"),
+        Some(&1)
+    );
+}
