@@ -121,4 +121,22 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_fails_cleanly(text in ".{0,200}") {
+            let _ = BindingQr::parse(&text);
+        }
+
+        #[test]
+        fn valid_payloads_round_trip(inst in "[0-9]{10}", token in "[A-Za-z0-9]{1,64}", fp: [u8; 32], port in 1u16..) {
+            let qr = BindingQr {
+                endpoint: format!("https://127.0.0.1:{port}"),
+                institution_code: inst,
+                token,
+                cert_sha256: fp,
+            };
+            proptest::prop_assert_eq!(BindingQr::parse(&qr.to_payload()).unwrap(), qr);
+        }
+    }
 }

@@ -670,3 +670,57 @@ impl SamAuthority for VpnClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, json: bool, body: &[u8]) -> Answer {
+        Answer {
+            status,
+            json,
+            body: body.to_vec(),
+        }
+    }
+
+    #[test]
+    fn answers_map_to_typed_errors() {
+        let ok = br#"{"b":"B1","r":[{"c":"X","s":"ok"}]}"#;
+        assert!(decode::<wire::UploadResponse>(answer(200, true, ok)).is_ok());
+        let half = &ok[..ok.len() / 2];
+        assert!(matches!(
+            decode::<wire::UploadResponse>(answer(200, true, half)),
+            Err(VpnError::BadResponse { ref reason }) if reason.contains("cut short")
+        ));
+        assert!(matches!(
+            decode::<wire::UploadResponse>(answer(200, false, ok)),
+            Err(VpnError::BadResponse { ref reason }) if reason.contains("content type")
+        ));
+        assert_eq!(
+            decode::<wire::UploadResponse>(answer(502, false, b"<html>")),
+            Err(VpnError::Server { status: 502 })
+        );
+        assert_eq!(
+            decode::<wire::UploadResponse>(answer(404, false, b"")),
+            Err(VpnError::Server { status: 404 })
+        );
+        let wrong_pin = br#"{"error":"wrong_pin","message":"m","remaining":1}"#;
+        assert_eq!(
+            decode::<wire::EnrolResponse>(answer(403, true, wrong_pin)),
+            Err(EnrolmentError::WrongPin { remaining: 1 }.into())
+        );
+        let malformed = br#"{"error":"malformed_batch","message":"REC 1 has no MSH"}"#;
+        assert!(matches!(
+            decode::<wire::UploadResponse>(answer(400, true, malformed)),
+            Err(VpnError::Rejected { ref code, .. }) if code == "malformed_batch"
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn garbage_bodies_never_panic(status in 100u16..600, json: bool, body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = decode::<wire::UploadResponse>(answer(status, json, &body));
+            let _ = decode::<wire::MediCloudRecord>(answer(status, json, &body));
+        }
+    }
+}

@@ -867,4 +867,27 @@ mod tests {
         assert!(resp.contains("\"s\":\"fix\""));
         assert_eq!(crate::db::visit_count(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap(), 1);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_never_panic_the_parser(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_batch(&bytes);
+        }
+
+        #[test]
+        fn any_damage_to_a_good_batch_is_refused_or_checked_without_panic(
+            at in 0usize..SAMPLE_BATCH.len(),
+            byte in proptest::num::u8::ANY,
+            cut in 0usize..SAMPLE_BATCH.len(),
+        ) {
+            let mut doc = SAMPLE_BATCH.to_vec();
+            doc[at] = byte;
+            doc.truncate(cut.max(at + 1));
+            if let Ok(records) = parse_batch(&doc) {
+                for r in &records {
+                    let _ = validate(r, INST, NOW);
+                }
+            }
+        }
+    }
 }
