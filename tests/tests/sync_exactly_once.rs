@@ -74,3 +74,71 @@ async fn two_hundred_visits_reach_the_server_exactly_once_through_30_percent_fau
     assert!(deadlines.missed.is_empty() && deadlines.at_risk.is_empty());
     sim.stop().await;
 }
+
+/// A visit day: visits captured with no network; the background loop sends nothing while offline
+/// and drains the whole queue once connectivity returns, reporting progress; the drain reports
+/// complete only at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_drains_when_connectivity_returns() {
+    use homevisit_core::platform::{ManualConnectivity, SystemClock};
+    use homevisit_core::sync::SyncEngine;
+    use homevisit_core::sync::vpn_target::VpnTarget;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(FaultConfig::none()).await;
+    let client = enrol(&sim).await;
+    let store = open_store(dir.path());
+    let visits = capture_visits(&store, 30, 6);
+    let net = ManualConnectivity::new(false);
+    let engine = Arc::new(SyncEngine::new(
+        store.clone(),
+        Arc::new(VpnTarget::new(client)),
+        Arc::new(SystemClock),
+        net.clone(),
+        SyncConfig {
+            batch_size: 5,
+            ..test_config()
+        },
+    ));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _sub = engine.subscribe(Arc::new(tx));
+    let _bg = engine.spawn(10);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        sim.stored_visit_total(),
+        0,
+        "nothing leaves the phone while offline"
+    );
+    assert_eq!(engine.counts().unwrap().queued, 30);
+
+    net.set_online(true);
+    let mut done = 0;
+    let mut drains = Vec::new();
+    let wait = async {
+        while let Some(e) = rx.recv().await {
+            match e {
+                SyncEvent::JobDone { .. } => done += 1,
+                SyncEvent::Drained(s) => {
+                    drains.push(s);
+                    if s.complete {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+        .await
+        .expect("drained once online");
+    assert_eq!(done, 30);
+    assert!(
+        drains.iter().all(|s| s.complete == (s.remaining == 0)),
+        "never complete while work remains"
+    );
+    for v in &visits {
+        assert_eq!(sim.stored_visit_count(&v.visit_code), 1);
+    }
+    sim.stop().await;
+}
