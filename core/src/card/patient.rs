@@ -313,6 +313,13 @@ impl<'a> PatientCard<'a> {
         )
     }
 
+    /// Reads the register-basic buffer: visits left, expiry, cancelled and newborn flags (1 exchange).
+    pub async fn read_register_basic(&self) -> Result<records::RegisterBasic, CardError> {
+        let cmd = apdu::command(CLA_NHI, apdu::INS_READ_REGISTER, 0, 0, &[], Some(256));
+        let data = apdu::exchange(self.channel, SLOT, &cmd, "register basic").await?;
+        records::RegisterBasic::from_bytes(&data)
+    }
+
     /// Reads the drug allergies recorded on the card (1 exchange).
     pub async fn read_allergies(&self) -> Result<Vec<String>, CardError> {
         let cmd = apdu::command(CLA_NHI, apdu::INS_READ_ALLERGIES, 0, 0, &[], Some(256));

@@ -367,6 +367,59 @@ fn flag(b: u8, yes: u8, no: u8, what: &'static str) -> Result<bool, CardError> {
     }
 }
 
+/// Length of the register-basic buffer.
+pub const REGISTER_BASIC_LEN: usize = 78;
+
+/// The control-software register-basic buffer (78 B): basic data 57 · cancelled flag 1 · reserved
+/// 2 · identity flag 1 · card expiry 7 · visits left 2 · newborn birth date 7 (`0000000` when none)
+/// · twin flag 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterBasic {
+    /// The public basic data.
+    pub basic: crate::model::CardBasicData,
+    /// The card has been cancelled.
+    pub cancelled: bool,
+    /// Identity flag (special identities), as on the card.
+    pub identity_flag: char,
+    /// Card expiry date.
+    pub expiry: crate::model::RocDate,
+    /// Visits left on the card.
+    pub visits_left: u16,
+    /// Birth date of a newborn visiting under this card, if any.
+    pub newborn_birth: Option<crate::model::RocDate>,
+    /// Twin flag of the newborn.
+    pub twin: bool,
+}
+
+impl RegisterBasic {
+    /// Parses the 78-byte buffer.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, CardError> {
+        if b.len() != REGISTER_BASIC_LEN {
+            return Err(CardError::malformed(
+                "register basic",
+                format!("{} bytes", b.len()),
+            ));
+        }
+        let identity = b[60];
+        if !identity.is_ascii() || identity < 0x20 {
+            return Err(CardError::malformed("identity flag", "not printable"));
+        }
+        Ok(Self {
+            basic: crate::card::basic_data::decode(&b[..57])?,
+            cancelled: flag(b[57], b'Y', b'N', "cancelled flag")?,
+            identity_flag: identity as char,
+            expiry: fields::roc_date(&b[61..68], "card expiry")?,
+            visits_left: fields::digits(&b[68..70], "visits left")? as u16,
+            newborn_birth: if &b[70..77] == b"0000000" {
+                None
+            } else {
+                Some(fields::roc_date(&b[70..77], "newborn birth date")?)
+            },
+            twin: flag(b[77], b'Y', b'N', "twin flag")?,
+        })
+    }
+}
+
 /// Parses the allergy entries (3 × 40 B Big5); empty entries are left out.
 pub fn allergies_from_bytes(b: &[u8]) -> Result<Vec<String>, CardError> {
     if !b.len().is_multiple_of(ALLERGY_LEN) {
@@ -478,6 +531,31 @@ mod tests {
     }
 
     #[test]
+    fn register_basic_fixed_vector() {
+        let mut b = b"000023456781".to_vec();
+        b.extend_from_slice(&[0xB3, 0xAF, 0xAC, 0xFC, 0xAC, 0xC2]); // 陳美玲 in Big5
+        b.extend_from_slice(&[0; 14]);
+        b.extend_from_slice(b"B2204153780340921F1050612");
+        b.extend_from_slice(b"N   1201231031130301Y");
+        let r = RegisterBasic::from_bytes(&b).unwrap();
+        assert_eq!(r.basic.name, "陳美玲");
+        assert_eq!(r.visits_left, 3);
+        assert_eq!(r.expiry.to_roc_string(), "1201231");
+        assert_eq!(r.newborn_birth.unwrap().to_roc_string(), "1130301");
+        assert!(r.twin && !r.cancelled);
+        let mut bad = b.clone();
+        bad[57] = b'?';
+        assert!(matches!(
+            RegisterBasic::from_bytes(&bad),
+            Err(CardError::Malformed {
+                what: "cancelled flag",
+                ..
+            })
+        ));
+        assert!(RegisterBasic::from_bytes(&b[..77]).is_err());
+    }
+
+    #[test]
     fn malformed_card_sequence_answers() {
         assert!(CardSequence::from_bytes(&[0; 71]).is_err());
         let mut b = b"1141123093015".to_vec();
@@ -512,6 +590,7 @@ mod props {
             let _ = allergies_from_bytes(&bytes);
             let _ = crate::card::basic_data::decode(&bytes);
             let _ = crate::card::apdu::Response::parse(&bytes);
+            let _ = RegisterBasic::from_bytes(&bytes);
         }
 
         /// Fixed-size records of the right length but random content never panic either.

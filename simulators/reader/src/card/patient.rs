@@ -16,6 +16,8 @@
 //!   after-check 1 · sequence 4 · institution 10 · visit code 20 · body 58 · status 1 (`A`/`C`).
 //! - READ PRESCRIPTIONS `80 B4` (data: optional visit code 20): 61 B per entry.
 //! - READ ALLERGIES `80 B6`: 3 × 40 B Big5, NUL-padded.
+//! - READ REGISTER BASIC `80 B8`: 78 B (basic data 57 · cancelled 1 · reserved 2 · identity 1 ·
+//!   expiry 7 · visits left 2 · newborn birth date 7 · twin 1).
 
 use super::apdu::{self, Command, respond, sw};
 use super::{CardKind, NHI_AID, SimCard};
@@ -340,7 +342,7 @@ impl Inner {
                 respond(c.to_vec(), sw::OK)
             }
             (0x00, 0x82) => self.mutual_auth(&cmd),
-            (0x80, ins @ (0xD0 | 0xD2 | 0xD4 | 0xB2 | 0xB4 | 0xB6)) => {
+            (0x80, ins @ (0xD0 | 0xD2 | 0xD4 | 0xB2 | 0xB4 | 0xB6 | 0xB8)) => {
                 let Some(session) = self.session_key else {
                     return respond(Vec::new(), sw::SECURITY);
                 };
@@ -350,7 +352,8 @@ impl Inner {
                     0xD4 => self.change(|s| s.cancel(&cmd)),
                     0xB2 => self.read_visits(&cmd),
                     0xB4 => self.read_prescriptions(&cmd),
-                    _ => self.read_allergies(),
+                    0xB6 => self.read_allergies(),
+                    _ => self.read_register_basic(),
                 }
             }
             (0x00 | 0x80, _) => respond(Vec::new(), sw::INS_NOT_SUPPORTED),
@@ -635,6 +638,21 @@ impl Inner {
                 v.extend_from_slice(&bytes);
             }
         }
+        respond(v, sw::OK)
+    }
+
+    /// The 78-byte register-basic buffer: basic data 57 · cancelled flag 1 (`Y`/`N`) · reserved 2 ·
+    /// identity flag 1 · expiry 7 · visits left 2 · newborn birth date 7 (zeros: none) · twin 1.
+    fn read_register_basic(&self) -> Vec<u8> {
+        let p = &self.profile;
+        let mut v = basic_record(p);
+        v.push(if p.cancelled { b'Y' } else { b'N' });
+        v.extend_from_slice(b"  ");
+        v.push(b' ');
+        put(&mut v, p.expiry_date.as_bytes(), 7, b'0');
+        v.extend_from_slice(format!("{:02}", p.visits_left.min(99)).as_bytes());
+        v.extend_from_slice(b"0000000");
+        v.push(b'N');
         respond(v, sw::OK)
     }
 
