@@ -88,6 +88,17 @@ impl HomeVisitApp {
         }))
     }
 
+    /// As `open_with_clock`, off the caller's thread (opening migrates the database, which must
+    /// not block a UI thread). Kotlin: `suspend`.
+    #[uniffi::constructor]
+    pub async fn open_async(
+        config: AppConfig,
+        key_store: Arc<dyn KeyStore>,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Arc<Self>, HomeVisitError> {
+        tokio::task::spawn_blocking(move || Self::open_with_clock(config, key_store, clock)).await?
+    }
+
     /// Records a visit (checks the card data, takes the visit identification code, stores the
     /// visit with its card-upload job in one transaction). Kotlin: `suspend`.
     pub async fn record_visit(

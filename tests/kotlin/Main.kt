@@ -201,6 +201,9 @@ fun main(args: Array<String>) {
     val again = attempt("reopen") { HomeVisitApp.open(config, keys) }
     check("reopened store sees the earlier visits", again?.listVisitsBlocking(100u, 0u)?.size == 7)
     again?.close()
+    val againAsync = attempt("reopen (suspend constructor)") { runBlocking { HomeVisitApp.openAsync(config, keys, null) } }
+    check("suspend constructor opens the same store", againAsync?.listVisitsBlocking(100u, 0u)?.size == 7)
+    againAsync?.close()
 
     // 11. Key store failures arrive as typed errors, never as a crash.
     expectError("wrong key → WrongKey", { it is HomeVisitException.WrongKey }) {
