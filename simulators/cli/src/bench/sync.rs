@@ -3,7 +3,8 @@
 //! of 10,000 queued visits from the app store to the local VPN simulator.
 
 use super::{Group, Metric};
-use homevisit_core::model::{InstitutionCode, Visit};
+use homevisit_core::card::sam::VisitSignRequest;
+use homevisit_core::model::{InstitutionCode, RocDateTime, Visit};
 use homevisit_core::platform::{ManualConnectivity, MemoryKeyStore, SystemClock};
 use homevisit_core::rules::visit_code::VisitCodeGenerator;
 use homevisit_core::store::Store;
@@ -24,6 +25,9 @@ const BYTES_VISITS: u64 = 1_000;
 const DRAIN_VISITS: u64 = 10_000;
 /// Patients the visits rotate over (several visits each, so per-patient order is exercised).
 const PATIENTS: u64 = 2_000;
+/// The simulator's institution and cloud SAM (its defaults).
+const INSTITUTION: &str = "3501200000";
+const SAM_ID: &str = "100000000001";
 
 pub(super) fn group() -> Group {
     Group {
@@ -89,7 +93,8 @@ async fn counting_proxy(target: SocketAddr, count: Arc<Counters>) -> Result<Sock
 
 fn visits(n: u64, patients: u64) -> Result<Vec<Visit>, String> {
     let codes = VisitCodeGenerator::new(&[3u8; 32], "bench-device").map_err(|e| e.to_string())?;
-    let institution = InstitutionCode::parse("3501200000").map_err(|e| e.to_string())?;
+    let institution = InstitutionCode::parse(INSTITUTION).map_err(|e| e.to_string())?;
+    let sam_key = nhi_reader_sim::keys::KeyHierarchy::simulated().sam_key(SAM_ID);
     let now = chrono::Utc::now().timestamp_millis();
     (0..n)
         .map(|i| {
@@ -100,9 +105,22 @@ fn visits(n: u64, patients: u64) -> Result<Vec<Visit>, String> {
                 i,
                 now - 3_600_000 - i as i64 * 1_000,
             )?;
-            // A real card visit carries the card's security signature (M14, 256) and the SAM id.
-            v.security_signature = Some("A5".repeat(128));
-            v.sam_id = Some("100000000001".into());
+            // A real card visit carries the cloud SAM's security signature (M14, 256 hex) and the
+            // SAM id (M01); the simulator checks the signature.
+            let request = VisitSignRequest {
+                session: String::new(),
+                card_proof: [0; 32],
+                card_number: v.patient.card_number.clone(),
+                visit_datetime: RocDateTime::from_datetime(&v.visited_at)
+                    .map_err(|e| e.to_string())?
+                    .to_roc_string(),
+                sequence_number: v.sequence_number.clone(),
+                institution: INSTITUTION.into(),
+                visit_code: v.visit_code.clone(),
+                card_mac: [0; 32],
+            };
+            v.security_signature = Some(nhi_reader_sim::keys::visit_signature(&sam_key, &request));
+            v.sam_id = Some(SAM_ID.into());
             Ok(v)
         })
         .collect()
