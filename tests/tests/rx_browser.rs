@@ -20,7 +20,9 @@ async fn pharmacist_dispenses_on_the_web_page_and_the_second_attempt_is_refused(
     let mut visit = sample_visit("3K7Q2M9X4T8W1Z5R6N0B", "3501200000", now).unwrap();
     sample_order_set(false, 28).apply_to(&mut visit).unwrap();
     let issued = sheet::issue(&visit, None, &key, "02-2345-6789", &home_care_extras()).unwrap();
-    state.register(&issued.registration(&visit)).unwrap();
+    state
+        .register(&issued.registration(&visit, &key).unwrap())
+        .unwrap();
     let mut bytes = base45::decode(&issued.qr_text[3..]).unwrap();
     bytes[20] ^= 0x02;
     let tampered = format!("RX:{}", base45::encode(&bytes));

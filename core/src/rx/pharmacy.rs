@@ -30,6 +30,25 @@ pub mod wire {
         pub patient_name: String,
         /// Patient's ROC birth date.
         pub birth_date: String,
+        /// Hex Ed25519 signature of [`Registration::message`] by the device that signed the QR,
+        /// so nobody who merely saw the QR can register it with another code or name.
+        pub signature: String,
+    }
+
+    impl Registration {
+        /// The bytes the device signs: every field but the signature, NUL-separated.
+        pub fn message(&self) -> Vec<u8> {
+            [
+                "homevisit-rx-registration-v1",
+                &self.qr,
+                &self.one_time_code,
+                &self.contact,
+                &self.patient_name,
+                &self.birth_date,
+            ]
+            .join("\0")
+            .into_bytes()
+        }
     }
 
     impl std::fmt::Debug for Registration {

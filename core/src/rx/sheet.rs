@@ -59,15 +59,19 @@ pub fn issue(
 }
 
 impl IssuedPrescription {
-    /// The body that registers it with the VPN (so pharmacies can fetch details and dispense).
-    pub fn registration(&self, visit: &Visit) -> Registration {
-        Registration {
+    /// The body that registers it with the VPN (so pharmacies can fetch details and dispense),
+    /// signed by `signer`, the device key that signed the QR.
+    pub fn registration(&self, visit: &Visit, signer: &dyn RxSigner) -> Result<Registration, RxError> {
+        let mut r = Registration {
             qr: self.qr_text.clone(),
             one_time_code: self.one_time_code.clone(),
             contact: self.contact.clone(),
             patient_name: visit.patient.name.clone(),
             birth_date: barcode::roc_date(visit.patient.birth_date),
-        }
+            signature: String::new(),
+        };
+        r.signature = hex::encode(signer.sign(&r.message())?);
+        Ok(r)
     }
 
     /// Pick-up lines for the printout, e.g. `第2次領藥 1130319–1130328`.
@@ -132,8 +136,13 @@ mod tests {
         assert!(s.qr_png(3).unwrap().starts_with(b"\x89PNG"));
         assert!(s.qr_svg().unwrap().contains("<svg"));
         assert!(!s.qr_terminal().unwrap().is_empty());
-        let r = s.registration(&v);
+        let r = s.registration(&v, &key).unwrap();
         assert_eq!(r.birth_date, "0390506");
+        assert!(crate::rx::sign::verify(
+            key.public_key(),
+            &r.message(),
+            &hex::decode(&r.signature).unwrap()
+        ));
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("王") && !dbg.contains("A123456789"));
         assert!(issue(&v, Some(9), &key, "x", &extras).is_err());

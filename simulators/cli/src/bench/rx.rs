@@ -122,7 +122,9 @@ fn dispense_latency(key: &DeviceKey, now: i64) -> Result<(f64, f64), String> {
             let mut v = sample_visit(&visit_code(n), INST, now)?;
             sample_order_set(false, 28).apply_to(&mut v).map_err(err)?;
             let issued = sheet::issue(&v, None, key, "02-2345-6789", &home_care_extras()).map_err(err)?;
-            state.register(&issued.registration(&v)).map_err(err)?;
+            state
+                .register(&issued.registration(&v, key).map_err(err)?)
+                .map_err(err)?;
             qrs.push(issued.qr_text);
         }
         let server = serve(state, "127.0.0.1:0".parse().map_err(err)?).await?;

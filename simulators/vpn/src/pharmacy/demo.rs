@@ -132,7 +132,7 @@ pub async fn run(
     let server = serve(state, "127.0.0.1:0".parse().map_err(|_| "address")?).await?;
     let result = async {
         let device = HttpPharmacy::new(&server.base_url, server.fingerprint).map_err(|e| e.to_string())?;
-        device.register(&issued.registration(visit)).await.map_err(|e| e.to_string())?;
+        device.register(&issued.registration(visit, key).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
         w(out, format!("Registered with the VPN pharmacy service at {}", server.base_url))?;
 
         // The pharmacist.

@@ -199,7 +199,26 @@ impl PharmacyState {
     pub fn register(&self, r: &wire::Registration) -> Result<String, PharmacyError> {
         let decoded = payload::decode(&r.qr).map_err(|_| PharmacyError::Malformed("QR".into()))?;
         // Registration may come days later (offline visits): check genuineness as of the issue day.
-        let p = verify_offline(&r.qr, &self.keyset()?, decoded.prescription.issued_on)?;
+        let keys = self.published_keys()?;
+        let p = verify_offline(
+            &r.qr,
+            &KeySet::from_published(&keys),
+            decoded.prescription.issued_on,
+        )?;
+        // The registration itself must come from the device that signed the QR.
+        let sig = hex::decode(&r.signature)
+            .map_err(|_| PharmacyError::Malformed("registration signature".into()))?;
+        let msg = r.message();
+        let signed_by_same_device = keys
+            .iter()
+            .filter(|d| d.institution_code == p.prescription.institution.as_str())
+            .flat_map(|d| d.keys.iter())
+            .filter_map(|k| hex::decode(&k.public_key).ok())
+            .filter(|k| homevisit_core::rx::sign::key_id(k) == p.key_id && p.verify(k))
+            .any(|k| homevisit_core::rx::sign::verify(&k, &msg, &sig));
+        if !signed_by_same_device {
+            return Err(PharmacyError::Tampered);
+        }
         let code = otc::normalize(&r.one_time_code).ok_or(PharmacyError::UnknownCode)?;
         let (ms, _, _) = self.now();
         let mut db = self.db()?;
@@ -298,7 +317,8 @@ impl PharmacyState {
             .flat_map(|v| v.split(';'))
             .find_map(|c| c.trim().strip_prefix("rx_session="));
         let token = bearer.or(cookie).ok_or(PharmacyError::Unauthorized)?;
-        store::session(&*self.db()?, token)
+        let (ms, _, _) = self.now();
+        store::session(&*self.db()?, token, ms)
     }
 }
 

@@ -110,11 +110,14 @@ pub fn login(conn: &Connection, code: &str, password: &str, now_ms: i64) -> Resu
     Ok(token)
 }
 
-/// The pharmacy of a session token.
-pub fn session(conn: &Connection, token: &str) -> Result<String, PharmacyError> {
+/// How long a pharmacy session lasts (a working day).
+pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+
+/// The pharmacy of a live session token.
+pub fn session(conn: &Connection, token: &str, now_ms: i64) -> Result<String, PharmacyError> {
     conn.query_row(
-        "SELECT pharmacy FROM rx_sessions WHERE token = ?1",
-        [token],
+        "SELECT pharmacy FROM rx_sessions WHERE token = ?1 AND created_ms > ?2",
+        params![token, now_ms - SESSION_TTL_MS],
         |r| r.get(0),
     )
     .optional()
