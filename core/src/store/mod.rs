@@ -21,6 +21,7 @@
 //! keys returns [`StoreError::WrongKey`] instead of ever returning garbage.
 
 pub mod audit;
+mod checkpoint;
 pub mod error;
 pub mod kv;
 pub mod migrations;
@@ -59,6 +60,8 @@ const KEY_CHECK_PLAIN: &[u8] = b"homevisit-store-key-check-v1";
 
 /// The app's encrypted database (see the module docs).
 pub struct Store {
+    /// Declared before `conn` so it is dropped first: the writer's close then does the last checkpoint.
+    checkpointer: Option<checkpoint::Checkpointer>,
     conn: Mutex<Connection>,
     sealer: Sealer,
     clock: Arc<dyn Clock>,
@@ -117,7 +120,14 @@ impl Store {
             Err((_, OpenFailure::Other(e))) => return Err(e),
         };
         check_or_create_key_rows(&conn, &sealer, clock.now_unix_ms())?;
+        let checkpointer = checkpoint::Checkpointer::start(path);
+        if checkpointer.is_none() {
+            tracing::warn!(target: "store", "no background checkpoints; SQLite checkpoints inline");
+        } else {
+            conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BURST_PAGES)?;
+        }
         Ok(Store {
+            checkpointer,
             conn: Mutex::new(conn),
             sealer,
             clock,
@@ -143,6 +153,9 @@ impl Store {
     /// Locks the connection. A panic while holding the lock cannot leave a half transaction
     /// behind (rusqlite rolls back a dropped transaction), so a poisoned lock is safe to reuse.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+        if let Some(c) = &self.checkpointer {
+            c.tick();
+        }
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -241,6 +254,7 @@ pub fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
         tracing::warn!(target: "store", %mode, "WAL not available; using another journal mode");
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    conn.pragma_update(None, "journal_size_limit", checkpoint::WAL_SIZE_LIMIT)?;
     Ok(())
 }
 

@@ -839,8 +839,11 @@ impl Store {
     pub fn jobs_for_visit(&self, visit_id: &str) -> StoreResult<Vec<Job>> {
         let raws: Vec<RawJob> = {
             let conn = self.lock();
-            let mut stmt =
-                conn.prepare_cached(&format!("{JOB_SELECT} WHERE o.visit_id = ?1 ORDER BY o.seq"))?;
+            let mut stmt = conn.prepare_cached(&format!(
+                // Through the patient index (a visit's jobs carry its patient key).
+                "{JOB_SELECT} WHERE o.patient_key = (SELECT patient_key FROM visits WHERE id = ?1)
+                   AND o.visit_id = ?1 ORDER BY o.seq"
+            ))?;
             let rows = stmt.query_map([visit_id], raw_job)?;
             rows.collect::<Result<_, _>>()?
         };

@@ -271,7 +271,7 @@ fn corrupt_file_is_moved_aside_never_deleted() {
     assert!(moved_to.exists());
     // Recovery reads nothing from garbage, with a reason, and no panic.
     let report = recovery::read_moved_aside(&moved_to, &ks);
-    assert!(matches!(&report, Err(_)) || report.as_ref().unwrap().stopped_by.is_some());
+    assert!(report.is_err() || report.as_ref().unwrap().stopped_by.is_some());
 }
 
 #[test]
@@ -435,7 +435,7 @@ fn jobs_of_one_patient_go_in_order_and_retry_waits() {
     );
     // Sending twice is refused and changes nothing.
     assert!(matches!(
-        store.mark_sending(&[j_a1.clone()]),
+        store.mark_sending(std::slice::from_ref(&j_a1)),
         Err(StoreError::Conflict(_))
     ));
 
@@ -463,7 +463,7 @@ fn jobs_of_one_patient_go_in_order_and_retry_waits() {
         vec![j_a1.clone()]
     );
 
-    store.mark_sending(&[j_a1.clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&j_a1)).unwrap();
     store.mark_done(&j_a1, "batch-2").unwrap();
     store.mark_done(&j_a1, "batch-2").unwrap(); // idempotent
     assert_eq!(
@@ -499,7 +499,7 @@ fn a_rejected_job_blocks_only_what_depends_on_it() {
     let j_a2 = store.commit_visit(&a2, &[upload(&a2)]).unwrap().jobs[0].clone();
     let j_b = store.commit_visit(&b, &[upload(&b)]).unwrap().jobs[0].clone();
 
-    store.mark_sending(&[j_up.clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&j_up)).unwrap();
     let fields = vec![FieldError {
         field: "M13".into(),
         reason: "sequence number does not fit the visit type".into(),
@@ -546,13 +546,13 @@ fn a_rejected_job_blocks_only_what_depends_on_it() {
         ids(&store.ready_jobs(T0, 10).unwrap()),
         vec![j_b.clone(), new_id.clone()]
     );
-    store.mark_sending(&[new_id.clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&new_id)).unwrap();
     store.mark_done(&new_id, "ok").unwrap();
     assert_eq!(
         ids(&store.ready_jobs(T0, 10).unwrap()),
         vec![j_rx.clone(), j_b.clone()]
     );
-    store.mark_sending(&[j_rx.clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&j_rx)).unwrap();
     store.mark_done(&j_rx, "ok").unwrap();
     assert_eq!(
         ids(&store.ready_jobs(T0, 10).unwrap()),
@@ -577,7 +577,7 @@ fn editing_a_visit_whose_job_is_sending_makes_a_new_version_and_job() {
     let first = upload(&v);
     let first_payload = first.payload.clone();
     let j1 = store.commit_visit(&v, &[first]).unwrap().jobs[0].clone();
-    store.mark_sending(&[j1.clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&j1)).unwrap();
 
     let mut edited = v.clone();
     edited.note = "edited note".into();
@@ -613,7 +613,7 @@ fn interrupted_sends_restart_after_a_crash() {
     let (store, _) = open(dir.path(), 1);
     let v = visit("A12345678", T0);
     let j = store.commit_visit(&v, &[upload(&v)]).unwrap().jobs[0].clone();
-    store.mark_sending(&[j.clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&j)).unwrap();
     drop(store); // the "crash"
     let (store, _) = open(dir.path(), 1);
     assert_eq!(store.outbox_counts().unwrap().sending, 1);
@@ -632,7 +632,7 @@ fn batch_outcomes_are_all_or_nothing() {
     let b = visit("B22345678", T0);
     let ja = store.commit_visit(&a, &[upload(&a)]).unwrap().jobs[0].clone();
     let jb = store.commit_visit(&b, &[upload(&b)]).unwrap().jobs[0].clone();
-    store.mark_sending(&[ja.clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&ja)).unwrap();
     // jb is not sending: the batch fails and ja's outcome is not recorded either.
     let outcomes = [
         Outcome::Done {
@@ -649,7 +649,7 @@ fn batch_outcomes_are_all_or_nothing() {
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.get_job(&ja).unwrap().state, JobState::Sending);
-    store.mark_sending(&[jb.clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&jb)).unwrap();
     store.record_outcomes(&outcomes).unwrap();
     assert_eq!(store.outbox_counts().unwrap().done, 2);
     assert!(matches!(
@@ -671,7 +671,7 @@ fn upload_deadlines_list_visits_at_risk_and_missed() {
     for v in [&old, &soon, &fresh, &late] {
         jobs.push(store.commit_visit(v, &[upload(v)]).unwrap().jobs[0].clone());
     }
-    store.mark_sending(&[jobs[3].clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&jobs[3])).unwrap();
     store.mark_done(&jobs[3], "ok").unwrap();
     assert_eq!(store.get_visit(&late.id).unwrap().state, VisitState::Uploaded);
     assert_eq!(store.get_visit(&late.id).unwrap().uploaded_at_ms, Some(T0));
@@ -695,7 +695,7 @@ fn upload_deadlines_list_visits_at_risk_and_missed() {
     );
     // Uploading in time takes a visit off the list.
     clock.set_unix_ms(T0 + hour);
-    store.mark_sending(&[jobs[1].clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&jobs[1])).unwrap();
     store.mark_done(&jobs[1], "ok").unwrap();
     assert!(
         store
@@ -748,10 +748,21 @@ fn audit_log_is_append_only() {
     store.audit("card_read", &v.id, "").unwrap();
     let log = store.audit_log(10).unwrap();
     assert_eq!(log[0].action, "card_read");
+    let mut edited = v.clone();
+    edited.note = "edited".into();
+    store
+        .update_visit(
+            &edited,
+            1,
+            &[NewJob::new(JobKind::CardUpload, "v2", b"x".to_vec())],
+        )
+        .unwrap();
+    let log = store.audit_log(10).unwrap();
     assert!(
         log.iter()
-            .any(|e| e.action == "visit_committed" && e.subject == v.id)
+            .any(|e| e.action == "visit_updated" && e.subject == v.id)
     );
+    assert!(log.iter().any(|e| e.action == "card_read" && e.subject == v.id));
     let conn = store.lock();
     assert!(conn.execute("DELETE FROM audit", []).is_err());
     assert!(conn.execute("UPDATE audit SET action = 'x'", []).is_err());
@@ -845,7 +856,7 @@ fn a_version_1_database_with_data_upgrades_without_loss() {
     );
     // The upgraded store works: the old job goes out and marks the visit uploaded (a v2 column).
     assert_eq!(ids(&store.ready_jobs(T0, 10).unwrap()), vec![job.clone()]);
-    store.mark_sending(&[job.clone()]).unwrap();
+    store.mark_sending(std::slice::from_ref(&job)).unwrap();
     store.mark_done(&job, "ok").unwrap();
     assert_eq!(store.get_visit(&v.id).unwrap().uploaded_at_ms, Some(T0));
     assert!(
@@ -892,4 +903,44 @@ fn errors_carry_no_patient_data() {
         store.jobs_for_visit(&v.id).unwrap()
     );
     assert!(!dbg.contains(v.patient.national_id.expose()) && !dbg.contains(NAME) && !dbg.contains(NOTE));
+}
+
+#[test]
+fn correcting_the_patient_moves_the_visit_and_its_jobs_to_the_right_patient() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path(), 1);
+    let wrong = visit("A12345678", T0);
+    let other = visit("B22345678", T0 + 1);
+    let j1 = store.commit_visit(&wrong, &[upload(&wrong)]).unwrap().jobs[0].clone();
+    let j_other = store.commit_visit(&other, &[upload(&other)]).unwrap().jobs[0].clone();
+    store.mark_sending(std::slice::from_ref(&j1)).unwrap();
+
+    // The card was the wrong patient's: the visit belongs to B's patient.
+    let mut fixed = wrong.clone();
+    fixed.patient.national_id = other.patient.national_id.clone();
+    let j2 = NewJob::new(
+        JobKind::CardUpload,
+        format!("upload-{}-v2", wrong.id),
+        b"v2".to_vec(),
+    );
+    let c = store.update_visit(&fixed, 1, &[j2]).unwrap();
+    let found = store
+        .find_visits_by_national_id(&other.patient.national_id)
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    assert!(
+        store
+            .find_visits_by_national_id(&wrong.patient.national_id)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&store.jobs_for_visit(&wrong.id).unwrap()),
+        vec![j1.clone(), c.jobs[0].clone()]
+    );
+    // Both of the visit's jobs now order with B's jobs: B's queued upload goes first, the new
+    // version after it and after the job still in flight.
+    assert_eq!(ids(&store.ready_jobs(T0, 10).unwrap()), Vec::<JobId>::new());
+    store.mark_done(&j1, "ok").unwrap();
+    assert_eq!(ids(&store.ready_jobs(T0, 10).unwrap()), vec![j_other.clone()]);
 }

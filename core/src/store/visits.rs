@@ -169,13 +169,6 @@ fn insert_visit(
         other => other,
     })?;
     let ids = insert_jobs(conn, sealer, jobs, Some((&visit.id, &patient_key, 1)), now)?;
-    audit::append(
-        conn,
-        now,
-        "visit_committed",
-        &visit.id,
-        &format!("jobs={}", jobs.len()),
-    )?;
     Ok(Committed {
         visit_id: visit.id.clone(),
         version: 1,
@@ -193,9 +186,9 @@ pub(crate) fn rewrite_body(
     now: i64,
 ) -> StoreResult<i64> {
     check_visit(visit)?;
-    let current: i64 = conn
-        .prepare_cached("SELECT version FROM visits WHERE id = ?1")?
-        .query_row([&visit.id], |r| r.get(0))
+    let (current, old_key): (i64, Vec<u8>) = conn
+        .prepare_cached("SELECT version, patient_key FROM visits WHERE id = ?1")?
+        .query_row([&visit.id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or(StoreError::NotFound { what: "visit" })?;
     if let Some(expected) = expected_version
@@ -225,6 +218,11 @@ pub(crate) fn rewrite_body(
         body,
         now
     ])?;
+    if old_key != patient_key {
+        // The edit corrected the patient: the visit's jobs follow it into the new patient's order.
+        conn.prepare_cached("UPDATE outbox SET patient_key = ?1 WHERE patient_key = ?2 AND visit_id = ?3")?
+            .execute(params![patient_key, old_key, visit.id])?;
+    }
     Ok(version)
 }
 
@@ -315,7 +313,8 @@ impl Store {
         let superseded = tx
             .prepare_cached(
                 "UPDATE outbox SET state = 'superseded', updated_at = ?2
-                 WHERE visit_id = ?1 AND state IN ('queued', 'waiting_retry', 'rejected')",
+                 WHERE patient_key = (SELECT patient_key FROM visits WHERE id = ?1)
+                   AND visit_id = ?1 AND state IN ('queued', 'waiting_retry', 'rejected')",
             )?
             .execute(params![visit.id, now])?;
         let patient_key: Vec<u8> = tx

@@ -20,10 +20,9 @@ CREATE TABLE visits (
 ) STRICT;
 CREATE INDEX visits_by_patient ON visits (patient_key);
 CREATE INDEX visits_by_time ON visits (visited_at, id);
-CREATE INDEX visits_by_code ON visits (visit_code);
 
 CREATE TABLE outbox (
-    seq                INTEGER PRIMARY KEY AUTOINCREMENT,  -- global enqueue order
+    seq                INTEGER PRIMARY KEY,                -- global enqueue order (never reused: no deletes)
     id                 TEXT NOT NULL UNIQUE,               -- UUIDv7
     kind               TEXT NOT NULL,
     idempotency_key    TEXT NOT NULL UNIQUE,
@@ -43,10 +42,9 @@ CREATE TABLE outbox (
 ) STRICT;
 CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at);
 CREATE INDEX outbox_by_patient ON outbox (patient_key, seq);
-CREATE INDEX outbox_by_visit ON outbox (visit_id);
 
 CREATE TABLE audit (
-    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq     INTEGER PRIMARY KEY,     -- append-only: never reused
     at      INTEGER NOT NULL,
     action  TEXT NOT NULL,
     subject TEXT NOT NULL            -- a local id (visit/job UUID), never patient data

@@ -75,7 +75,11 @@ fn visit(n: usize, patients: &[NationalId]) -> Result<Visit, String> {
 }
 
 fn job(visit: &Visit) -> NewJob {
-    NewJob::new(JobKind::CardUpload, format!("upload-{}-v1", visit.id), vec![0x5a; PAYLOAD_LEN])
+    NewJob::new(
+        JobKind::CardUpload,
+        format!("upload-{}-v1", visit.id),
+        vec![0x5a; PAYLOAD_LEN],
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -110,24 +114,6 @@ fn run() -> Result<Vec<Metric>, String> {
     }
     opens.sort();
 
-    // 1,000 durable commits, each one visit + one job, sealed.
-    let store = Store::open(&path, &keys).map_err(err)?;
-    if store.count_visits().map_err(err)? != PRELOAD as u64 {
-        return Err("store bench: preload incomplete".into());
-    }
-    let visits: Vec<Visit> = (PRELOAD..PRELOAD + COMMITS)
-        .map(|n| visit(n, &patients))
-        .collect::<Result<_, _>>()?;
-    let mut commits = Vec::with_capacity(COMMITS);
-    for v in &visits {
-        let jobs = [job(v)];
-        let start = Instant::now();
-        store.commit_visit(v, &jobs).map_err(err)?;
-        commits.push(start.elapsed());
-    }
-    drop(store);
-    commits.sort();
-
     // Plain SQLite: same pragmas, a table preloaded with as many rows, one insert of the same
     // number of bytes per transaction.
     let plain = rusqlite::Connection::open(dir.path().join("plain.db")).map_err(err)?;
@@ -139,16 +125,14 @@ fn run() -> Result<Vec<Metric>, String> {
         let tx = plain.unchecked_transaction().map_err(err)?;
         let mut ins = tx.prepare("INSERT INTO t (k, v) VALUES (?1, ?2)").map_err(err)?;
         let blob = vec![0xa5u8; bytes_per_commit];
-        for n in 0..PRELOAD {
-            ins.execute(rusqlite::params![Store::new_id(), blob]).map_err(err)?;
-            let _ = n;
+        for _ in 0..PRELOAD {
+            ins.execute(rusqlite::params![Store::new_id(), blob])
+                .map_err(err)?;
         }
         drop(ins);
         tx.commit().map_err(err)?;
     }
-    let mut baseline = Vec::with_capacity(COMMITS);
-    let blob = vec![0x3cu8; bytes_per_commit];
-    for _ in 0..COMMITS {
+    let plain_commit = |blob: &[u8]| -> Result<Duration, String> {
         let key = Store::new_id();
         let start = Instant::now();
         let tx = plain.unchecked_transaction().map_err(err)?;
@@ -156,8 +140,35 @@ fn run() -> Result<Vec<Metric>, String> {
             .and_then(|mut s| s.execute(rusqlite::params![key, blob]))
             .map_err(err)?;
         tx.commit().map_err(err)?;
-        baseline.push(start.elapsed());
+        Ok(start.elapsed())
+    };
+
+    // 1,000 durable commits, each one visit + one job, sealed; interleaved one for one with the
+    // plain inserts so that both see the same disk (other processes' I/O slows every fsync).
+    let store = Store::open(&path, &keys).map_err(err)?;
+    if store.count_visits().map_err(err)? != PRELOAD as u64 {
+        return Err("store bench: preload incomplete".into());
     }
+    let visits: Vec<Visit> = (PRELOAD..PRELOAD + COMMITS)
+        .map(|n| visit(n, &patients))
+        .collect::<Result<_, _>>()?;
+    let blob = vec![0x3cu8; bytes_per_commit];
+    let mut commits = Vec::with_capacity(COMMITS);
+    let mut baseline = Vec::with_capacity(COMMITS);
+    for (i, v) in visits.iter().enumerate() {
+        if i % 2 == 1 {
+            baseline.push(plain_commit(&blob)?);
+        }
+        let jobs = [job(v)];
+        let start = Instant::now();
+        store.commit_visit(v, &jobs).map_err(err)?;
+        commits.push(start.elapsed());
+        if i % 2 == 0 {
+            baseline.push(plain_commit(&blob)?);
+        }
+    }
+    drop(store);
+    commits.sort();
     baseline.sort();
 
     let p50 = percentile(&commits, 0.50);
