@@ -2,12 +2,14 @@
 //! reason in the upload-result query, a malformed batch rejected whole, idempotent re-upload, and
 //! corrections by visit identification code.
 
+use homevisit_core::card::sam::VisitSignRequest;
 use homevisit_core::model::{
     CardBasicData, InstitutionCode, NationalId, Order, OrderKind, RocDate, RocDateTime, Sex, Visit,
 };
 use homevisit_core::vpn::upload_xml::{batch_big5, record_big5, wrap_batch};
 use homevisit_core::vpn::wire::RecordStatus;
 use homevisit_core::vpn::{BindingQr, ClientOptions, VpnClient, VpnError};
+use nhi_reader_sim::keys::{KeyHierarchy, visit_signature};
 use nhi_vpn_sim::{SimConfig, VpnSim};
 use std::time::Duration;
 
@@ -20,6 +22,23 @@ async fn enrolled(sim: &VpnSim) -> VpnClient {
     VpnClient::enrol(&BindingQr::parse(&b.qr).unwrap(), &b.pin, "test device", options)
         .await
         .unwrap()
+}
+
+/// What the cloud SAM signs for `v` (as the card layer gets it at the visit).
+fn sign(mut v: Visit) -> Visit {
+    let request = VisitSignRequest {
+        session: String::new(),
+        card_proof: [0; 32],
+        card_number: v.patient.card_number.clone(),
+        visit_datetime: RocDateTime::from_datetime(&v.visited_at).unwrap().to_roc_string(),
+        sequence_number: v.sequence_number.clone(),
+        institution: v.institution.as_str().to_string(),
+        visit_code: v.visit_code.clone(),
+        card_mac: [0; 32],
+    };
+    let key = KeyHierarchy::simulated().sam_key("100000000001");
+    v.security_signature = Some(visit_signature(&key, &request));
+    v
 }
 
 fn now_ms() -> i64 {
@@ -60,7 +79,7 @@ fn visit(i: u32) -> Visit {
             days: 0,
             total: 1.0,
         }],
-        security_signature: Some("AB".repeat(128)),
+        security_signature: None,
         sam_id: Some("100000000001".into()),
         abnormal_reason: None,
         card_written: true,
@@ -73,7 +92,7 @@ fn visit(i: u32) -> Visit {
 async fn accepted_once_and_a_retry_never_records_twice() {
     let sim = VpnSim::start(SimConfig::default()).await.unwrap();
     let client = enrolled(&sim).await;
-    let visits: Vec<Visit> = (0..3).map(visit).collect();
+    let visits: Vec<Visit> = (0..3).map(|i| sign(visit(i))).collect();
     let body = batch_big5(&visits).unwrap();
     let first = client.upload_batch(&body, "batch-1").await.unwrap();
     assert_eq!(first.records.len(), 3);
@@ -104,10 +123,14 @@ async fn an_invalid_record_is_rejected_alone_and_listed_in_the_result_query() {
     let client = enrolled(&sim).await;
     let mut bad = visit(11);
     bad.fee_points = None; // counted visit type 01 without M44
+    // A signed visit whose sequence number was changed after signing.
+    let mut tampered = sign(visit(13));
+    tampered.sequence_number = "0999".into();
     let records = vec![
         record_big5(&visit(10)).unwrap(),
         record_big5(&bad).unwrap(),
         record_big5(&visit(12)).unwrap(),
+        record_big5(&tampered).unwrap(),
     ];
     let resp = client
         .upload_batch(&wrap_batch(&records), "mixed-1")
@@ -119,16 +142,19 @@ async fn an_invalid_record_is_rejected_alone_and_listed_in_the_result_query() {
         [
             RecordStatus::Accepted,
             RecordStatus::Rejected,
-            RecordStatus::Accepted
+            RecordStatus::Accepted,
+            RecordStatus::Rejected,
         ]
     );
+    assert_eq!(resp.records[3].field.as_deref(), Some("M14"));
     assert_eq!(resp.records[1].field.as_deref(), Some("M44"));
     assert!(resp.records[1].reason.as_deref().unwrap().contains("fee"));
     assert_eq!(sim.stored_visit_count(&bad.visit_code), 0);
 
     let result = client.query_upload_result(&resp.batch_id).await.unwrap();
-    assert_eq!((result.received, result.valid, result.invalid), (3, 2, 1));
-    assert_eq!(result.invalid_rows.len(), 1);
+    assert_eq!((result.received, result.valid, result.invalid), (4, 2, 2));
+    assert_eq!(result.invalid_rows.len(), 2);
+    assert_eq!(result.invalid_rows[1].field, "M14");
     assert_eq!(result.invalid_rows[0].index, 1);
     assert_eq!(result.invalid_rows[0].visit_code, bad.visit_code);
     assert_eq!(result.invalid_rows[0].field, "M44");

@@ -237,6 +237,25 @@ fn icd10_shape(code: &str) -> bool {
             .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
 }
 
+/// Checks M14 as the NHI can: the cloud SAM `sam` of the (simulated) key hierarchy signed M02, M11,
+/// M13, M05 and M15 (see `nhi_reader_sim::keys::visit_signature`).
+fn signature_matches(rec: &Record, sam: &str, signature_hex: &str) -> bool {
+    let get = |f: &str| rec.m(f).unwrap_or("").to_string();
+    let request = homevisit_core::card::sam::VisitSignRequest {
+        session: String::new(),
+        card_proof: [0; 32],
+        card_number: get("M02"),
+        visit_datetime: get("M11"),
+        sequence_number: get("M13"),
+        institution: get("M05"),
+        visit_code: get("M15"),
+        card_mac: [0; 32],
+    };
+    let keys = nhi_reader_sim::keys::KeyHierarchy::simulated();
+    let expected = nhi_reader_sim::keys::visit_signature(&keys.sam_key(sam), &request);
+    nhi_reader_sim::keys::ct_eq(expected.as_bytes(), signature_hex.to_ascii_uppercase().as_bytes())
+}
+
 /// Applies the known checker rules to one record. `institution` is the uploading device's;
 /// `now_ms` the server's clock.
 pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Invalid> {
@@ -341,6 +360,17 @@ pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Inva
         && sam.len() != 12
     {
         return Err(inv("M01", "SAM id must be 12 characters"));
+    }
+    if let Some(sig) = rec.m("M14") {
+        let Some(sam) = rec.m("M01") else {
+            return Err(inv("M01", "a security signature needs the SAM id that made it"));
+        };
+        if !signature_matches(rec, sam, sig) {
+            return Err(inv(
+                "M14",
+                "security signature does not match the card number, visit date-time, sequence number, institution and visit code",
+            ));
+        }
     }
     for f in ["M35", "M36", "M37", "M38", "M39", "M40"] {
         if let Some(dx) = rec.m(f)
@@ -637,6 +667,21 @@ mod tests {
         parse_batch(SAMPLE_BATCH).unwrap().remove(0)
     }
 
+    fn genuine_signature(rec: &Record) -> String {
+        let request = homevisit_core::card::sam::VisitSignRequest {
+            session: String::new(),
+            card_proof: [0; 32],
+            card_number: rec.m("M02").unwrap().into(),
+            visit_datetime: rec.m("M11").unwrap().into(),
+            sequence_number: rec.m("M13").unwrap().into(),
+            institution: rec.m("M05").unwrap().into(),
+            visit_code: rec.m("M15").unwrap().into(),
+            card_mac: [0; 32],
+        };
+        let sam_key = nhi_reader_sim::keys::KeyHierarchy::simulated().sam_key("100000000001");
+        nhi_reader_sim::keys::visit_signature(&sam_key, &request)
+    }
+
     fn set(rec: &mut Record, field: &str, value: &str) {
         if field.starts_with('H') {
             rec.msh.insert(field.into(), value.into());
@@ -820,7 +865,13 @@ mod tests {
             ("M49", "1130304080000"),
         ]);
         fails(&[("M14", "ABC")], "M14");
-        passes(&[("M14", &"0F".repeat(128))]);
+        // A genuine signature of the sample's fields by SAM 100000000001 …
+        let genuine = genuine_signature(&sample());
+        passes(&[("M14", &genuine)]);
+        // … refused when a signed field changed, when forged, or without the SAM id.
+        fails(&[("M14", &genuine), ("M13", "0008")], "M14");
+        fails(&[("M14", &"0F".repeat(128))], "M14");
+        fails(&[("M14", &genuine), ("M01", "")], "M01");
         fails(&[("M35", "I10.0")], "M35");
         fails(&[("M36", "10I")], "M36");
         passes(&[("M35", "G450")]);
