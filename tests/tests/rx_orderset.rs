@@ -1,15 +1,20 @@
 //! Order sets downloaded after enrolment from the VPN simulator, cached sealed in the store,
 //! applied to a visit; the prescription is signed with the enrolled device key, and a pharmacist
-//! verifies it offline against the keys the VPN publishes for the institution.
+//! verifies it offline against the keys the VPN publishes for the institution, then dispenses it
+//! on the same simulator (its pharmacy routes are merged into the VPN router).
 
 use homevisit_core::platform::{Clock, MemoryKeyStore, SystemClock};
 use homevisit_core::rx::orderset::{cached_order_sets, refresh_order_sets};
-use homevisit_core::rx::pharmacy::{KeySet, PharmacyError, taiwan_date, verify_offline};
+use homevisit_core::rx::pharmacy::{
+    HttpPharmacy, KeySet, Pharmacist, PharmacyError, taiwan_date, verify_offline,
+};
 use homevisit_core::rx::sheet;
 use homevisit_core::store::Store;
 use homevisit_core::vpn::{BindingQr, ClientOptions, VpnClient};
+use nhi_vpn_sim::pharmacy::DEMO_PHARMACY;
 use nhi_vpn_sim::pharmacy::demo::{home_care_extras, sample_visit};
 use nhi_vpn_sim::{SimConfig, VpnSim};
+use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloaded_order_set_becomes_a_prescription_verifiable_with_published_keys() {
@@ -56,6 +61,26 @@ async fn downloaded_order_set_becomes_a_prescription_verifiable_with_published_k
     assert_eq!(
         verify_offline(&issued.qr_text, &KeySet::default(), today).unwrap_err(),
         PharmacyError::UnknownInstitution(inst)
+    );
+
+    // The same simulator serves the pharmacies: register, dispense once, refuse the second.
+    let device = HttpPharmacy::new(&sim.url, sim.fingerprint).unwrap();
+    device
+        .register(&issued.registration(&visit, client.device_key()).unwrap())
+        .await
+        .unwrap();
+    let mut api = HttpPharmacy::new(&sim.url, sim.fingerprint).unwrap();
+    api.login(DEMO_PHARMACY.0, DEMO_PHARMACY.1).await.unwrap();
+    let pharmacist = Pharmacist::new(Arc::new(api), Arc::new(SystemClock));
+    assert!(pharmacist.refresh_keys().await.unwrap() >= 1);
+    pharmacist.scan(&issued.qr_text).await.unwrap();
+    let receipt = pharmacist.dispense_qr(&issued.qr_text).await.unwrap();
+    assert_eq!(
+        pharmacist.dispense_code(&issued.one_time_code).await.unwrap_err(),
+        PharmacyError::AlreadyDispensed {
+            by: DEMO_PHARMACY.0.into(),
+            at: receipt.dispensed_at
+        }
     );
     sim.stop().await;
 }

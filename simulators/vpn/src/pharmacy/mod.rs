@@ -39,46 +39,6 @@ impl<F: Fn() -> Vec<DeviceKeys> + Send + Sync> SignerDirectory for F {
     }
 }
 
-/// The simulator's enrolled devices (its `devices` table) as published signer keys.
-pub struct EnrolledDevices(pub Arc<crate::SimState>);
-
-impl SignerDirectory for EnrolledDevices {
-    fn published(&self) -> Vec<DeviceKeys> {
-        let conn = self.0.db();
-        let rows: Vec<(String, String, Vec<u8>)> = conn
-            .prepare("SELECT institution, id, public_key FROM devices ORDER BY institution, id")
-            .and_then(|mut st| {
-                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .unwrap_or_default();
-        let mut out: Vec<DeviceKeys> = Vec::new();
-        for (inst, id, key) in rows {
-            let k = DevicePublicKey {
-                device_id: id,
-                public_key: hex::encode(key),
-            };
-            match out.iter_mut().find(|d| d.institution_code == inst) {
-                Some(d) => d.keys.push(k),
-                None => out.push(DeviceKeys {
-                    institution_code: inst,
-                    keys: vec![k],
-                }),
-            }
-        }
-        out
-    }
-}
-
-/// The simulator's clock (real time plus its injected skew) for the pharmacy rules.
-pub struct SimClock(pub Arc<crate::SimState>);
-
-impl Clock for SimClock {
-    fn now_unix_ms(&self) -> i64 {
-        self.0.now_ms()
-    }
-}
-
 struct Inner {
     db: Mutex<Connection>,
     clock: Arc<dyn Clock>,
