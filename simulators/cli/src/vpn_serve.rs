@@ -82,6 +82,17 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         println!("  admin token     {}", sim.admin_token());
         println!();
         println!("Device binding (QR-2) — valid 24 h, one device:");
+        match homevisit_core::rx::render::qr_code(binding.qr.as_bytes()) {
+            Ok(code) => {
+                println!("{}", homevisit_core::rx::render::to_terminal(&code));
+                let png = args.data_dir.join("binding-qr2.png");
+                match homevisit_core::rx::render::to_png(&code, 6).map(|b| std::fs::write(&png, b)) {
+                    Ok(Ok(())) => println!("  QR-2 image      {}", png.display()),
+                    _ => println!("  (could not save the QR-2 image)"),
+                }
+            }
+            Err(e) => println!("  (QR-2 not drawable: {e})"),
+        }
         println!("  QR-2 payload    {}", binding.qr);
         println!("  PIN             {}", binding.pin);
         println!();
