@@ -6,6 +6,7 @@
 mod error;
 mod input;
 mod listener;
+mod session;
 mod view;
 
 pub use error::AppError;
@@ -48,7 +49,7 @@ pub struct AppConfig {
 
 /// The app: one per process, shared by every screen (share it behind an `Arc`).
 pub struct HomeVisit {
-    store: Store,
+    store: Arc<Store>,
     institution: InstitutionCode,
     codes: VisitCodeGenerator,
     clock: Arc<dyn Clock>,
@@ -81,8 +82,11 @@ impl HomeVisit {
             VisitCodeStoreError::KeyStore(k) => AppError::from(k),
             VisitCodeStoreError::Code(c) => AppError::from(RuleError::from(c)),
         })?;
-        let store =
-            Store::open_with_clock(config.data_dir.join(DATABASE_FILE), keys.as_ref(), clock.clone())?;
+        let store = Arc::new(Store::open_with_clock(
+            config.data_dir.join(DATABASE_FILE),
+            keys.as_ref(),
+            clock.clone(),
+        )?);
         Ok(Self {
             store,
             institution,
@@ -208,10 +212,22 @@ impl HomeVisit {
         }
     }
 
-    /// The next visit identification code of this device. The counter is reserved durably
-    /// (committed) before the code is made, so no counter, and no code, is ever issued twice even
-    /// if the visit's own commit then fails. Called with `record_lock` held.
+    /// The next visit identification code of this device. Called with `record_lock` held.
     fn next_visit_code(&self, card: &CardBasicData, at: RocDateTime) -> Result<String, AppError> {
+        let counter = self.reserve_counter_locked()?;
+        let input = VisitCodeInput {
+            person: &card.national_id,
+            at,
+            institution: &self.institution,
+        };
+        let code = self.codes.generate(counter, &input).map_err(RuleError::from)?;
+        Ok(code.as_str().to_string())
+    }
+
+    /// Reserves the next device counter behind visit codes. It is committed before any code is
+    /// made from it, so no counter, and no code, is ever issued twice even if the visit's own
+    /// commit then fails. Called with `record_lock` held.
+    fn reserve_counter_locked(&self) -> Result<u64, AppError> {
         let counter = match self.store.kv_get(COUNTER_NAMESPACE, COUNTER_KEY)? {
             None => 1,
             Some(bytes) => {
@@ -223,13 +239,7 @@ impl HomeVisit {
         };
         self.store
             .kv_put(COUNTER_NAMESPACE, COUNTER_KEY, &counter.to_be_bytes())?;
-        let input = VisitCodeInput {
-            person: &card.national_id,
-            at,
-            institution: &self.institution,
-        };
-        let code = self.codes.generate(counter, &input).map_err(RuleError::from)?;
-        Ok(code.as_str().to_string())
+        Ok(counter)
     }
 }
 

@@ -27,6 +27,10 @@ enum Command {
         /// Where the app's data lives; a second run over the same directory sees the first run's visits.
         #[arg(long, default_value = "homevisit-demo-data")]
         data_dir: PathBuf,
+        /// Where the simulators (VPN services, reader and cards) keep their state; default: beside
+        /// the data directory, named `<data-dir>-simulators`.
+        #[arg(long)]
+        sim_dir: Option<PathBuf>,
     },
     /// Run the benchmarks and print their metrics.
     Bench {
@@ -52,7 +56,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { data_dir } => demo::run(&data_dir),
+        Command::Demo { data_dir, sim_dir } => demo::run(&data_dir, sim_dir.as_deref()),
         Command::Bench { json, only } => bench::run(json, only.as_deref()),
         Command::Vpn { command } => vpn_serve::run(command),
         Command::Reader { command } => reader_serve::run(command),
