@@ -60,7 +60,7 @@ async fn downloaded_order_set_becomes_a_prescription_verifiable_with_published_k
     // Without the published keys the institution is unknown.
     assert_eq!(
         verify_offline(&issued.qr_text, &KeySet::default(), today).unwrap_err(),
-        PharmacyError::UnknownInstitution(inst)
+        PharmacyError::UnknownInstitution(inst.clone())
     );
 
     // The same simulator serves the pharmacies: register, dispense once, refuse the second.
@@ -81,6 +81,27 @@ async fn downloaded_order_set_becomes_a_prescription_verifiable_with_published_k
             by: DEMO_PHARMACY.0.into(),
             at: receipt.dispensed_at
         }
+    );
+
+    // The demo's pharmacist half runs against the same simulator.
+    let mut second = sample_visit("4K7Q2M9X4T8W1Z5R6N0B", &inst, now).unwrap();
+    sets[0].apply_to(&mut second).unwrap();
+    let issued2 = sheet::issue(&second, None, client.device_key(), "x", &home_care_extras()).unwrap();
+    let mut out = Vec::new();
+    nhi_vpn_sim::pharmacy::demo::pharmacist_part(
+        &sim.url,
+        sim.fingerprint,
+        &second,
+        client.device_key(),
+        &issued2,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .contains("Second attempt (QR) refused")
     );
     sim.stop().await;
 }

@@ -125,41 +125,71 @@ pub async fn run(
         w(out, l)?;
     }
 
-    // The VPN side: the device key is published for the institution; the prescription registered.
+    // The VPN side: the device key is published for the institution (its enrolment).
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = PharmacyState::open(None, clock.clone(), None)?;
     state.register_signer(visit.institution.as_str(), "DEMO-DEVICE", key.public_key())?;
     let server = serve(state, "127.0.0.1:0".parse().map_err(|_| "address")?).await?;
-    let result = async {
-        let device = HttpPharmacy::new(&server.base_url, server.fingerprint).map_err(|e| e.to_string())?;
-        device.register(&issued.registration(visit, key).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
-        w(out, format!("Registered with the VPN pharmacy service at {}", server.base_url))?;
+    let result = pharmacist_part(&server.base_url, server.fingerprint, visit, key, &issued, out).await;
+    server.shutdown();
+    result.map(|()| issued)
+}
 
-        // The pharmacist.
-        let mut api = HttpPharmacy::new(&server.base_url, server.fingerprint).map_err(|e| e.to_string())?;
-        api.login(DEMO_PHARMACY.0, DEMO_PHARMACY.1).await.map_err(|e| e.to_string())?;
-        let pharmacist = Pharmacist::new(Arc::new(api), clock.clone());
-        let n = pharmacist.refresh_keys().await.map_err(|e| e.to_string())?;
-        let scan = pharmacist.scan(&issued.qr_text).await.map_err(|e| e.to_string())?;
-        w(out, format!(
+/// The pharmacist's half of the demo against a running VPN simulator at `base_url` (certificate
+/// pin `fingerprint`) whose published keys include `key` (an enrolled device): register the
+/// issued prescription, verify it offline, dispense it, and show the second attempt refused.
+pub async fn pharmacist_part(
+    base_url: &str,
+    fingerprint: [u8; 32],
+    visit: &Visit,
+    key: &DeviceKey,
+    issued: &IssuedPrescription,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(|e| e.to_string());
+    let e = |e: PharmacyError| e.to_string();
+    let device = HttpPharmacy::new(base_url, fingerprint).map_err(e)?;
+    let registration = issued.registration(visit, key).map_err(|e| e.to_string())?;
+    device.register(&registration).await.map_err(e)?;
+    w(
+        out,
+        format!("Registered with the VPN pharmacy service at {base_url}"),
+    )?;
+
+    // The pharmacist.
+    let mut api = HttpPharmacy::new(base_url, fingerprint).map_err(e)?;
+    api.login(DEMO_PHARMACY.0, DEMO_PHARMACY.1).await.map_err(e)?;
+    let pharmacist = Pharmacist::new(Arc::new(api), Arc::new(SystemClock));
+    let n = pharmacist.refresh_keys().await.map_err(e)?;
+    let scan = pharmacist.scan(&issued.qr_text).await.map_err(e)?;
+    w(
+        out,
+        format!(
             "Pharmacist {}: signature verified offline against {n} published key(s); {} lines, due refill {:?}",
             DEMO_PHARMACY.0,
             scan.details.lines.len(),
             scan.details.due_refill
-        ))?;
-        let receipt = pharmacist.dispense_qr(&issued.qr_text).await.map_err(|e| e.to_string())?;
-        w(out, format!("Dispensed: receipt {} at {} — the prescription is now invalid", receipt.receipt_no, receipt.dispensed_at))?;
-        match pharmacist.dispense_code(&issued.one_time_code).await {
-            Err(e @ PharmacyError::AlreadyDispensed { .. }) => w(out, format!("Second attempt (one-time code) refused: {e}"))?,
-            other => return Err(format!("second dispense was not refused: {other:?}")),
+        ),
+    )?;
+    let receipt = pharmacist.dispense_qr(&issued.qr_text).await.map_err(e)?;
+    w(
+        out,
+        format!(
+            "Dispensed: receipt {} at {} — the prescription is now invalid",
+            receipt.receipt_no, receipt.dispensed_at
+        ),
+    )?;
+    match pharmacist.dispense_code(&issued.one_time_code).await {
+        Err(err @ PharmacyError::AlreadyDispensed { .. }) => {
+            w(out, format!("Second attempt (one-time code) refused: {err}"))?
         }
-        match pharmacist.dispense_qr(&issued.qr_text).await {
-            Err(e @ PharmacyError::AlreadyDispensed { .. }) => w(out, format!("Second attempt (QR) refused: {e}"))?,
-            other => return Err(format!("second dispense was not refused: {other:?}")),
-        }
-        Ok::<(), String>(())
+        other => return Err(format!("second dispense was not refused: {other:?}")),
     }
-    .await;
-    server.shutdown();
-    result.map(|()| issued)
+    match pharmacist.dispense_qr(&issued.qr_text).await {
+        Err(err @ PharmacyError::AlreadyDispensed { .. }) => {
+            w(out, format!("Second attempt (QR) refused: {err}"))?
+        }
+        other => return Err(format!("second dispense was not refused: {other:?}")),
+    }
+    Ok(())
 }
