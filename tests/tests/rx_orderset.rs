@@ -65,10 +65,14 @@ async fn downloaded_order_set_becomes_a_prescription_verifiable_with_published_k
 
     // The same simulator serves the pharmacies: register, dispense once, refuse the second.
     let device = HttpPharmacy::new(&sim.url, sim.fingerprint).unwrap();
-    device
-        .register(&issued.registration(&visit, client.device_key()).unwrap())
-        .await
-        .unwrap();
+    // As the sync engine sends it: the outbox job's frozen payload (twice: idempotent).
+    let payload = issued.registration_payload(&visit, client.device_key()).unwrap();
+    device.register_payload(&payload).await.unwrap();
+    device.register_payload(&payload).await.unwrap();
+    assert!(matches!(
+        device.register_payload(b"{}").await.unwrap_err(),
+        PharmacyError::Malformed(_)
+    ));
     let mut api = HttpPharmacy::new(&sim.url, sim.fingerprint).unwrap();
     api.login(DEMO_PHARMACY.0, DEMO_PHARMACY.1).await.unwrap();
     let pharmacist = Pharmacist::new(Arc::new(api), Arc::new(SystemClock));

@@ -307,6 +307,13 @@ impl PharmacyError {
         }
     }
 
+    /// Whether trying again later may succeed (the network or the server failed), as opposed to
+    /// an answer about the prescription itself. The sync engine retries the former and parks the
+    /// latter with the message.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Network(_) | Self::Server(_))
+    }
+
     /// The wire form.
     pub fn to_api(&self) -> ApiError {
         let mut e = ApiError {
@@ -572,10 +579,18 @@ impl HttpPharmacy {
         Ok(())
     }
 
-    /// Registers an issued prescription (the prescribing device's call).
+    /// Registers an issued prescription (the prescribing device's call); idempotent.
     pub async fn register(&self, r: &wire::Registration) -> Result<(), PharmacyError> {
         let _: serde_json::Value = self.post("/prescriptions", r).await?;
         Ok(())
+    }
+
+    /// Registers from an outbox job's frozen payload (the JSON of a [`wire::Registration`]); a
+    /// payload that does not parse is a record error, never retried.
+    pub async fn register_payload(&self, payload: &[u8]) -> Result<(), PharmacyError> {
+        let r: wire::Registration = serde_json::from_slice(payload)
+            .map_err(|_| PharmacyError::Malformed("registration payload is not JSON".into()))?;
+        self.register(&r).await
     }
 
     /// Abnormal-case restore of a dispense (audited on the server).
@@ -723,6 +738,12 @@ mod tests {
             PharmacyError::NotRegistered,
             PharmacyError::Unauthorized,
         ];
+        assert!(
+            all.iter().all(|e| !e.is_retryable()),
+            "answers about the prescription are final"
+        );
+        assert!(PharmacyError::Network("x".into()).is_retryable());
+        assert!(PharmacyError::Server("x".into()).is_retryable());
         for e in all {
             let back = PharmacyError::from_api(e.to_api());
             match (&e, &back) {

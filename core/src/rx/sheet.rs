@@ -74,6 +74,11 @@ impl IssuedPrescription {
         Ok(r)
     }
 
+    /// The registration as the frozen payload of an outbox job (`rx_registration`).
+    pub fn registration_payload(&self, visit: &Visit, signer: &dyn RxSigner) -> Result<Vec<u8>, RxError> {
+        serde_json::to_vec(&self.registration(visit, signer)?).map_err(|e| RxError::Storage(e.to_string()))
+    }
+
     /// Pick-up lines for the printout, e.g. `第2次領藥 1130319–1130328`.
     pub fn pick_up_lines(&self) -> Vec<String> {
         self.refill_windows
