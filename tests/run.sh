@@ -88,14 +88,19 @@ fi
 # under the data directory, WAL included, in UTF-8 or in the card's Big5.
 DEMO_PATIENTS=("A123456789 王小明" "B220415378 陳美玲" "F128703126 林志豪" "H223196849 黃淑芬")
 demo_smoke() {
-    local dir out1 out2 code
-    dir="$(mktemp -d "${TMPDIR:-/tmp}/homevisit-demo.XXXXXX")"
+    local base dir out1 out2 code
+    # The app's data dir; the demo keeps its simulators' state (which holds the simulated cards'
+    # clear data, as a real card does) beside it in `data-simulators`, outside what is checked.
+    base="$(mktemp -d "${TMPDIR:-/tmp}/homevisit-demo.XXXXXX")"
+    dir="$base/data"
     cargo build -p homevisit-sim || return 1
     local sim="$TARGET_DIR/debug/homevisit-sim"
     echo "--- demo run 1 (data dir $dir)"
     out1="$("$sim" demo --data-dir "$dir" 2>&1)" || { echo "$out1"; echo "demo run 1 failed"; return 1; }
     echo "$out1"
-    code="$(grep -oE '\b[0-9A-HJ-NP-Z]{20}\b' <<<"$out1" | head -n1 || true)"
+    # The code the demo announces ("visit identification code XXXX"), else any such token.
+    code="$(grep -oE 'visit identification code [0-9A-HJ-NP-Z]{20}\b' <<<"$out1" | head -n1 | awk '{print $NF}' || true)"
+    [[ -n "$code" ]] || code="$(grep -oE '\b[0-9A-HJ-NP-Z]{20}\b' <<<"$out1" | head -n1 || true)"
     [[ -n "$code" ]] || { echo "demo run 1 printed no visit identification code"; return 1; }
     echo "--- demo run 2 (same data dir)"
     out2="$("$sim" demo --data-dir "$dir" 2>&1)" || { echo "$out2"; echo "demo run 2 failed"; return 1; }
@@ -112,7 +117,7 @@ demo_smoke() {
     done
     [[ $leaks -eq 0 ]] || { echo "patient name or ID found in clear (files above)"; return 1; }
     echo "no clear patient name or ID under $dir ($(find "$dir" -type f | wc -l) files checked)"
-    rm -rf "$dir"
+    rm -rf "$base"
 }
 step "demo: two runs over one data dir, nothing in clear" demo_smoke
 
