@@ -238,6 +238,27 @@ async fn each_failure_gives_its_own_error() {
         bad.lookup(&Presented::default()).await.unwrap_err(),
         PharmacyError::Unauthorized
     );
+    // Five wrong passwords in a row lock the account for 15 minutes, even for the right one.
+    for _ in 0..4 {
+        assert_eq!(
+            bad.login("5901010020", "nope").await.unwrap_err(),
+            PharmacyError::Unauthorized
+        );
+    }
+    bad.login("5901010020", "second").await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(
+            bad.login("5901010020", "nope").await.unwrap_err(),
+            PharmacyError::Unauthorized
+        );
+    }
+    assert!(matches!(
+        bad.login("5901010020", "second").await.unwrap_err(),
+        PharmacyError::Refused(_)
+    ));
+    f.clock.advance_ms(16 * 60 * 1000);
+    bad.login("5901010020", "second").await.unwrap();
+
     // A client pinned to another certificate never talks to this server.
     let mut wrong_pin = HttpPharmacy::new(&f.server.base_url, [0; 32]).unwrap();
     assert!(matches!(

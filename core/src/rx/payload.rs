@@ -381,6 +381,20 @@ pub(crate) mod tests {
         ));
     }
 
+    /// The bit layout checked against an independent packer (a few lines of Python written from
+    /// the layout in the module doc), so a codec bug cannot hide by agreeing with itself.
+    #[test]
+    fn body_matches_the_fixed_vector() {
+        let mut v = visit();
+        htn_set().apply_to(&mut v).unwrap();
+        let p = Prescription::from_visit(&v, Some(3)).unwrap();
+        let body = encode_body(&p, 0xBEEF).unwrap();
+        assert_eq!(
+            hex::encode(&body),
+            "01e6858094022dda704eec1cde0076083decb40100075bcd15beef0800178be1800c8001c008c0129050df000c8103801180"
+        );
+    }
+
     #[test]
     fn packers_round_trip() {
         for s in ["A012345100", "AC45791100", "Z999999999", "A000000000"] {

@@ -428,6 +428,11 @@ async fn page_login(State(s): State<PharmacyState>, Form(f): Form<LoginForm>) ->
             Redirect::to("/pharmacy"),
         )
             .into_response(),
+        Err(PharmacyError::Refused(m)) => (
+            StatusCode::FORBIDDEN,
+            Html(html::login(Some(&format!("帳號已鎖定 Locked: {m}")))),
+        )
+            .into_response(),
         Err(_) => (
             StatusCode::UNAUTHORIZED,
             Html(html::login(Some(

@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS rx_signers (
 CREATE TABLE IF NOT EXISTS rx_pharmacies (
     code TEXT PRIMARY KEY, name TEXT NOT NULL, salt BLOB NOT NULL, pw_hash BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rx_login_failures (
+    code TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rx_sessions (
     token TEXT PRIMARY KEY, pharmacy TEXT NOT NULL, created_ms INTEGER NOT NULL
 );
@@ -85,8 +88,28 @@ pub fn add_pharmacy(conn: &Connection, code: &str, name: &str, password: &str) -
     Ok(())
 }
 
-/// Checks a password and opens a session; returns its token.
+/// Wrong passwords in a row before a pharmacy account locks.
+pub const MAX_LOGIN_FAILURES: i64 = 5;
+/// How long a locked account stays locked.
+pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
+
+/// Checks a password and opens a session; returns its token. After [`MAX_LOGIN_FAILURES`] wrong
+/// passwords in a row the account is locked for [`LOCKOUT_MS`] (even for the right password).
 pub fn login(conn: &Connection, code: &str, password: &str, now_ms: i64) -> Result<String, PharmacyError> {
+    let locked_until: i64 = conn
+        .query_row(
+            "SELECT locked_until_ms FROM rx_login_failures WHERE code = ?1",
+            [code],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(server_err)?
+        .unwrap_or(0);
+    if now_ms < locked_until {
+        return Err(PharmacyError::Refused(
+            "too many wrong passwords: the account is locked for 15 minutes".into(),
+        ));
+    }
     let row: Option<(Vec<u8>, Vec<u8>)> = conn
         .query_row(
             "SELECT salt, pw_hash FROM rx_pharmacies WHERE code = ?1",
@@ -95,12 +118,20 @@ pub fn login(conn: &Connection, code: &str, password: &str, now_ms: i64) -> Resu
         )
         .optional()
         .map_err(server_err)?;
-    let Some((salt, hash)) = row else {
-        return Err(PharmacyError::Unauthorized);
-    };
-    if !nhi_reader_sim::keys::ct_eq(&hash, &pw_hash(&salt, password)) {
+    let ok = row.is_some_and(|(salt, hash)| nhi_reader_sim::keys::ct_eq(&hash, &pw_hash(&salt, password)));
+    if !ok {
+        conn.execute(
+            "INSERT INTO rx_login_failures (code, failures, locked_until_ms) VALUES (?1, 1, 0)
+             ON CONFLICT (code) DO UPDATE SET
+                 locked_until_ms = CASE WHEN failures + 1 >= ?2 THEN ?3 ELSE 0 END,
+                 failures = CASE WHEN failures + 1 >= ?2 THEN 0 ELSE failures + 1 END",
+            params![code, MAX_LOGIN_FAILURES, now_ms + LOCKOUT_MS],
+        )
+        .map_err(server_err)?;
         return Err(PharmacyError::Unauthorized);
     }
+    conn.execute("DELETE FROM rx_login_failures WHERE code = ?1", [code])
+        .map_err(server_err)?;
     let token = random_hex(24);
     conn.execute(
         "INSERT INTO rx_sessions (token, pharmacy, created_ms) VALUES (?1, ?2, ?3)",
