@@ -199,6 +199,12 @@ impl HomeVisit {
         self.listeners.subscribe(listener)
     }
 
+    /// Tells the outbox listeners that the outbox changed outside [`Self::record_visit`] (the sync
+    /// engine's outcomes: sent, done, rejected, waiting for retry).
+    pub fn notify_outbox_changed(&self) {
+        self.changed();
+    }
+
     /// Tells the listeners the outbox changed (reads the state only when someone listens).
     fn changed(&self) {
         if self.listeners.is_empty() {

@@ -3,7 +3,7 @@
 use super::*;
 use crate::platform::{ManualClock, MemoryKeyStore};
 use crate::rules::visit_code::VisitCode;
-use crate::store::JobKind;
+use crate::store::{JobKind, JobState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// 2024-03-05 10:30:00 Taiwan time.
@@ -242,11 +242,20 @@ fn listeners_hear_each_commit_until_their_subscription_is_dropped() {
     assert!(app.record_visit_from_input(&bad, details("0003")).is_err());
     assert_eq!(listener.calls.load(Ordering::SeqCst), 2);
 
+    // A change made elsewhere (the sync engine marks the job done) is reported when announced.
+    let job = app.store.jobs_in_state(JobState::Queued, 1).unwrap().remove(0);
+    app.store.mark_sending(std::slice::from_ref(&job.id)).unwrap();
+    app.store.mark_done(&job.id, "ack-1").unwrap();
+    app.notify_outbox_changed();
+    assert_eq!(listener.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(listener.last_queued.load(Ordering::SeqCst), 1);
+    assert_eq!(app.outbox_state().unwrap().counts.done, 1);
+
     drop(sub);
     app.record_visit_from_input(&card(), details("0004")).unwrap();
     assert_eq!(
         listener.calls.load(Ordering::SeqCst),
-        2,
+        3,
         "dropped subscription hears nothing"
     );
 }
