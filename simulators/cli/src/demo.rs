@@ -32,6 +32,8 @@ const INSTITUTION: &str = "3501200000";
 const HPC_PIN: &str = "1234";
 /// The reader the demo pairs with.
 const READER_MODEL: &str = "HV-BT200";
+/// Who the pharmacy calls when something is wrong with the prescription.
+const CONTACT: &str = "居家醫療示範診所 02-2345-6789";
 
 /// Runs the demo over `data_dir` (the app's data) and `sim_dir` (the simulators' state).
 pub fn run(data_dir: &Path, sim_dir: Option<&Path>) -> Result<(), String> {
@@ -153,7 +155,7 @@ async fn day(data_dir: &Path, sim_dir: &Path) -> Result<(), String> {
     drain(&app, client.clone(), clock.clone(), connectivity.clone()).await?;
 
     step("Prescription of visit 1");
-    prescription(&app, &first, &vpn, client.as_ref(), sim_dir).await?;
+    prescription(&first, &vpn, client.as_ref(), sim_dir).await?;
 
     step("Visits on this device");
     let all = app.list_visits(1000, 0).map_err(|e| e.to_string())?;
@@ -441,15 +443,49 @@ impl SyncListener for Progress {
     }
 }
 
-/// The prescription: QR in the terminal, PNG in the sim dir, then the pharmacist.
-async fn prescription(
-    _app: &HomeVisit,
-    _visit: &Visit,
-    _vpn: &VpnSim,
-    _client: &VpnClient,
-    _sim_dir: &Path,
-) -> Result<(), String> {
-    Ok(())
+/// The prescription: QR in the terminal, PNG in the sim dir (the patient's copy, not the app's
+/// data), then the pharmacist against the VPN simulator's pharmacy service.
+async fn prescription(visit: &Visit, vpn: &VpnSim, client: &VpnClient, sim_dir: &Path) -> Result<(), String> {
+    use homevisit_core::rx::{otc, render, sheet};
+    use nhi_vpn_sim::pharmacy::demo;
+    // A chronic continuous prescription: three fills, the first today.
+    let issued = sheet::issue(
+        visit,
+        Some(3),
+        client.device_key(),
+        CONTACT,
+        &demo::home_care_extras(),
+    )
+    .map_err(|e| format!("prescription: {e}"))?;
+    let code = render::qr_code(issued.qr_text.as_bytes()).map_err(|e| e.to_string())?;
+    println!(
+        "prescription QR: version {} (level M), {} characters, signed with the device key (Ed25519)",
+        render::version_number(&code),
+        issued.qr_text.len()
+    );
+    println!("{}", render::to_terminal(&code));
+    let png = sim_dir.join(format!("prescription-{}.png", visit.visit_code));
+    std::fs::write(&png, issued.qr_png(4).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("{}: {e}", png.display()))?;
+    println!("QR saved as {}", png.display());
+    println!(
+        "one-time code for pharmacies without a scanner: {}",
+        otc::display(&issued.one_time_code)
+    );
+    println!("abnormal-situation contact: {}", issued.contact);
+    for line in issued.pick_up_lines() {
+        println!("{line}");
+    }
+    let mut out = std::io::stdout();
+    demo::pharmacist_part(
+        &vpn.url,
+        vpn.fingerprint,
+        visit,
+        client.device_key(),
+        &issued,
+        &mut out,
+    )
+    .await
 }
 
 fn print_visits(visits: &[VisitSummary]) {

@@ -165,10 +165,14 @@ pub async fn pharmacist_part(
     w(
         out,
         format!(
-            "Pharmacist {}: signature verified offline against {n} published key(s); {} lines, due refill {:?}",
+            "Pharmacist {}: signature verified offline against {n} published key(s); {} lines, {}",
             DEMO_PHARMACY.0,
             scan.details.lines.len(),
-            scan.details.due_refill
+            scan.details
+                .due_refill
+                .map_or("no fill due".to_string(), |n| format!(
+                    "fill {n} of the chronic prescription due"
+                ))
         ),
     )?;
     let receipt = pharmacist.dispense_qr(&issued.qr_text).await.map_err(e)?;
