@@ -18,8 +18,9 @@ use std::time::Duration;
 /// How long the store must be idle before the background checkpoint runs.
 const QUIET: Duration = Duration::from_millis(300);
 /// WAL size (pages) at which the writer checkpoints inline anyway (a long burst of commits).
-pub(crate) const BURST_PAGES: i64 = 1000;
-/// The WAL is truncated to this size when it restarts.
+pub(crate) const BURST_PAGES: i64 = 2000;
+/// The WAL is truncated to this size when it restarts (about [`BURST_PAGES`] 4 KiB pages, so a
+/// restarted WAL reuses its blocks instead of growing the file again: growing costs every commit).
 pub(crate) const WAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 
 #[derive(Default)]
