@@ -9,7 +9,19 @@
 //! **Concurrency.** [`Store`] is `Send + Sync`: one connection behind a mutex serves writes and
 //! reads, so calls from several threads are serialised (SQLite has one writer anyway; reads are
 //! short, indexed queries). Share it with `Arc<Store>`. A second process opening the same file waits
-//! up to the busy timeout for the write lock.
+//! up to the busy timeout for the write lock. A background thread with its own connection
+//! checkpoints the WAL when the store has been idle (see `checkpoint.rs`); dropping the store stops it.
+//!
+//! **What is sealed.** Visits are stored as sealed JSON of the whole [`crate::model::Visit`] (name,
+//! national ID, birth date, notes, diagnoses, orders); outbox payloads, error messages, per-field
+//! server errors and acknowledgements, and `kv` values are sealed too. In clear: local ids, the
+//! visit identification code (the NHI key), times, states, job kinds and the keyed patient hash.
+//! Each sealed value's AAD names its table, row (and visit version) and column.
+//!
+//! **Schema.** Numbered migrations in `migrations/NNNN_*.sql`, applied in one transaction and
+//! tracked with `PRAGMA user_version`; a database from a newer app is refused
+//! ([`StoreError::TooNew`]). Opening reads the header, the schema and the key-check row only: it
+//! never scans a table.
 //!
 //! **Corrupt file.** [`Store::open`] on a corrupt file never deletes it: the file and its
 //! `-wal`/`-shm` are moved aside to `<name>.corrupt-<UTC timestamp>` and open **refuses** with
