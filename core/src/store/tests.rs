@@ -304,6 +304,11 @@ fn damaged_schema_page_is_moved_aside_with_its_wal() {
         panic!("expected Corrupt, got {err:?}")
     };
     assert_eq!(std::fs::read(&moved_to).unwrap(), main);
+    // Recovery on the damaged file reports where it stopped (read-only, no panic).
+    match recovery::read_moved_aside(&moved_to, &MemoryKeyStore::with_seed(1)) {
+        Ok(report) => assert!(report.stopped_by.is_some() || report.visits.len() <= 2),
+        Err(e) => assert!(matches!(e, StoreError::Sqlite(_))),
+    }
     assert_eq!(
         std::fs::read(format!("{}-wal", moved_to.display())).unwrap(),
         wal,
