@@ -218,6 +218,13 @@ fun main(args: Array<String>) {
     expectError("key store throwing an undeclared exception → Storage", { it is HomeVisitException.Storage }) {
         HomeVisitApp.open(config, ThrowingKeyStore())
     }
+    val corruptDir = File(work, "corrupt").apply { mkdirs() }
+    File(corruptDir, "homevisit.db").writeBytes(ByteArray(8192) { 0x5a })
+    expectError("corrupt database → Corrupt (and the file is kept)", {
+        it is HomeVisitException.Corrupt && corruptDir.listFiles()!!.any { f -> f.name.contains("corrupt") }
+    }) {
+        HomeVisitApp.open(config.copy(dataDir = corruptDir.path), keys)
+    }
     expectError("bad institution code → Validation(institution_code)",
         { it is HomeVisitException.Validation && it.field == "institution_code" }) {
         HomeVisitApp.open(config.copy(institutionCode = "12AB"), keys)
