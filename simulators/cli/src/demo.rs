@@ -36,7 +36,11 @@ const READER_MODEL: &str = "HV-BT200";
 const CONTACT: &str = "居家醫療示範診所 02-2345-6789";
 
 /// Runs the demo over `data_dir` (the app's data) and `sim_dir` (the simulators' state).
-pub fn run(data_dir: &Path, sim_dir: Option<&Path>) -> Result<(), String> {
+pub fn run(
+    data_dir: &Path,
+    sim_dir: Option<&Path>,
+    reader_addr: Option<std::net::SocketAddr>,
+) -> Result<(), String> {
     let sim_dir: PathBuf = match sim_dir {
         Some(d) => d.to_path_buf(),
         None => sibling(data_dir, "-simulators"),
@@ -49,7 +53,7 @@ pub fn run(data_dir: &Path, sim_dir: Option<&Path>) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    rt.block_on(day(data_dir, &sim_dir))
+    rt.block_on(day(data_dir, &sim_dir, reader_addr))
 }
 
 /// `DIR` + `suffix` beside `DIR` (e.g. `demo-data-simulators`).
@@ -65,7 +69,11 @@ fn step(title: &str) {
     println!("\n== {title}");
 }
 
-async fn day(data_dir: &Path, sim_dir: &Path) -> Result<(), String> {
+async fn day(
+    data_dir: &Path,
+    sim_dir: &Path,
+    reader_addr: Option<std::net::SocketAddr>,
+) -> Result<(), String> {
     println!(
         "homevisit demo — app data in {}, simulators in {}",
         data_dir.display(),
@@ -99,8 +107,15 @@ async fn day(data_dir: &Path, sim_dir: &Path) -> Result<(), String> {
     println!("app store open: {} visit(s) from earlier runs", earlier.len());
 
     let client = Arc::new(enrol(&app, &vpn, clock.clone()).await?);
-    let reader = reader(sim_dir)?;
-    let session = connect_reader(&app, &reader, &device_id).await?;
+    let reader = match reader_addr {
+        None => Some(reader(sim_dir)?),
+        Some(_) => None,
+    };
+    let session = match (&reader, reader_addr) {
+        (Some(reader), _) => connect_reader(&app, reader, &device_id).await?,
+        (None, Some(addr)) => connect_loopback(&app, addr, &device_id).await?,
+        (None, None) => return Err("no reader".into()),
+    };
 
     step("Practitioner card");
     let practitioner = hpc::open(&session)
@@ -131,7 +146,11 @@ async fn day(data_dir: &Path, sim_dir: &Path) -> Result<(), String> {
     step("Visits 2 and 3 — no signal in the mountains");
     connectivity.set_online(false);
     for patient in [1, 2] {
-        reader.insert(CardSlot::Patient, Box::new(patient_card(sim_dir, patient)?));
+        // In-process, the next patient's card goes into the reader; over loopback the card that
+        // `reader serve` holds stays in.
+        if let Some(reader) = &reader {
+            reader.insert(CardSlot::Patient, Box::new(patient_card(sim_dir, patient)?));
+        }
         visit(
             &app,
             &session,
@@ -143,7 +162,9 @@ async fn day(data_dir: &Path, sim_dir: &Path) -> Result<(), String> {
         )
         .await?;
     }
-    reader.insert(CardSlot::Patient, Box::new(patient_card(sim_dir, 0)?));
+    if let Some(reader) = &reader {
+        reader.insert(CardSlot::Patient, Box::new(patient_card(sim_dir, 0)?));
+    }
     let state = app.outbox_state().map_err(|e| e.to_string())?;
     println!(
         "outbox: {} queued, {} waiting for retry, {} done (nothing leaves the phone while offline)",
@@ -252,6 +273,22 @@ async fn connect_reader(
         );
     }
     println!("secure session open (ChaCha20-Poly1305, counters per direction)");
+    Ok(session)
+}
+
+/// Connects over TCP to `homevisit-sim reader serve` (the loopback transport): pairs on first run
+/// (the code the reader prints is confirmed), or reconnects.
+async fn connect_loopback(
+    app: &HomeVisit,
+    addr: std::net::SocketAddr,
+    phone_id: &str,
+) -> Result<ReaderSession, String> {
+    step("Bluetooth reader (loopback to `homevisit-sim reader serve`)");
+    let pairings = Arc::new(StorePairingStore::new(app.store()));
+    let (_client, session) = nhi_reader_sim::gatt::tcp::connect_loopback(addr, pairings, phone_id)
+        .await
+        .map_err(|e| format!("reader at {addr}: {e}"))?;
+    println!("secure session open with the reader at {addr} (ChaCha20-Poly1305, counters per direction)");
     Ok(session)
 }
 

@@ -31,6 +31,10 @@ enum Command {
         /// the data directory, named `<data-dir>-simulators`.
         #[arg(long)]
         sim_dir: Option<PathBuf>,
+        /// Use the loopback transport to a reader started with `homevisit-sim reader serve`
+        /// (e.g. `127.0.0.1:7000`) instead of the in-process reader.
+        #[arg(long)]
+        reader_addr: Option<std::net::SocketAddr>,
     },
     /// Run the benchmarks and print their metrics.
     Bench {
@@ -56,7 +60,11 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { data_dir, sim_dir } => demo::run(&data_dir, sim_dir.as_deref()),
+        Command::Demo {
+            data_dir,
+            sim_dir,
+            reader_addr,
+        } => demo::run(&data_dir, sim_dir.as_deref(), reader_addr),
         Command::Bench { json, only } => bench::run(json, only.as_deref()),
         Command::Vpn { command } => vpn_serve::run(command),
         Command::Reader { command } => reader_serve::run(command),
