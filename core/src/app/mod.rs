@@ -6,6 +6,7 @@
 mod error;
 mod input;
 mod listener;
+mod prescription;
 mod session;
 mod view;
 

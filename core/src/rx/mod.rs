@@ -13,6 +13,7 @@ mod bits;
 pub mod codes;
 pub mod orderset;
 pub mod otc;
+pub mod outbox;
 pub mod payload;
 pub mod pharmacy;
 pub mod prescription;

@@ -53,10 +53,13 @@ fn map_job(j: store::Job) -> Job {
         },
         store::JobState::Superseded => JobState::Superseded,
     };
+    // A card upload carries its code in the frozen record (M15); any other job of a visit takes the
+    // visit's code from the store.
+    let stored_code = j.visit_code.clone().unwrap_or_default();
     let visit_code = if j.kind == store::JobKind::CardUpload {
-        visit_code_of_record(&j.payload).unwrap_or_default()
+        visit_code_of_record(&j.payload).unwrap_or(stored_code)
     } else {
-        String::new()
+        stored_code
     };
     Job {
         id: j.id.as_str().to_string(),
@@ -73,7 +76,7 @@ fn map_job(j: store::Job) -> Job {
         attempts: j.attempts,
         seq: j.seq,
         created_at_ms: j.created_at_ms,
-        visited_at_ms: None,
+        visited_at_ms: j.visited_at_ms,
         abnormal_reason: None,
     }
 }
@@ -370,6 +373,41 @@ mod tests {
         assert_eq!(engine.start_up().unwrap(), 1);
         assert!(engine.drain(DrainOptions::default()).await.unwrap().complete);
         assert_eq!(target.recorded_counts().get(&v.visit_code), Some(&1));
+    }
+
+    #[test]
+    fn jobs_carry_the_visit_time_and_code_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("app.db"), &MemoryKeyStore::with_seed(1)).unwrap();
+        let codes = VisitCodeGenerator::new(&[1; 32], "unit").unwrap();
+        let inst = InstitutionCode::parse("3501200000").unwrap();
+        let visited = 1_763_900_000_000;
+        let v = synthetic_visit(&codes, &inst, 0, 0, visited).unwrap();
+        capture(&store, &v).unwrap();
+        // A job of another kind of the same visit takes the visit's code from the store.
+        store
+            .enqueue(
+                Some(&v.id),
+                &[store::NewJob::new(
+                    store::JobKind::PrescriptionRegistration,
+                    "rx-k",
+                    b"{}".to_vec(),
+                )],
+            )
+            .unwrap();
+        let jobs: Vec<Job> = store
+            .jobs_for_visit(&v.id)
+            .unwrap()
+            .into_iter()
+            .map(map_job)
+            .collect();
+        assert_eq!(jobs.len(), 2);
+        for j in &jobs {
+            assert_eq!(j.visited_at_ms, Some(v.visited_at.timestamp_millis()), "{j:?}");
+            assert_eq!(j.visit_code, v.visit_code);
+        }
+        let ready = Outbox::ready(&store, visited + 1, 10).unwrap();
+        assert_eq!(ready[0].visited_at_ms, Some(v.visited_at.timestamp_millis()));
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! The NHI VPN client as the engine's [`UploadTarget`]: card-upload jobs (frozen 2.0 `REC`s) go
 //! out as one 2.0 batch with an idempotency key derived from the jobs' keys; the server's
 //! per-record answers become per-job results; every client error is sorted into network / server
-//! / record.
+//! / record. Prescription registrations (`rx_registration`, see [`crate::rx::outbox`]) go one by
+//! one to the pharmacy service's registration route as signed device requests; the service keeps
+//! one prescription per visit identification code and answers a resend of the same QR as
+//! registered, so a retried registration is recorded once.
 
 use super::job::FieldError;
 use super::store_outbox::visit_code_of_record;
 use super::target::{ItemOutcome, ItemResult, UploadError, UploadItem, UploadTarget};
+use crate::rx::outbox as rx_outbox;
+use crate::rx::pharmacy::wire as rx_wire;
 use crate::vpn::{FailureClass as VpnClass, VpnClient, VpnError, upload_xml, wire};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -116,9 +121,51 @@ pub fn results_of(items: &[UploadItem], resp: &wire::UploadResponse) -> Vec<Item
     out
 }
 
-#[async_trait]
-impl UploadTarget for VpnTarget {
-    async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
+/// The pharmacy service's registration route, as the device posts it.
+pub fn registration_path() -> String {
+    format!("{}/prescriptions", rx_wire::API)
+}
+
+/// What the pharmacy service answers to a registration.
+#[derive(serde::Deserialize)]
+struct Registered {
+    visit_code: String,
+}
+
+/// The verdict on one registration, or a failure of the request as a whole (network / server).
+pub fn registration_result(
+    item: &UploadItem,
+    answer: Result<String, VpnError>,
+) -> Result<ItemOutcome, UploadError> {
+    match answer {
+        Ok(code) if item.visit_code.is_empty() || code == item.visit_code => Ok(ItemOutcome::Accepted {
+            ack: format!("rx:{code}"),
+        }),
+        // An answer about another visit cannot be trusted: garbage, sent again later.
+        Ok(_) => Err(UploadError::Server(
+            "the pharmacy service answered for another visit".into(),
+        )),
+        Err(VpnError::Rejected { code, reason, field }) if code != "clock_skew" => {
+            Ok(ItemOutcome::Rejected {
+                fields: field
+                    .map(|f| FieldError {
+                        field: f,
+                        message: reason.clone(),
+                    })
+                    .into_iter()
+                    .collect(),
+                reason: format!("prescription registration refused ({code}): {reason}"),
+            })
+        }
+        Err(e) => Err(match e.class() {
+            VpnClass::Network => UploadError::Network(e.to_string()),
+            _ => UploadError::Server(e.to_string()),
+        }),
+    }
+}
+
+impl VpnTarget {
+    async fn upload_cards(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -134,6 +181,76 @@ impl UploadTarget for VpnTarget {
             b.push(resp.batch_id.clone());
         }
         Ok(results_of(items, &resp))
+    }
+
+    /// Registers one prescription from its frozen payload.
+    async fn register(&self, item: &UploadItem) -> Result<ItemOutcome, UploadError> {
+        let registration = match rx_outbox::parse_payload(&item.payload) {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(ItemOutcome::Rejected {
+                    reason: e.to_string(),
+                    fields: Vec::new(),
+                });
+            }
+        };
+        let answer = self
+            .client
+            .post_signed::<_, Registered>(&registration_path(), &registration)
+            .await
+            .map(|r| r.visit_code);
+        registration_result(item, answer)
+    }
+}
+
+#[async_trait]
+impl UploadTarget for VpnTarget {
+    async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (rx, cards): (Vec<UploadItem>, Vec<UploadItem>) = items
+            .iter()
+            .cloned()
+            .partition(|i| rx_outbox::is_registration(&i.kind));
+        let mut out = match self.upload_cards(&cards).await {
+            Ok(r) => r,
+            // Nothing else to say, a batch to isolate, or no network (the registrations would
+            // fail alike): the batch as a whole.
+            Err(e) if rx.is_empty() || !matches!(e, UploadError::Server(_)) => return Err(e),
+            Err(e) => cards
+                .iter()
+                .map(|i| ItemResult {
+                    job_id: i.job_id.clone(),
+                    outcome: ItemOutcome::Retry {
+                        reason: e.to_string(),
+                    },
+                })
+                .collect(),
+        };
+        for (n, item) in rx.iter().enumerate() {
+            match self.register(item).await {
+                Ok(outcome) => out.push(ItemResult {
+                    job_id: item.job_id.clone(),
+                    outcome,
+                }),
+                // Nothing settled yet: the failure is the batch's, with its class.
+                Err(e) if out.iter().all(|r| matches!(r.outcome, ItemOutcome::Retry { .. })) => {
+                    return Err(e);
+                }
+                // Some jobs are settled: keep their verdicts; this one and the rest wait.
+                Err(e) => {
+                    out.extend(rx[n..].iter().map(|i| ItemResult {
+                        job_id: i.job_id.clone(),
+                        outcome: ItemOutcome::Retry {
+                            reason: e.to_string(),
+                        },
+                    }));
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -216,6 +333,55 @@ mod tests {
             field: None,
         };
         assert!(matches!(classify(&sig), UploadError::Server(_)));
+    }
+
+    #[test]
+    fn registration_answers_become_done_retry_or_rejected() {
+        let code = "AAAAAAAAAAAAAAAAAAAA";
+        let mut rx = item(1, code);
+        rx.kind = "rx_registration".into();
+        // Registered now or before (the service answers a resent QR as registered): done.
+        assert!(matches!(
+            registration_result(&rx, Ok(code.into())),
+            Ok(ItemOutcome::Accepted { ack }) if ack == format!("rx:{code}")
+        ));
+        // An answer about another visit is garbage: retried.
+        assert!(matches!(
+            registration_result(&rx, Ok("BBBBBBBBBBBBBBBBBBBB".into())),
+            Err(UploadError::Server(_))
+        ));
+        let refused = VpnError::Rejected {
+            code: "refused".into(),
+            reason: "another prescription is registered for this visit".into(),
+            field: None,
+        };
+        match registration_result(&rx, Err(refused)) {
+            Ok(ItemOutcome::Rejected { reason, fields }) => {
+                assert!(reason.contains("another prescription"), "{reason}");
+                assert!(fields.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let net = VpnError::Network {
+            kind: NetworkKind::Timeout,
+            detail: "timed out".into(),
+        };
+        assert!(matches!(
+            registration_result(&rx, Err(net)),
+            Err(UploadError::Network(_))
+        ));
+        assert!(matches!(
+            registration_result(&rx, Err(VpnError::Server { status: 500 })),
+            Err(UploadError::Server(_))
+        ));
+        let half = VpnError::BadResponse {
+            reason: "the answer was cut short".into(),
+        };
+        assert!(matches!(
+            registration_result(&rx, Err(half)),
+            Err(UploadError::Server(_))
+        ));
+        assert_eq!(registration_path(), "/pharmacy/api/prescriptions");
     }
 
     #[test]

@@ -744,6 +744,17 @@ pub fn all_device_keys(state: &SimState) -> Vec<wire::DeviceKeys> {
     out
 }
 
+/// The fault knobs strike the device's prescription registration (`POST
+/// /pharmacy/api/prescriptions`, sent by the sync engine) like the other device routes; the
+/// pharmacists' routes are never faulted.
+async fn device_registration_faults(State(state): State<Arc<SimState>>, req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::POST && req.uri().path() == "/pharmacy/api/prescriptions" {
+        faults::layer(State(state), req, next).await
+    } else {
+        next.run(req).await
+    }
+}
+
 /// The whole router over `state` (without the pharmacy routes, which [`VpnSim::start`] merges).
 pub fn router(state: Arc<SimState>) -> Router {
     let signed = Router::new()
@@ -842,7 +853,11 @@ impl VpnSim {
             Arc::new(homevisit_core::platform::SystemClock),
             Some(directory),
         )?;
-        let app = router(state.clone()).merge(pharmacy::router(pharmacy.clone()));
+        let pharmacy_routes = pharmacy::router(pharmacy.clone()).layer(middleware::from_fn_with_state(
+            state.clone(),
+            device_registration_faults,
+        ));
+        let app = router(state.clone()).merge(pharmacy_routes);
         let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(identity.server_config);
         let handle = axum_server::Handle::new();
         let server = axum_server::from_tcp_rustls(listener, rustls_config)
