@@ -593,29 +593,13 @@ impl RunningPharmacy {
 
 /// Serves [`router`] over HTTPS with a fresh self-signed certificate on `addr` (port 0 picks one).
 pub async fn serve(state: PharmacyState, addr: SocketAddr) -> Result<RunningPharmacy, String> {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .map_err(|e| format!("certificate: {e}"))?;
-    let cert_der = certified.cert.der().to_vec();
-    let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
-        .map_err(|e| format!("key: {e}"))?;
-    let mut config =
-        rustls::ServerConfig::builder_with_provider(homevisit_core::vpn::pinning::ring_provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("tls: {e}"))?
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![rustls::pki_types::CertificateDer::from(cert_der.clone())],
-                key,
-            )
-            .map_err(|e| format!("tls: {e}"))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tls = crate::tls::generate()?;
     let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(
         listener,
-        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config)),
+        axum_server::tls_rustls::RustlsConfig::from_config(tls.server_config),
     )
     .map_err(|e| e.to_string())?
     .handle(handle.clone());
@@ -628,7 +612,7 @@ pub async fn serve(state: PharmacyState, addr: SocketAddr) -> Result<RunningPhar
     Ok(RunningPharmacy {
         addr,
         base_url: format!("https://{addr}"),
-        fingerprint: homevisit_core::vpn::pinning::cert_fingerprint(&cert_der),
+        fingerprint: tls.fingerprint,
         handle,
     })
 }
