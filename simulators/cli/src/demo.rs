@@ -18,10 +18,12 @@ use homevisit_core::platform::{
     Clock, Connectivity, FileKeyStore, KeyStore, ManualConnectivity, SystemClock,
 };
 use homevisit_core::reader::{CardSlot, ReaderSession, StorePairingStore};
+use homevisit_core::rx::sheet::IssuedPrescription;
 use homevisit_core::sync::{DrainOptions, SyncConfig, SyncEvent, SyncListener};
 use homevisit_core::vpn::{BindingQr, ClientOptions, VpnClient};
 use indicatif::{ProgressBar, ProgressStyle};
 use nhi_reader_sim::SimReader;
+use nhi_vpn_sim::pharmacy::demo::PresentedAs;
 use nhi_vpn_sim::{SimConfig, VpnSim};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -142,16 +144,19 @@ async fn day(
         &clock,
     )
     .await?;
+    // A chronic continuous prescription: three fills, the first today.
+    let first_rx = prescription(&app, &first, Some(3), client.as_ref(), sim_dir)?;
 
     step("Visits 2 and 3 — no signal in the mountains");
     connectivity.set_online(false);
+    let mut offline_rx = None;
     for patient in [1, 2] {
         // In-process, the next patient's card goes into the reader; over loopback the card that
         // `reader serve` holds stays in.
         if let Some(reader) = &reader {
             reader.insert(CardSlot::Patient, Box::new(patient_card(sim_dir, patient)?));
         }
-        visit(
+        let v = visit(
             &app,
             &session,
             client.as_ref(),
@@ -161,6 +166,10 @@ async fn day(
             &clock,
         )
         .await?;
+        if !v.orders.is_empty() && offline_rx.is_none() {
+            // Issued offline: the family gets the QR and the code now; the registration waits.
+            offline_rx = Some(prescription(&app, &v, None, client.as_ref(), sim_dir)?);
+        }
     }
     if let Some(reader) = &reader {
         reader.insert(CardSlot::Patient, Box::new(patient_card(sim_dir, 0)?));
@@ -175,8 +184,27 @@ async fn day(
     connectivity.set_online(true);
     drain(&app, client.clone(), clock.clone(), connectivity.clone()).await?;
 
-    step("Prescription of visit 1");
-    prescription(&first, &vpn, client.as_ref(), sim_dir).await?;
+    step("At the pharmacy — visit 1's chronic prescription, by QR");
+    let mut out = std::io::stdout();
+    nhi_vpn_sim::pharmacy::demo::pharmacist_dispenses(
+        &vpn.url,
+        vpn.fingerprint,
+        &first_rx,
+        PresentedAs::Qr,
+        &mut out,
+    )
+    .await?;
+    if let Some(issued) = &offline_rx {
+        step("At another pharmacy — the prescription issued offline, by its one-time code");
+        nhi_vpn_sim::pharmacy::demo::pharmacist_dispenses(
+            &vpn.url,
+            vpn.fingerprint,
+            issued,
+            PresentedAs::OneTimeCode,
+            &mut out,
+        )
+        .await?;
+    }
 
     step("Visits on this device");
     let all = app.list_visits(1000, 0).map_err(|e| e.to_string())?;
@@ -480,27 +508,30 @@ impl SyncListener for Progress {
     }
 }
 
-/// The prescription: QR in the terminal, PNG in the sim dir (the patient's copy, not the app's
-/// data), then the pharmacist against the VPN simulator's pharmacy service.
-async fn prescription(visit: &Visit, vpn: &VpnSim, client: &VpnClient, sim_dir: &Path) -> Result<(), String> {
-    use homevisit_core::rx::{otc, render, sheet};
-    use nhi_vpn_sim::pharmacy::demo;
-    // A chronic continuous prescription: three fills, the first today.
-    let issued = sheet::issue(
-        visit,
-        Some(3),
-        client.device_key(),
-        CONTACT,
-        &demo::home_care_extras(),
-    )
-    .map_err(|e| format!("prescription: {e}"))?;
+/// Issues the prescription of `visit` through the app (its registration with the VPN pharmacy
+/// service goes into the outbox, so it works with no signal), shows the QR in the terminal, saves
+/// the PNG in the sim dir (the patient's copy, not the app's data), the one-time code and, for a
+/// chronic prescription, the refill pick-up dates.
+fn prescription(
+    app: &HomeVisit,
+    visit: &Visit,
+    chronic_refills: Option<u8>,
+    client: &VpnClient,
+    sim_dir: &Path,
+) -> Result<IssuedPrescription, String> {
+    use homevisit_core::rx::{otc, render};
+    let issued = app
+        .issue_prescription(&visit.id, chronic_refills, client.device_key(), CONTACT)
+        .map_err(|e| format!("prescription: {e}"))?;
     let code = render::qr_code(issued.qr_text.as_bytes()).map_err(|e| e.to_string())?;
     println!(
         "prescription QR: version {} (level M), {} characters, signed with the device key (Ed25519)",
         render::version_number(&code),
         issued.qr_text.len()
     );
-    println!("{}", render::to_terminal(&code));
+    if chronic_refills.is_some() {
+        println!("{}", render::to_terminal(&code));
+    }
     let png = sim_dir.join(format!("prescription-{}.png", visit.visit_code));
     std::fs::write(&png, issued.qr_png(4).map_err(|e| e.to_string())?)
         .map_err(|e| format!("{}: {e}", png.display()))?;
@@ -513,16 +544,8 @@ async fn prescription(visit: &Visit, vpn: &VpnSim, client: &VpnClient, sim_dir: 
     for line in issued.pick_up_lines() {
         println!("{line}");
     }
-    let mut out = std::io::stdout();
-    demo::pharmacist_part(
-        &vpn.url,
-        vpn.fingerprint,
-        visit,
-        client.device_key(),
-        &issued,
-        &mut out,
-    )
-    .await
+    println!("registration with the VPN pharmacy service queued in the outbox");
+    Ok(issued)
 }
 
 fn print_visits(visits: &[VisitSummary]) {

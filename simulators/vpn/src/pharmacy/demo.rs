@@ -155,27 +155,70 @@ pub async fn pharmacist_part(
         out,
         format!("Registered with the VPN pharmacy service at {base_url}"),
     )?;
+    pharmacist_dispenses(base_url, fingerprint, issued, PresentedAs::Qr, out).await
+}
 
-    // The pharmacist.
+/// How the patient presents the prescription at the counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresentedAs {
+    /// The pharmacist scans the QR and checks its signature offline.
+    Qr,
+    /// A pharmacy without a scanner types the one-time code.
+    OneTimeCode,
+}
+
+/// The pharmacist at the counter, against the VPN simulator at `base_url` where `issued` is
+/// already registered: look it up (QR verified offline, or the typed one-time code), dispense, and
+/// show both second attempts (one-time code, QR) refused with who/when.
+pub async fn pharmacist_dispenses(
+    base_url: &str,
+    fingerprint: [u8; 32],
+    issued: &IssuedPrescription,
+    presented: PresentedAs,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(|e| e.to_string());
+    let e = |e: PharmacyError| e.to_string();
     let mut api = HttpPharmacy::new(base_url, fingerprint).map_err(e)?;
     api.login(DEMO_PHARMACY.0, DEMO_PHARMACY.1).await.map_err(e)?;
     let pharmacist = Pharmacist::new(Arc::new(api), Arc::new(SystemClock));
+    // The pharmacy's system keeps the institutions' published keys, to verify QR codes offline.
     let n = pharmacist.refresh_keys().await.map_err(e)?;
-    let scan = pharmacist.scan(&issued.qr_text).await.map_err(e)?;
+    let (how, details) = match presented {
+        PresentedAs::Qr => {
+            let scan = pharmacist.scan(&issued.qr_text).await.map_err(e)?;
+            (
+                format!("QR signature verified offline against {n} published key(s)"),
+                scan.details,
+            )
+        }
+        PresentedAs::OneTimeCode => {
+            let typed = otc::display(&issued.one_time_code);
+            let details = pharmacist.lookup_code(&typed).await.map_err(e)?;
+            (format!("one-time code {typed} typed"), details)
+        }
+    };
+    let due = match (details.chronic, details.due_refill) {
+        (true, Some(n)) => format!(
+            "fill {n} of {} of the chronic prescription due",
+            details.refills.len()
+        ),
+        (true, None) => "no fill of the chronic prescription due today".to_string(),
+        (false, _) => "single prescription".to_string(),
+    };
     w(
         out,
         format!(
-            "Pharmacist {}: signature verified offline against {n} published key(s); {} lines, {}",
+            "Pharmacist {}: {how}; {} line(s), {due}",
             DEMO_PHARMACY.0,
-            scan.details.lines.len(),
-            scan.details
-                .due_refill
-                .map_or("no fill due".to_string(), |n| format!(
-                    "fill {n} of the chronic prescription due"
-                ))
+            details.lines.len()
         ),
     )?;
-    let receipt = pharmacist.dispense_qr(&issued.qr_text).await.map_err(e)?;
+    let receipt = match presented {
+        PresentedAs::Qr => pharmacist.dispense_qr(&issued.qr_text).await,
+        PresentedAs::OneTimeCode => pharmacist.dispense_code(&issued.one_time_code).await,
+    }
+    .map_err(e)?;
     w(
         out,
         format!(
