@@ -8,6 +8,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_upload_tracking.sql"),
+    include_str!("migrations/0003_cheaper_commit.sql"),
 ];
 
 /// The schema version this build creates and understands.

@@ -850,6 +850,19 @@ fn a_version_1_database_with_data_upgrades_without_loss() {
     let store = Store::open_with_clock(&path, &ks, clock.clone()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(store.get_visit(&v.id).unwrap().visit, v);
+    // The version-1 visit is still found by patient and still tracked against the 24-hour rule
+    // (migration 0003 serves both from other indexes).
+    let found = store.find_visits_by_national_id(&v.patient.national_id).unwrap();
+    assert_eq!(found.iter().map(|s| &s.visit).collect::<Vec<_>>(), vec![&v]);
+    let day = visits::UPLOAD_DEADLINE_MS;
+    let at = v.visited_at.timestamp_millis();
+    let deadlines = store.upload_deadlines(at + day + 1, 0).unwrap();
+    assert_eq!(deadlines.missed.len(), 1);
+    assert_eq!(deadlines.missed[0].upload_due_at_ms, at + day);
+    assert_eq!(
+        store.upload_deadlines(at + day - 10, 60).unwrap().at_risk.len(),
+        1
+    );
     assert_eq!(
         store.kv_get("reader", "r1").unwrap().as_deref(),
         Some(&b"pairing"[..])

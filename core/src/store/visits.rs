@@ -380,8 +380,12 @@ impl Store {
         let key = self.sealer().index_hash(NATIONAL_ID_DOMAIN, national_id.expose());
         let raws: Vec<RawVisit> = {
             let conn = self.lock();
+            // Found through the outbox's per-patient index: every visit has a job carrying its
+            // current patient key (migration 0003 dropped the visits' own patient index).
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {VISIT_COLUMNS} FROM visits WHERE patient_key = ?1 ORDER BY visited_at DESC, id DESC"
+                "SELECT {VISIT_COLUMNS} FROM (SELECT DISTINCT visit_id FROM outbox WHERE patient_key = ?1) j
+                 CROSS JOIN visits v ON v.id = j.visit_id
+                 WHERE v.patient_key = ?1 ORDER BY v.visited_at DESC, v.id DESC"
             ))?;
             let rows = stmt.query_map([key], raw_visit)?;
             let raws: Vec<RawVisit> = rows.collect::<Result<_, _>>()?;
@@ -410,22 +414,24 @@ impl Store {
                 uploaded_at_ms: r.get(4)?,
             })
         };
+        // The deadline is visited_at + 24 h (set so on every write), so both lists come from
+        // visits_by_time (visited_at, id, uploaded_at).
         let cols = "id, visit_code, visited_at, upload_due_at, uploaded_at";
+        let from = now_ms.saturating_sub(UPLOAD_DEADLINE_MS);
         let at_risk = conn
             .prepare_cached(&format!(
-                "SELECT {cols} FROM visits WHERE uploaded_at IS NULL AND upload_due_at >= ?1 AND upload_due_at <= ?2
-                 ORDER BY upload_due_at"
+                "SELECT {cols} FROM visits WHERE uploaded_at IS NULL AND visited_at >= ?1 AND visited_at <= ?2
+                 ORDER BY visited_at, id"
             ))?
-            .query_map([now_ms, now_ms.saturating_add(at_risk_within_ms)], read)?
+            .query_map([from, from.saturating_add(at_risk_within_ms)], read)?
             .collect::<Result<_, _>>()?;
         let missed = conn
             .prepare_cached(&format!(
-                "SELECT {cols} FROM visits WHERE uploaded_at IS NULL AND upload_due_at < ?1
-                 UNION ALL
-                 SELECT {cols} FROM visits WHERE uploaded_at > upload_due_at
-                 ORDER BY 4"
+                "SELECT {cols} FROM visits INDEXED BY visits_by_time
+                 WHERE (uploaded_at IS NULL AND visited_at < ?1) OR uploaded_at > visited_at + ?2
+                 ORDER BY visited_at, id"
             ))?
-            .query_map([now_ms], read)?
+            .query_map([from, UPLOAD_DEADLINE_MS], read)?
             .collect::<Result<_, _>>()?;
         Ok(DeadlineReport { at_risk, missed })
     }
