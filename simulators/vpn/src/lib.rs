@@ -747,7 +747,11 @@ pub fn all_device_keys(state: &SimState) -> Vec<wire::DeviceKeys> {
 /// The fault knobs strike the device's prescription registration (`POST
 /// /pharmacy/api/prescriptions`, sent by the sync engine) like the other device routes; the
 /// pharmacists' routes are never faulted.
-async fn device_registration_faults(State(state): State<Arc<SimState>>, req: Request, next: Next) -> Response {
+async fn device_registration_faults(
+    State(state): State<Arc<SimState>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if req.method() == axum::http::Method::POST && req.uri().path() == "/pharmacy/api/prescriptions" {
         faults::layer(State(state), req, next).await
     } else {
