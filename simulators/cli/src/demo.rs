@@ -18,6 +18,7 @@ use homevisit_core::platform::{
     Clock, Connectivity, FileKeyStore, KeyStore, ManualConnectivity, SystemClock,
 };
 use homevisit_core::reader::{CardSlot, ReaderSession, StorePairingStore};
+use homevisit_core::rx::orderset::{OrderSet, cached_order_sets, refresh_order_sets};
 use homevisit_core::rx::sheet::IssuedPrescription;
 use homevisit_core::sync::{DrainOptions, SyncConfig, SyncEvent, SyncListener};
 use homevisit_core::vpn::{BindingQr, ClientOptions, VpnClient};
@@ -109,6 +110,7 @@ async fn day(
     println!("app store open: {} visit(s) from earlier runs", earlier.len());
 
     let client = Arc::new(enrol(&app, &vpn, clock.clone()).await?);
+    let order_sets = order_sets(&app, client.as_ref()).await?;
     let reader = match reader_addr {
         None => Some(reader(sim_dir)?),
         Some(_) => None,
@@ -141,6 +143,7 @@ async fn day(
         connectivity.as_ref(),
         &practitioner_id,
         0,
+        &order_sets,
         &clock,
     )
     .await?;
@@ -163,6 +166,7 @@ async fn day(
             connectivity.as_ref(),
             &practitioner_id,
             patient,
+            &order_sets,
             &clock,
         )
         .await?;
@@ -328,6 +332,7 @@ async fn visit(
     connectivity: &dyn Connectivity,
     practitioner_id: &str,
     patient: usize,
+    order_sets: &[OrderSet],
     clock: &Arc<dyn Clock>,
 ) -> Result<Visit, String> {
     let basic = basic_data::read(session)
@@ -348,7 +353,7 @@ async fn visit(
         visit_type.code()
     );
     let at = RocDateTime::now(clock.as_ref()).map_err(|e| e.to_string())?;
-    let (diagnoses, orders) = clinical(patient);
+    let (diagnoses, orders) = clinical(patient, order_sets)?;
     let body = VisitBody {
         diagnoses: diagnoses.clone(),
         fee_points: 1631,
@@ -405,27 +410,51 @@ fn sequence_meaning(visit: &Visit) -> String {
 }
 
 /// Diagnoses and orders of the demo visits.
-fn clinical(patient: usize) -> (Vec<String>, Vec<Order>) {
-    use homevisit_core::rx::orderset::RxLine;
-    let (dx, lines): (&[&str], Vec<RxLine>) = match patient {
-        0 => (
-            &["I10", "E119"],
-            vec![
-                RxLine::new("A012345100", 100, "QD", "PO", 28),
-                RxLine::new("AC45791100", 50, "BID", "PO", 28),
-                RxLine::new("B023456200", 100, "TID", "PO", 28),
-            ],
-        ),
-        1 => (
-            &["G309", "I639"],
-            vec![RxLine::new("A012345100", 100, "QD", "PO", 14)],
-        ),
-        _ => (&["J449"], vec![]),
+fn clinical(patient: usize, order_sets: &[OrderSet]) -> Result<(Vec<String>, Vec<Order>), String> {
+    let (dx, sets): (&[&str], &[&str]) = match patient {
+        0 => (&["I10", "E119"], &["HT28", "DM28"]),
+        1 => (&["G309", "I639"], &["CONST7"]),
+        _ => (&["J449"], &[]),
     };
-    (
-        dx.iter().map(|s| s.to_string()).collect(),
-        lines.iter().map(RxLine::to_order).collect(),
-    )
+    let mut orders: Vec<Order> = Vec::new();
+    for id in sets {
+        let set = order_sets
+            .iter()
+            .find(|s| s.id == *id)
+            .ok_or_else(|| format!("order set {id} was not downloaded"))?;
+        for line in &set.lines {
+            if !orders.iter().any(|o| o.code == line.drug_code) {
+                orders.push(line.to_order());
+            }
+        }
+    }
+    Ok((dx.iter().map(|s| s.to_string()).collect(), orders))
+}
+
+/// Downloads the institution's order sets (處方套餐) into the sealed cache, or reads the cache when
+/// the VPN cannot be reached.
+async fn order_sets(app: &HomeVisit, client: &VpnClient) -> Result<Vec<OrderSet>, String> {
+    step("Order sets (處方套餐)");
+    let store = app.store();
+    match refresh_order_sets(client, store.as_ref()).await {
+        Ok((sets, refused)) => {
+            let names: Vec<String> = sets.iter().map(|s| format!("{} {}", s.id, s.name)).collect();
+            println!(
+                "downloaded {} order set(s), cached sealed: {}",
+                sets.len(),
+                names.join(", ")
+            );
+            for (id, why) in refused {
+                println!("refused order set {id}: {why}");
+            }
+            Ok(sets)
+        }
+        Err(e) => {
+            let sets = cached_order_sets(store.as_ref()).map_err(|e| e.to_string())?;
+            println!("order sets not downloaded ({e}); using {} cached", sets.len());
+            Ok(sets)
+        }
+    }
 }
 
 fn txn_id() -> [u8; 16] {
