@@ -135,18 +135,17 @@ async fn day(
     let practitioner_id = practitioner.national_id.clone();
 
     let connectivity = ManualConnectivity::new(true);
+    let round = Round {
+        app: &app,
+        session: &session,
+        sam: client.as_ref(),
+        connectivity: connectivity.as_ref(),
+        practitioner_id: &practitioner_id,
+        order_sets: &order_sets,
+        clock: &clock,
+    };
     step("Visit 1 — online: cloud SAM, sequence number, card written");
-    let first = visit(
-        &app,
-        &session,
-        client.as_ref(),
-        connectivity.as_ref(),
-        &practitioner_id,
-        0,
-        &order_sets,
-        &clock,
-    )
-    .await?;
+    let first = visit(&round, 0).await?;
     // A chronic continuous prescription: three fills, the first today.
     let first_rx = prescription(&app, &first, Some(3), client.as_ref(), sim_dir)?;
 
@@ -159,17 +158,7 @@ async fn day(
         if let Some(reader) = &reader {
             reader.insert(CardSlot::Patient, Box::new(patient_card(sim_dir, patient)?));
         }
-        let v = visit(
-            &app,
-            &session,
-            client.as_ref(),
-            connectivity.as_ref(),
-            &practitioner_id,
-            patient,
-            &order_sets,
-            &clock,
-        )
-        .await?;
+        let v = visit(&round, patient).await?;
         if !v.orders.is_empty() && offline_rx.is_none() {
             // Issued offline: the family gets the QR and the code now; the registration waits.
             offline_rx = Some(prescription(&app, &v, None, client.as_ref(), sim_dir)?);
@@ -325,16 +314,28 @@ async fn connect_loopback(
 }
 
 /// One visit of the demo patient `patient`: the card transaction, then one commit.
-async fn visit(
-    app: &HomeVisit,
-    session: &ReaderSession,
-    sam: &VpnClient,
-    connectivity: &dyn Connectivity,
-    practitioner_id: &str,
-    patient: usize,
-    order_sets: &[OrderSet],
-    clock: &Arc<dyn Clock>,
-) -> Result<Visit, String> {
+/// What every visit of the day shares: the app, the reader session, the cloud SAM, the network,
+/// the practitioner and the order sets.
+struct Round<'a> {
+    app: &'a HomeVisit,
+    session: &'a ReaderSession,
+    sam: &'a VpnClient,
+    connectivity: &'a dyn Connectivity,
+    practitioner_id: &'a str,
+    order_sets: &'a [OrderSet],
+    clock: &'a Arc<dyn Clock>,
+}
+
+async fn visit(round: &Round<'_>, patient: usize) -> Result<Visit, String> {
+    let Round {
+        app,
+        session,
+        sam,
+        connectivity,
+        practitioner_id,
+        order_sets,
+        clock,
+    } = *round;
     let basic = basic_data::read(session)
         .await
         .map_err(|e| format!("patient card: {e}"))?;
