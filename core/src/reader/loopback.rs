@@ -206,7 +206,7 @@ impl LoopbackTransport {
             mtu,
             services,
             writer: tokio::sync::Mutex::new(Some(write_half)),
-            events: Mutex::new(Some(rx)),
+            events: super::transport::EventSlot::new(rx),
             acks,
             task,
         }))
@@ -255,7 +255,7 @@ struct LoopbackConnection {
     mtu: u16,
     services: Vec<GattService>,
     writer: tokio::sync::Mutex<Option<tokio::net::tcp::OwnedWriteHalf>>,
-    events: Mutex<Option<mpsc::UnboundedReceiver<LinkEvent>>>,
+    events: super::transport::EventSlot,
     acks: Acks,
     task: tokio::task::JoinHandle<()>,
 }
@@ -302,11 +302,7 @@ impl Connection for LoopbackConnection {
         &self,
         _characteristic: Uuid,
     ) -> Result<mpsc::UnboundedReceiver<LinkEvent>, ReaderError> {
-        self.events
-            .lock()
-            .ok()
-            .and_then(|mut e| e.take())
-            .ok_or_else(|| ReaderError::Device("already subscribed on this connection".into()))
+        self.events.take()
     }
 
     async fn disconnect(&self) {

@@ -82,7 +82,7 @@ impl Transport for MemoryTransport {
         Ok(Box::new(MemoryConnection {
             mtu: link.mtu(),
             link: Mutex::new(Some(link)),
-            events: Mutex::new(Some(rx)),
+            events: super::transport::EventSlot::new(rx),
         }))
     }
 }
@@ -90,7 +90,7 @@ impl Transport for MemoryTransport {
 struct MemoryConnection {
     mtu: u16,
     link: Mutex<Option<Box<dyn PeripheralLink>>>,
-    events: Mutex<Option<mpsc::UnboundedReceiver<LinkEvent>>>,
+    events: super::transport::EventSlot,
 }
 
 impl MemoryConnection {
@@ -124,11 +124,7 @@ impl Connection for MemoryConnection {
         &self,
         _characteristic: Uuid,
     ) -> Result<mpsc::UnboundedReceiver<LinkEvent>, ReaderError> {
-        self.events
-            .lock()
-            .ok()
-            .and_then(|mut e| e.take())
-            .ok_or_else(|| ReaderError::Device("already subscribed on this connection".into()))
+        self.events.take()
     }
 
     async fn disconnect(&self) {

@@ -103,3 +103,24 @@ pub trait Connection: Send + Sync {
     /// Closes the connection.
     async fn disconnect(&self);
 }
+
+/// The event receiver of one connection, handed out once to the first `subscribe` (a central has
+/// one notification stream per connection); shared by the in-process backends.
+#[derive(Debug)]
+pub(crate) struct EventSlot(std::sync::Mutex<Option<mpsc::UnboundedReceiver<LinkEvent>>>);
+
+impl EventSlot {
+    /// A slot holding `rx`.
+    pub(crate) fn new(rx: mpsc::UnboundedReceiver<LinkEvent>) -> Self {
+        Self(std::sync::Mutex::new(Some(rx)))
+    }
+
+    /// Takes the receiver; a second subscription on the same connection is an error.
+    pub(crate) fn take(&self) -> Result<mpsc::UnboundedReceiver<LinkEvent>, ReaderError> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut e| e.take())
+            .ok_or_else(|| ReaderError::Device("already subscribed on this connection".into()))
+    }
+}
