@@ -60,7 +60,8 @@ impl OutboxSubscription {
 /// The app: one per process (Kotlin/Swift: `HomeVisitApp`).
 #[derive(uniffi::Object)]
 pub struct HomeVisitApp {
-    inner: Arc<app::HomeVisit>,
+    /// The core facade (other binding modules add their exports over it).
+    pub(crate) inner: Arc<app::HomeVisit>,
 }
 
 #[uniffi::export(async_runtime = "tokio")]

@@ -32,6 +32,9 @@ pub enum HomeVisitError {
     /// The NHI services refused the request.
     #[error("rejected: {reason}")]
     Rejected { reason: String },
+    /// The device is not enrolled with the institution's VPN services yet.
+    #[error("the device is not enrolled")]
+    NotEnrolled,
     /// A bug inside the core (including a caught panic); logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -49,6 +52,7 @@ impl From<AppError> for HomeVisitError {
             AppError::Card { code } => Self::Card { code },
             AppError::Network => Self::Network,
             AppError::Rejected { reason } => Self::Rejected { reason },
+            AppError::NotEnrolled => Self::NotEnrolled,
             AppError::Internal => Self::Internal,
         }
     }

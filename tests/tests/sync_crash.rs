@@ -1,6 +1,14 @@
-//! Crash consistency: the syncing process (`sync_crash_child`) is killed with SIGKILL at 100 random
-//! points during capture and sync and started again each time; at the end nothing is lost or
-//! duplicated, neither in the app store nor on the server.
+//! Crash consistency: the syncing process (`sync_crash_child`) is killed with SIGKILL at 100 points
+//! of its progress during capture and sync and started again each time; at the end nothing is lost
+//! or duplicated, neither in the app store nor on the server.
+//!
+//! Crash points are chosen by **progress, not time**: each run is told the step at which to kill
+//! itself (`SYNC_CRASH_AT=N`, N drawn from a seeded generator); the child counts the steps it
+//! reaches (capture, commit, claim, send, ack, update) and dies by `SIGKILL` at the N-th. A day of
+//! `TOTAL` visits takes at least `MIN_DAY_STEPS` steps (capture and commit per visit; a round of at
+//! most eight jobs takes one claim and, per batch of at most four, a send, an ack and an update),
+//! and a killed run completes fewer than `MAX_STEP` of them, so all `KILLS` kills land while work
+//! remains, however fast or slow the machine is.
 
 mod sync_support;
 
@@ -8,12 +16,25 @@ use homevisit_core::platform::FileKeyStore;
 use homevisit_core::store::Store;
 use homevisit_core::sync::Jitter;
 use nhi_vpn_sim::FaultConfig;
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 use sync_support::*;
 
 const TOTAL: u64 = 400;
 const KILLS: usize = 100;
+/// The largest step a run is killed at (the child syncs after each visit, so steps 1–6 of a run
+/// are capture, commit, claim, send, ack, update).
+const MAX_STEP: u64 = 10;
+/// The fewest steps a whole day can take: 2 per visit, 7 per round of 8 jobs.
+const MIN_DAY_STEPS: u64 = 2 * TOTAL + TOTAL * 7 / 8;
+/// Every kind of step the child reports.
+const STEP_KINDS: [&str; 6] = ["capture", "commit", "claim", "send", "ack", "update"];
+
+const _: () = assert!(
+    (KILLS as u64) * (MAX_STEP - 1) < MIN_DAY_STEPS,
+    "the kills must land while work remains"
+);
 
 fn child(dir: &std::path::Path, enrolment: &std::path::Path, base: i64) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sync_crash_child"));
@@ -21,6 +42,7 @@ fn child(dir: &std::path::Path, enrolment: &std::path::Path, base: i64) -> Comma
         .arg(enrolment)
         .arg(TOTAL.to_string())
         .arg(base.to_string())
+        .env_remove("SYNC_CRASH_AT")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -57,29 +79,35 @@ async fn sigkill_at_100_random_points_loses_and_duplicates_nothing() {
     });
     let base = now_ms() - 2 * 3_600_000;
     let mut rng = Jitter::seeded(0x5eed);
-    let mut killed = 0;
-    let mut finished_early = 0;
-    let mut runs = 0;
-    while killed < KILLS {
-        runs += 1;
-        assert!(
-            runs <= 3 * KILLS,
-            "the day finished before {KILLS} kills ({killed} so far)"
+    let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    for run in 1..=KILLS {
+        let at = 1 + ((rng.next_unit() * MAX_STEP as f64) as u64).min(MAX_STEP - 1);
+        let out = tokio::task::spawn_blocking({
+            let mut c = child(dir.path(), &enrolment, base);
+            c.env("SYNC_CRASH_AT", at.to_string());
+            move || c.output().unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGKILL),
+            "run {run} (kill at step {at}) was not killed at its fail point: {} {stderr}",
+            out.status
         );
-        let mut c = child(dir.path(), &enrolment, base).spawn().unwrap();
-        let delay = 3 + (rng.next_unit() * 60.0) as u64;
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-        match c.try_wait().unwrap() {
-            Some(status) => {
-                assert!(status.success(), "the child failed on its own: {status}");
-                finished_early += 1;
-            }
-            None => {
-                c.kill().unwrap(); // SIGKILL
-                c.wait().unwrap();
-                killed += 1;
-            }
-        }
+        let kind = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("crash-at "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("run {run}: no crash-at line in {stderr}"));
+        *by_kind.entry(kind.to_string()).or_default() += 1;
+    }
+    for kind in STEP_KINDS {
+        assert!(
+            by_kind.get(kind).copied().unwrap_or(0) > 0,
+            "no kill landed at `{kind}`: {by_kind:?}"
+        );
     }
     let mid_day = store_progress(dir.path());
     assert!(
@@ -127,8 +155,7 @@ async fn sigkill_at_100_random_points_loses_and_duplicates_nothing() {
     }
     assert_eq!(sim.stored_visit_total(), TOTAL);
     eprintln!(
-        "crash test: {killed} kills, {finished_early} runs finished before their kill; \
-         before the last run {} visits captured, {} synced",
+        "crash test: {KILLS} kills by step {by_kind:?}; before the last run {} visits captured, {} synced",
         mid_day.0, mid_day.1
     );
     sim.stop().await;

@@ -51,6 +51,9 @@ pub enum AppError {
         /// The server's reason.
         reason: String,
     },
+    /// The device is not enrolled with the institution's VPN services yet (enrol with QR-2 + PIN).
+    #[error("the device is not enrolled")]
+    NotEnrolled,
     /// A bug or an unexpected state inside the core; logged, nothing the user can fix.
     #[error("internal error")]
     Internal,

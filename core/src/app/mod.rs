@@ -3,6 +3,7 @@
 //! visit's `card_upload` outbox job), lists them, reports the outbox state and tells listeners
 //! when the outbox changes. Every error leaving it is an [`AppError`].
 
+mod enrol;
 mod error;
 mod input;
 mod listener;
@@ -10,19 +11,20 @@ mod prescription;
 mod session;
 mod view;
 
+pub use enrol::EnrolmentStatus;
 pub use error::AppError;
 pub use input::{CardInput, VisitDetails};
 pub use listener::{OutboxListener, Subscription};
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 
 use crate::model::{CardBasicData, InstitutionCode, RocDateTime, SequenceNumber, Visit, VisitType};
-use crate::platform::{Clock, KeyStore};
+use crate::platform::{Clock, Connectivity, KeyStore, ManualConnectivity};
 use crate::rules::RuleError;
 use crate::rules::visit_code::{VisitCodeGenerator, VisitCodeInput, VisitCodeStoreError};
 use crate::store::{JobState, Store};
 use listener::Listeners;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// File name of the app's database inside the data directory.
 pub const DATABASE_FILE: &str = "homevisit.db";
@@ -57,6 +59,10 @@ pub struct HomeVisit {
     /// Serialises visit recording so the device counter behind visit codes never repeats.
     record_lock: Mutex<()>,
     listeners: Listeners,
+    /// Connectivity as the host pushes it ([`HomeVisit::set_online`]).
+    connectivity: Arc<ManualConnectivity>,
+    /// The enrolled VPN client (`None` until enrolment); see `enrol.rs`.
+    vpn: RwLock<Option<Arc<crate::vpn::VpnClient>>>,
 }
 
 impl std::fmt::Debug for HomeVisit {
@@ -88,14 +94,29 @@ impl HomeVisit {
             keys.as_ref(),
             clock.clone(),
         )?);
-        Ok(Self {
+        let app = Self {
             store,
             institution,
             codes,
             clock,
             record_lock: Mutex::new(()),
             listeners: Listeners::default(),
-        })
+            connectivity: ManualConnectivity::new(true),
+            vpn: RwLock::new(None),
+        };
+        app.load_enrolment()?;
+        Ok(app)
+    }
+
+    /// The host tells the core whether the network is usable (Android `ConnectivityManager`, iOS
+    /// `NWPathMonitor`); nothing is sent while offline and visits take the abnormal path.
+    pub fn set_online(&self, online: bool) {
+        self.connectivity.set_online(online);
+    }
+
+    /// Whether the host last said the network is usable.
+    pub fn is_online(&self) -> bool {
+        self.connectivity.is_online()
     }
 
     /// The institution this app records visits for.

@@ -1,27 +1,135 @@
 //! The syncing process of the crash-consistency test (`tests/tests/sync_crash.rs`): opens the app
 //! store, captures the day's visits a few at a time and syncs after each few, then drains until
-//! complete. The test kills it with SIGKILL at random points and starts it again; every run picks
-//! up where the store says the last one stopped.
+//! complete. Every run picks up where the store says the last one stopped.
+//!
+//! **Fail point.** The child counts the steps of its work as it reaches them — `capture` (a visit
+//! built, not yet stored), `commit` (the visit and its job committed), `claim` (jobs marked
+//! sending), `send` (a batch about to leave), `ack` (the server's answer received, not yet
+//! recorded) and `update` (the answer recorded in the store). With `SYNC_CRASH_AT=N` it writes
+//! `crash-at <step> <N>` to stderr when it reaches the N-th step and kills itself with `SIGKILL`,
+//! so the test chooses its crash points by progress, never by time.
 //!
 //! Usage: `sync_crash_child DATA_DIR ENROLMENT_JSON TOTAL_VISITS BASE_MS`
 
+use async_trait::async_trait;
 use homevisit_core::model::InstitutionCode;
 use homevisit_core::platform::{FileKeyStore, ManualConnectivity, SystemClock};
 use homevisit_core::rules::visit_code::VisitCodeGenerator;
 use homevisit_core::store::Store;
 use homevisit_core::sync::visit_day::{capture, synthetic_visit};
 use homevisit_core::sync::vpn_target::VpnTarget;
-use homevisit_core::sync::{Backoff, DrainOptions, SyncConfig, SyncEngine};
+use homevisit_core::sync::{
+    Backoff, CorrectedJob, DeadlineReport, DrainOptions, ItemResult, Job, JobId, JobUpdate, Outbox,
+    OutboxCounts, OutboxError, SyncConfig, SyncEngine, UploadError, UploadItem, UploadTarget,
+};
 use homevisit_core::vpn::{ClientOptions, Enrolment, VpnClient};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Visits captured between two syncs.
-const CAPTURE_STEP: u64 = 3;
+/// Visits captured between two syncs (one: every run soon reaches each kind of step).
+const CAPTURE_STEP: u64 = 1;
 /// Patients the visits rotate over.
 const PATIENTS: u64 = 7;
+
+/// The fail point: counts steps and kills the process at the chosen one.
+struct FailPoint {
+    reached: AtomicU64,
+    kill_at: Option<u64>,
+}
+
+impl FailPoint {
+    fn from_env() -> Result<Self, String> {
+        let kill_at = match std::env::var("SYNC_CRASH_AT") {
+            Ok(v) => Some(v.parse().map_err(|_| "SYNC_CRASH_AT must be a number")?),
+            Err(_) => None,
+        };
+        Ok(Self {
+            reached: AtomicU64::new(0),
+            kill_at,
+        })
+    }
+
+    /// Marks one step reached; at the chosen one, reports it and dies by `SIGKILL`.
+    fn step(&self, name: &str) {
+        let n = self.reached.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.kill_at == Some(n) {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "crash-at {name} {n}");
+            let _ = err.flush();
+            // SAFETY: kill(2) on our own pid with a constant signal has no memory-safety
+            // preconditions; SIGKILL cannot be caught, so nothing after it runs.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// The store's outbox with the fail point around the steps the engine takes on it.
+struct CountingOutbox {
+    inner: Arc<Store>,
+    fp: Arc<FailPoint>,
+}
+
+impl Outbox for CountingOutbox {
+    fn reset_sending(&self) -> Result<usize, OutboxError> {
+        Outbox::reset_sending(self.inner.as_ref())
+    }
+    fn ready(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, OutboxError> {
+        Outbox::ready(self.inner.as_ref(), now_ms, limit)
+    }
+    fn next_retry_after(&self, now_ms: i64) -> Result<Option<i64>, OutboxError> {
+        Outbox::next_retry_after(self.inner.as_ref(), now_ms)
+    }
+    fn make_all_due(&self, now_ms: i64) -> Result<usize, OutboxError> {
+        Outbox::make_all_due(self.inner.as_ref(), now_ms)
+    }
+    fn mark_sending(&self, ids: &[JobId]) -> Result<(), OutboxError> {
+        Outbox::mark_sending(self.inner.as_ref(), ids)?;
+        self.fp.step("claim");
+        Ok(())
+    }
+    fn record(&self, updates: &[JobUpdate]) -> Result<(), OutboxError> {
+        Outbox::record(self.inner.as_ref(), updates)?;
+        self.fp.step("update");
+        Ok(())
+    }
+    fn counts(&self) -> Result<OutboxCounts, OutboxError> {
+        Outbox::counts(self.inner.as_ref())
+    }
+    fn job(&self, id: &JobId) -> Result<Job, OutboxError> {
+        Outbox::job(self.inner.as_ref(), id)
+    }
+    fn rejected(&self) -> Result<Vec<Job>, OutboxError> {
+        Outbox::rejected(self.inner.as_ref())
+    }
+    fn requeue_corrected(&self, id: &JobId, corrected: CorrectedJob) -> Result<JobId, OutboxError> {
+        Outbox::requeue_corrected(self.inner.as_ref(), id, corrected)
+    }
+    fn deadlines(&self, now_ms: i64, deadline_ms: i64, window_ms: i64) -> Result<DeadlineReport, OutboxError> {
+        Outbox::deadlines(self.inner.as_ref(), now_ms, deadline_ms, window_ms)
+    }
+}
+
+/// The VPN target with the fail point before a batch leaves and after its answer arrives.
+struct CountingTarget {
+    inner: VpnTarget,
+    fp: Arc<FailPoint>,
+}
+
+#[async_trait]
+impl UploadTarget for CountingTarget {
+    async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
+        self.fp.step("send");
+        let answer = self.inner.upload(items).await;
+        self.fp.step("ack");
+        answer
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,6 +157,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     let [dir, enrolment, total, base] = args else {
         return Err("usage: sync_crash_child DATA_DIR ENROLMENT_JSON TOTAL_VISITS BASE_MS".into());
     };
+    let fp = Arc::new(FailPoint::from_env()?);
     let dir = PathBuf::from(dir);
     let total: u64 = total.parse().map_err(|_| "TOTAL_VISITS must be a number")?;
     let base: i64 = base.parse().map_err(|_| "BASE_MS must be a number")?;
@@ -57,9 +166,10 @@ async fn run(args: &[String]) -> Result<(), String> {
     );
     let enrolment: Enrolment = serde_json::from_slice(&std::fs::read(enrolment).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
+    // Generous timeouts: a slow or loaded machine must not turn every request into a retry.
     let options = ClientOptions {
-        timeout: Duration::from_millis(800),
-        connect_timeout: Duration::from_millis(800),
+        timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(10),
         ..ClientOptions::default()
     };
     let client = Arc::new(VpnClient::from_enrolment(enrolment, options).map_err(|e| e.to_string())?);
@@ -73,8 +183,14 @@ async fn run(args: &[String]) -> Result<(), String> {
         ..SyncConfig::default()
     };
     let engine = SyncEngine::new(
-        store.clone(),
-        Arc::new(VpnTarget::new(client)),
+        Arc::new(CountingOutbox {
+            inner: store.clone(),
+            fp: fp.clone(),
+        }),
+        Arc::new(CountingTarget {
+            inner: VpnTarget::new(client),
+            fp: fp.clone(),
+        }),
         Arc::new(SystemClock),
         ManualConnectivity::new(true),
         config,
@@ -91,7 +207,9 @@ async fn run(args: &[String]) -> Result<(), String> {
         }
         for n in have..(have + CAPTURE_STEP).min(total) {
             let visit = synthetic_visit(&codes, &institution, n % PATIENTS, n, base + n as i64 * 1_000)?;
+            fp.step("capture");
             capture(&store, &visit)?;
+            fp.step("commit");
         }
         engine
             .drain(DrainOptions {
@@ -101,10 +219,11 @@ async fn run(args: &[String]) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
     }
+    // Drain until nothing is owed: no time budget, so a slow machine only takes longer.
     let summary = engine
         .drain(DrainOptions {
             force: true,
-            time_budget_ms: Some(30_000),
+            time_budget_ms: None,
         })
         .await
         .map_err(|e| e.to_string())?;
