@@ -21,8 +21,10 @@ JNA_JAR="${JNA_JAR:-/usr/share/java/jna.jar}"
 OUT="$TARGET_DIR/kotlin-test"
 LIB="$TARGET_DIR/debug/libhomevisit_ffi.so"
 
-echo "--- kotlin: build homevisit-ffi (debug)"
+echo "--- kotlin: build homevisit-ffi and the simulators (debug)"
 cargo build -p homevisit-ffi --lib --bin uniffi-bindgen
+cargo build -p homevisit-sim
+export HOMEVISIT_SIM="$TARGET_DIR/debug/homevisit-sim"
 [[ -f "$LIB" ]] || { echo "kotlin: $LIB was not built"; echo "kotlin: 0 passed, 1 failed"; exit 1; }
 
 echo "--- kotlin: generate Kotlin and Swift bindings"
@@ -71,11 +73,13 @@ for api in "class HomeVisitApp" "func recordVisit" "func listVisits" "func outbo
 done
 swift_passed=$((3 + 7 - swift_failed))
 
-echo "--- kotlin: compile the generated bindings and Main.kt"
+echo "--- kotlin: compile the generated bindings, the android/ Kotlin layer and the test"
 rm -rf "$OUT" && mkdir -p "$OUT"
 CP="$JNA_JAR:$COROUTINES_JAR"
 "$KOTLINC" -nowarn -cp "$CP" -d "$OUT/test.jar" \
-    $(find "$TARGET_DIR/bindings/kotlin" -name '*.kt') "$ROOT/tests/kotlin/Main.kt"
+    $(find "$TARGET_DIR/bindings/kotlin" -name '*.kt') \
+    $(find "$ROOT/android" -name '*.kt' 2>/dev/null) \
+    "$ROOT"/tests/kotlin/*.kt
 
 echo "--- kotlin: run on the JVM"
 set +e
