@@ -21,7 +21,7 @@ use crate::model::{CardBasicData, InstitutionCode, RocDateTime, SequenceNumber, 
 use crate::platform::{Clock, Connectivity, KeyStore, ManualConnectivity};
 use crate::rules::RuleError;
 use crate::rules::visit_code::{VisitCodeGenerator, VisitCodeInput, VisitCodeStoreError};
-use crate::store::{JobState, Store};
+use crate::store::Store;
 use listener::Listeners;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -191,29 +191,7 @@ impl HomeVisit {
     /// The outbox: exact counts by state, and up to [`OUTBOX_LIST_LIMIT`] jobs of each state,
     /// oldest first.
     pub fn outbox_state(&self) -> Result<OutboxState, AppError> {
-        let c = self.store.outbox_counts()?;
-        let mut jobs = Vec::new();
-        for state in [
-            JobState::Queued,
-            JobState::Sending,
-            JobState::WaitingRetry,
-            JobState::Rejected,
-            JobState::Done,
-        ] {
-            let listed = self.store.jobs_in_state(state, OUTBOX_LIST_LIMIT)?;
-            jobs.extend(listed.iter().map(OutboxJobView::of));
-        }
-        jobs.sort_by_key(|j| j.seq);
-        Ok(OutboxState {
-            counts: OutboxCounts {
-                queued: clamp(c.queued),
-                sending: clamp(c.sending),
-                done: clamp(c.done),
-                rejected: clamp(c.rejected),
-                waiting_retry: clamp(c.waiting_retry),
-            },
-            jobs,
-        })
+        Ok(OutboxState::read(&self.store, OUTBOX_LIST_LIMIT)?)
     }
 
     /// Registers `listener` for outbox changes until the returned subscription is dropped.
@@ -269,10 +247,6 @@ impl HomeVisit {
             .kv_put(COUNTER_NAMESPACE, COUNTER_KEY, &counter.to_be_bytes())?;
         Ok(counter)
     }
-}
-
-fn clamp(n: u64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

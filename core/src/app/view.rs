@@ -1,8 +1,12 @@
-//! What the facade shows the app: visit summaries and the outbox state.
+//! What the facade shows the app: visit summaries and the outbox state (the outbox's own counts,
+//! `crate::sync::OutboxCounts`, and a payload-free view of each job).
 
 use crate::model::Visit;
-use crate::store::{Job, JobState};
+use crate::store::{Store, StoreResult};
+use crate::sync::{Job, JobState};
 use chrono::{DateTime, FixedOffset};
+
+pub use crate::sync::OutboxCounts;
 
 /// One stored visit as a list shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -112,45 +116,29 @@ pub struct OutboxJobView {
 impl OutboxJobView {
     /// The view of a stored job (its payload stays behind).
     pub fn of(job: &Job) -> Self {
-        let last_error = job.last_error.as_ref().map(|e| e.message.clone());
-        let status = match job.state {
+        let status = match &job.state {
             JobState::Queued => JobStatus::Queued,
             JobState::Sending => JobStatus::Sending,
             JobState::Done => JobStatus::Done,
-            JobState::Rejected => JobStatus::Rejected {
-                reason: last_error.clone().unwrap_or_default(),
+            JobState::Rejected(r) => JobStatus::Rejected {
+                reason: r.reason.clone(),
             },
-            JobState::WaitingRetry => JobStatus::WaitingRetry {
-                next_at_ms: job.next_attempt_at_ms.unwrap_or(job.updated_at_ms),
+            JobState::WaitingRetry { next_at_ms } => JobStatus::WaitingRetry {
+                next_at_ms: *next_at_ms,
             },
             JobState::Superseded => JobStatus::Superseded,
         };
         Self {
-            id: job.id.to_string(),
+            id: job.id.clone(),
             kind: job.kind.as_str().to_string(),
             visit_id: job.visit_id.clone().unwrap_or_default(),
-            visit_code: job.visit_code.clone().unwrap_or_default(),
+            visit_code: job.visit_code.clone(),
             status,
             attempts: job.attempts,
-            last_error,
+            last_error: job.last_error.clone(),
             seq: job.seq,
         }
     }
-}
-
-/// Number of outbox jobs in each state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct OutboxCounts {
-    /// Waiting to be sent.
-    pub queued: u32,
-    /// Being sent.
-    pub sending: u32,
-    /// Confirmed.
-    pub done: u32,
-    /// Refused by the server.
-    pub rejected: u32,
-    /// Waiting for a retry.
-    pub waiting_retry: u32,
 }
 
 /// The outbox: counts by state and every job.
@@ -160,4 +148,25 @@ pub struct OutboxState {
     pub counts: OutboxCounts,
     /// Every job, oldest first.
     pub jobs: Vec<OutboxJobView>,
+}
+
+impl OutboxState {
+    /// Reads the outbox of `store`: exact counts by state, and up to `per_state` jobs of each
+    /// state but superseded, oldest first.
+    pub fn read(store: &Store, per_state: u32) -> StoreResult<Self> {
+        let counts = store.outbox_counts()?;
+        let mut jobs = Vec::new();
+        for state in [
+            JobState::Queued,
+            JobState::Sending,
+            JobState::WaitingRetry { next_at_ms: 0 },
+            JobState::Rejected(Default::default()),
+            JobState::Done,
+        ] {
+            let listed = store.jobs_in_state(state, per_state)?;
+            jobs.extend(listed.iter().map(OutboxJobView::of));
+        }
+        jobs.sort_by_key(|j| j.seq);
+        Ok(Self { counts, jobs })
+    }
 }

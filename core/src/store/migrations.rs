@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_upload_tracking.sql"),
     include_str!("migrations/0003_cheaper_commit.sql"),
+    include_str!("migrations/0004_integer_job_keys.sql"),
 ];
 
 /// The schema version this build creates and understands.

@@ -47,12 +47,15 @@ mod tests;
 
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
-pub use outbox::{
-    Correction, FieldError, Job, JobError, JobErrorKind, JobId, JobKind, JobState, NewJob, OutboxCounts,
-    Outcome,
-};
+pub use outbox::Correction;
 pub use seal::{INDEX_KEY_ALIAS, SEAL_KEY_ALIAS};
-pub use visits::{Committed, DeadlineReport, StoredVisit, VisitDeadline, VisitState};
+pub use visits::{Committed, StoredVisit, VisitState};
+/// The one outbox model, defined in `crate::sync` and kept here by the store.
+pub use crate::sync::deadline::{DeadlineEntry, DeadlineReport, DeadlineStatus, UPLOAD_DEADLINE_MS};
+pub use crate::sync::job::{
+    FieldError, Job, JobId, JobKind, JobState, JobUpdate, NewJob, OutboxCounts, Rejection, new_job_id,
+};
+pub use crate::sync::target::FailureClass;
 
 use crate::platform::{Clock, KeyStore, SystemClock};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};

@@ -15,7 +15,7 @@ pub struct RecoveryReport {
     pub visits: Vec<crate::model::Visit>,
     /// Visit rows that could be read but not opened (tampered or unreadable body).
     pub unreadable_visits: usize,
-    /// Outbox jobs that were not done when the file broke: (job id, kind, state).
+    /// Outbox jobs that were not done when the file broke: (job id, i.e. its integer key, kind, state).
     pub pending_jobs: Vec<(String, String, String)>,
     /// The first error that stopped reading, if any (the list above is then partial).
     pub stopped_by: Option<String>,
@@ -66,7 +66,7 @@ fn read_visits(conn: &Connection, sealer: &Sealer, report: &mut RecoveryReport) 
 }
 
 fn read_jobs(conn: &Connection, report: &mut RecoveryReport) -> StoreResult<()> {
-    let mut stmt = conn.prepare("SELECT id, kind, state FROM outbox WHERE state <> 'done' ORDER BY seq")?;
+    let mut stmt = conn.prepare("SELECT CAST(seq AS TEXT), kind, state FROM outbox WHERE state <> 'done' ORDER BY seq")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         report.pending_jobs.push((row.get(0)?, row.get(1)?, row.get(2)?));

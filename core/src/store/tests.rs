@@ -444,11 +444,9 @@ fn jobs_of_one_patient_go_in_order_and_retry_waits() {
         Err(StoreError::Conflict(_))
     ));
 
-    let err = JobError {
-        kind: JobErrorKind::Network,
-        message: "timeout".into(),
-    };
-    store.mark_retry(&j_a1, &err, T0 + 60_000).unwrap();
+    store
+        .mark_retry(&j_a1, FailureClass::Network, "timeout", T0 + 60_000)
+        .unwrap();
     store.mark_done(&j_b, "batch-1").unwrap();
     assert!(
         store.ready_jobs(T0 + 1_000, 10).unwrap().is_empty(),
@@ -456,7 +454,8 @@ fn jobs_of_one_patient_go_in_order_and_retry_waits() {
     );
     let due = store.ready_jobs(T0 + 60_000, 10).unwrap();
     assert_eq!(ids(&due), vec![j_a1.clone()]);
-    assert_eq!(due[0].last_error.as_ref().unwrap(), &err);
+    assert_eq!(due[0].last_error.as_deref(), Some("timeout"));
+    assert_eq!(due[0].last_error_class, Some(FailureClass::Network));
     assert_eq!(due[0].attempts, 1);
     assert_eq!(store.next_retry_at().unwrap(), Some(T0 + 60_000));
 
@@ -480,7 +479,7 @@ fn jobs_of_one_patient_go_in_order_and_retry_waits() {
     assert_eq!(done.server_ack.as_deref(), Some("batch-2"));
     assert_eq!(done.attempts, 2);
     assert_eq!(done.done_at_ms, Some(T0 + 5_000));
-    assert_eq!(done.visit_code.as_deref(), Some(a1.visit_code.as_str()));
+    assert_eq!(done.visit_code, a1.visit_code);
     // A done job cannot be rejected or retried afterwards.
     assert!(store.mark_rejected(&j_a1, "late", &[]).is_err());
 }
@@ -507,7 +506,7 @@ fn a_rejected_job_blocks_only_what_depends_on_it() {
     store.mark_sending(std::slice::from_ref(&j_up)).unwrap();
     let fields = vec![FieldError {
         field: "M13".into(),
-        reason: "sequence number does not fit the visit type".into(),
+        message: "sequence number does not fit the visit type".into(),
     }];
     store.mark_rejected(&j_up, "invalid record", &fields).unwrap();
     // The patient's later visit and the other patient go on; the dependent prescription waits.
@@ -515,13 +514,10 @@ fn a_rejected_job_blocks_only_what_depends_on_it() {
         ids(&store.ready_jobs(T0, 10).unwrap()),
         vec![j_a2.clone(), j_b.clone()]
     );
-    let rejected = store.jobs_in_state(JobState::Rejected, 10).unwrap();
+    let rejected = store.rejected_jobs(10).unwrap();
     assert_eq!(rejected.len(), 1);
-    assert_eq!(rejected[0].field_errors, fields);
-    assert_eq!(
-        rejected[0].last_error.as_ref().unwrap().kind,
-        JobErrorKind::Record
-    );
+    assert_eq!(rejected[0].rejection().unwrap().fields, fields);
+    assert_eq!(rejected[0].last_error_class, Some(FailureClass::Record));
     assert_eq!(store.outbox_counts().unwrap().rejected, 1);
 
     // Correct and re-queue: the corrected visit is a new version, the dependant follows the new job.
@@ -624,7 +620,7 @@ fn interrupted_sends_restart_after_a_crash() {
     assert_eq!(store.outbox_counts().unwrap().sending, 1);
     assert_eq!(store.reset_sending_to_queued().unwrap(), 1);
     let c = store.outbox_counts().unwrap();
-    assert_eq!((c.queued, c.sending, c.pending()), (1, 0, 1));
+    assert_eq!((c.queued, c.sending, c.remaining()), (1, 0, 1));
     assert_eq!(ids(&store.ready_jobs(T0, 10).unwrap()), vec![j.clone()]);
     assert_eq!(store.unfinished_jobs().unwrap().len(), 1);
 }
@@ -640,13 +636,15 @@ fn batch_outcomes_are_all_or_nothing() {
     store.mark_sending(std::slice::from_ref(&ja)).unwrap();
     // jb is not sending: the batch fails and ja's outcome is not recorded either.
     let outcomes = [
-        Outcome::Done {
+        JobUpdate::Done {
             id: ja.clone(),
-            server_ack: "ok".into(),
+            at_ms: T0,
+            ack: "ok".into(),
         },
-        Outcome::Done {
+        JobUpdate::Done {
             id: jb.clone(),
-            server_ack: "ok".into(),
+            at_ms: T0,
+            ack: "ok".into(),
         },
     ];
     assert!(matches!(
@@ -658,7 +656,7 @@ fn batch_outcomes_are_all_or_nothing() {
     store.record_outcomes(&outcomes).unwrap();
     assert_eq!(store.outbox_counts().unwrap().done, 2);
     assert!(matches!(
-        store.mark_done(&JobId::from_string("nope"), "x"),
+        store.mark_done(&"nope".to_string(), "x"),
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -681,7 +679,7 @@ fn upload_deadlines_list_visits_at_risk_and_missed() {
     assert_eq!(store.get_visit(&late.id).unwrap().state, VisitState::Uploaded);
     assert_eq!(store.get_visit(&late.id).unwrap().uploaded_at_ms, Some(T0));
 
-    let report = store.upload_deadlines(T0, 4 * hour).unwrap();
+    let report = store.upload_deadlines(T0, UPLOAD_DEADLINE_MS, 4 * hour).unwrap();
     assert_eq!(
         report
             .at_risk
@@ -704,7 +702,7 @@ fn upload_deadlines_list_visits_at_risk_and_missed() {
     store.mark_done(&jobs[1], "ok").unwrap();
     assert!(
         store
-            .upload_deadlines(T0 + hour, 4 * hour)
+            .upload_deadlines(T0 + hour, UPLOAD_DEADLINE_MS, 4 * hour)
             .unwrap()
             .at_risk
             .is_empty()
@@ -773,8 +771,9 @@ fn audit_log_is_append_only() {
     assert!(conn.execute("UPDATE audit SET action = 'x'", []).is_err());
 }
 
-/// Writes a visit and its job the way a version-1 build did (no `visit_version`, no `detail`).
-fn insert_v1_rows(store: &Store, v: &Visit) -> JobId {
+/// Writes a visit and its job the way a version-1 build did (no `visit_version`, no `detail`, a
+/// UUID job id); returns that UUID.
+fn insert_v1_rows(store: &Store, v: &Visit) -> String {
     let conn = store.lock();
     let key = store
         .sealer()
@@ -790,13 +789,13 @@ fn insert_v1_rows(store: &Store, v: &Visit) -> JobId {
             v.visit_code,
             key,
             at,
-            at + visits::UPLOAD_DEADLINE_MS,
+            at + UPLOAD_DEADLINE_MS,
             body,
             T0
         ],
     )
     .unwrap();
-    let job = JobId::new();
+    let job = Store::new_id();
     let payload = store
         .sealer()
         .seal(
@@ -840,12 +839,12 @@ fn a_version_1_database_with_data_upgrades_without_loss() {
     let ks = MemoryKeyStore::with_seed(1);
     let clock = ManualClock::new(T0);
     let v = visit("A12345678", T0);
-    let job = {
+    let uuid = {
         let old = Store::open_at_version(&path, &ks, clock.clone(), 1).unwrap();
         assert_eq!(old.schema_version().unwrap(), 1);
-        let job = insert_v1_rows(&old, &v);
+        let uuid = insert_v1_rows(&old, &v);
         old.kv_put("reader", "r1", b"pairing").unwrap();
-        job
+        uuid
     };
     let store = Store::open_with_clock(&path, &ks, clock.clone()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
@@ -854,19 +853,22 @@ fn a_version_1_database_with_data_upgrades_without_loss() {
     // (migration 0003 serves both from other indexes).
     let found = store.find_visits_by_national_id(&v.patient.national_id).unwrap();
     assert_eq!(found.iter().map(|s| &s.visit).collect::<Vec<_>>(), vec![&v]);
-    let day = visits::UPLOAD_DEADLINE_MS;
+    let day = UPLOAD_DEADLINE_MS;
     let at = v.visited_at.timestamp_millis();
-    let deadlines = store.upload_deadlines(at + day + 1, 0).unwrap();
+    let deadlines = store.upload_deadlines(at + day + 1, day, 0).unwrap();
     assert_eq!(deadlines.missed.len(), 1);
-    assert_eq!(deadlines.missed[0].upload_due_at_ms, at + day);
+    assert_eq!(deadlines.missed[0].due_at_ms, at + day);
     assert_eq!(
-        store.upload_deadlines(at + day - 10, 60).unwrap().at_risk.len(),
+        store.upload_deadlines(at + day - 10, day, 60).unwrap().at_risk.len(),
         1
     );
     assert_eq!(
         store.kv_get("reader", "r1").unwrap().as_deref(),
         Some(&b"pairing"[..])
     );
+    // The old job is named by its integer key now; its sealed payload (bound to the UUID) opens.
+    let job = store.all_jobs().unwrap().remove(0).id;
+    assert_ne!(job, uuid);
     let j = store.get_job(&job).unwrap();
     assert_eq!(
         (j.state, j.payload.as_slice(), j.visit_version),

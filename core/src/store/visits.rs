@@ -2,15 +2,14 @@
 //! [`Visit`], found by id, by time (newest first) or by the keyed hash of the national ID, and
 //! tracked against the 24-hour upload rule.
 
-use super::outbox::{JobId, NewJob, insert_jobs};
+use super::outbox::insert_jobs;
 use super::seal::{Place, Sealer};
 use super::{Store, StoreError, StoreResult, audit};
 use crate::model::{NationalId, Visit};
+use crate::sync::deadline::UPLOAD_DEADLINE_MS;
+use crate::sync::job::{JobId, NewJob};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-
-/// The card data of a home visit must reach the NHI within 24 hours of the visit.
-pub const UPLOAD_DEADLINE_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Domain of the keyed hash of national IDs.
 const NATIONAL_ID_DOMAIN: &str = "national_id";
@@ -63,30 +62,6 @@ pub struct Committed {
     pub version: i64,
     /// The jobs enqueued with it.
     pub jobs: Vec<JobId>,
-}
-
-/// One visit's position against the 24-hour upload rule (no patient data).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VisitDeadline {
-    /// Local id.
-    pub visit_id: String,
-    /// Visit identification code.
-    pub visit_code: String,
-    /// When the visit happened, unix ms.
-    pub visited_at_ms: i64,
-    /// When the upload is due, unix ms.
-    pub upload_due_at_ms: i64,
-    /// When the upload was confirmed (after the deadline, for a missed one), if it was.
-    pub uploaded_at_ms: Option<i64>,
-}
-
-/// Visits at risk of missing the 24-hour rule, and those that missed it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeadlineReport {
-    /// Not uploaded yet, due within the warning window; soonest first.
-    pub at_risk: Vec<VisitDeadline>,
-    /// Past due and not uploaded, or uploaded late (for the abnormal-situation report); oldest first.
-    pub missed: Vec<VisitDeadline>,
 }
 
 fn body_place(id: &str, version: i64) -> (String, &'static str) {
@@ -399,40 +374,5 @@ impl Store {
             raws
         };
         raws.into_iter().map(|r| r.open(self.sealer())).collect()
-    }
-
-    /// Visits not uploaded and due within `at_risk_within_ms` of `now_ms`, and visits that missed
-    /// the 24-hour rule (past due and not uploaded, or uploaded late).
-    pub fn upload_deadlines(&self, now_ms: i64, at_risk_within_ms: i64) -> StoreResult<DeadlineReport> {
-        let conn = self.lock();
-        let read = |r: &rusqlite::Row<'_>| {
-            Ok(VisitDeadline {
-                visit_id: r.get(0)?,
-                visit_code: r.get(1)?,
-                visited_at_ms: r.get(2)?,
-                upload_due_at_ms: r.get(3)?,
-                uploaded_at_ms: r.get(4)?,
-            })
-        };
-        // The deadline is visited_at + 24 h (set so on every write), so both lists come from
-        // visits_by_time (visited_at, id, uploaded_at).
-        let cols = "id, visit_code, visited_at, upload_due_at, uploaded_at";
-        let from = now_ms.saturating_sub(UPLOAD_DEADLINE_MS);
-        let at_risk = conn
-            .prepare_cached(&format!(
-                "SELECT {cols} FROM visits WHERE uploaded_at IS NULL AND visited_at >= ?1 AND visited_at <= ?2
-                 ORDER BY visited_at, id"
-            ))?
-            .query_map([from, from.saturating_add(at_risk_within_ms)], read)?
-            .collect::<Result<_, _>>()?;
-        let missed = conn
-            .prepare_cached(&format!(
-                "SELECT {cols} FROM visits INDEXED BY visits_by_time
-                 WHERE (uploaded_at IS NULL AND visited_at < ?1) OR uploaded_at > visited_at + ?2
-                 ORDER BY visited_at, id"
-            ))?
-            .query_map([from, UPLOAD_DEADLINE_MS], read)?
-            .collect::<Result<_, _>>()?;
-        Ok(DeadlineReport { at_risk, missed })
     }
 }

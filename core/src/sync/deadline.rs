@@ -1,5 +1,7 @@
-//! The 24-hour upload rule: which visits are at risk of missing it and which missed it (for the
-//! abnormal-situation report, with the reason the visit was abnormal).
+//! The 24-hour upload rule, in one place: which visits are at risk of missing it and which missed
+//! it (for the abnormal-situation report, with the reason the visit was abnormal). The store finds
+//! its candidates through an index and classifies them with [`status`]; [`report`] does the same
+//! over a list of jobs (the in-memory outbox).
 
 use super::job::{Job, JobState};
 use serde::{Deserialize, Serialize};
@@ -51,13 +53,15 @@ pub struct DeadlineReport {
     pub missed: Vec<DeadlineEntry>,
 }
 
-fn state_rank(s: &JobState) -> u8 {
-    match s {
-        JobState::Rejected(_) => 0,
-        JobState::WaitingRetry { .. } => 1,
-        JobState::Queued => 2,
-        JobState::Sending => 3,
-        JobState::Done | JobState::Superseded => 4,
+/// Where a visit due at `due_at_ms` stands at `now_ms`: uploaded late or overdue → missed; not
+/// uploaded and due within `window_ms` → at risk; otherwise nothing to report.
+pub fn status(due_at_ms: i64, uploaded_at_ms: Option<i64>, now_ms: i64, window_ms: i64) -> Option<DeadlineStatus> {
+    match uploaded_at_ms {
+        Some(at) if at > due_at_ms => Some(DeadlineStatus::Missed),
+        Some(_) => None,
+        None if now_ms > due_at_ms => Some(DeadlineStatus::Missed),
+        None if due_at_ms - now_ms <= window_ms => Some(DeadlineStatus::AtRisk),
+        None => None,
     }
 }
 
@@ -84,15 +88,13 @@ pub fn report(jobs: &[Job], now_ms: i64, deadline_ms: i64, window_ms: i64) -> De
         } else {
             None
         };
-        let status = match uploaded_at_ms {
-            Some(at) if at > due_at_ms => DeadlineStatus::Missed,
-            Some(_) => continue,
-            None if all_done => continue,
-            None if now_ms > due_at_ms => DeadlineStatus::Missed,
-            None if due_at_ms - now_ms <= window_ms => DeadlineStatus::AtRisk,
-            None => continue,
+        if all_done && uploaded_at_ms.is_none() {
+            continue;
+        }
+        let Some(status) = status(due_at_ms, uploaded_at_ms, now_ms, window_ms) else {
+            continue;
         };
-        let worst = js.iter().min_by_key(|j| state_rank(&j.state)).unwrap_or(first);
+        let worst = js.iter().min_by_key(|j| j.state.rank()).unwrap_or(first);
         let entry = DeadlineEntry {
             visit_id: visit_id.to_string(),
             visit_code: first.visit_code.clone(),
@@ -125,6 +127,10 @@ mod tests {
         Job {
             id: format!("j-{visit}"),
             kind: "card_upload".into(),
+            visit_version: None,
+            updated_at_ms: 0,
+            server_ack: None,
+            last_error_class: None,
             ordering_key: Some("p".into()),
             visit_id: Some(visit.into()),
             visit_code: format!("CODE{visit}"),

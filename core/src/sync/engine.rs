@@ -114,7 +114,7 @@ impl From<&Job> for JobView {
     fn from(j: &Job) -> Self {
         Self {
             id: j.id.clone(),
-            kind: j.kind.clone(),
+            kind: j.kind.as_str().to_string(),
             visit_id: j.visit_id.clone(),
             visit_code: j.visit_code.clone(),
             state: j.state.clone(),
@@ -570,7 +570,7 @@ impl Drop for BackgroundSync {
 fn item_of(j: &Job) -> UploadItem {
     UploadItem {
         job_id: j.id.clone(),
-        kind: j.kind.clone(),
+        kind: j.kind.as_str().to_string(),
         visit_code: j.visit_code.clone(),
         idempotency_key: j.idempotency_key.clone(),
         payload: j.payload.clone(),

@@ -42,12 +42,14 @@ pub mod vpn_target;
 mod tests;
 
 pub use backoff::{Backoff, Jitter};
-pub use deadline::{DeadlineEntry, DeadlineReport, DeadlineStatus};
+pub use deadline::{AT_RISK_WINDOW_MS, DeadlineEntry, DeadlineReport, DeadlineStatus, UPLOAD_DEADLINE_MS};
 pub use engine::{
     BackgroundSync, DrainOptions, JobView, ManualSleeper, Sleeper, SyncConfig, SyncEngine, SyncError,
     TokioSleeper,
 };
 pub use events::{DrainSummary, EventLog, StopReason, Subscription, SyncEvent, SyncListener};
-pub use job::{FieldError, Job, JobId, JobState, JobUpdate, NewJob, OutboxCounts, Rejection};
+pub use job::{
+    FieldError, Job, JobId, JobKind, JobState, JobUpdate, JobVisit, NewJob, OutboxCounts, Rejection, new_job_id,
+};
 pub use outbox::{CorrectedJob, MemoryOutbox, Outbox, OutboxError};
 pub use target::{FailureClass, ItemOutcome, ItemResult, UploadError, UploadItem, UploadTarget};

@@ -2,7 +2,7 @@
 //! `store_outbox`); an in-memory version serves the unit tests and the simulations.
 
 use super::deadline::{self, DeadlineReport};
-use super::job::{Job, JobId, JobState, JobUpdate, NewJob, OutboxCounts, Rejection};
+use super::job::{Job, JobId, JobState, JobUpdate, JobVisit, NewJob, OutboxCounts, Rejection};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -90,8 +90,8 @@ impl MemoryOutbox {
             .map_err(|_| OutboxError("memory outbox poisoned".into()))
     }
 
-    /// Queues a job at `now_ms`; returns its id.
-    pub fn enqueue(&self, job: NewJob, now_ms: i64) -> Result<JobId, OutboxError> {
+    /// Queues a job of `visit` (if it has one) at `now_ms`; returns its id.
+    pub fn enqueue(&self, visit: Option<&JobVisit>, job: NewJob, now_ms: i64) -> Result<JobId, OutboxError> {
         let mut g = self.lock()?;
         g.next_seq += 1;
         let id = format!("job-{}", g.next_seq);
@@ -99,9 +99,10 @@ impl MemoryOutbox {
         g.jobs.push(Job {
             id: id.clone(),
             kind: job.kind,
-            ordering_key: job.ordering_key,
-            visit_id: job.visit_id,
-            visit_code: job.visit_code,
+            ordering_key: visit.map(|v| v.ordering_key.clone()),
+            visit_id: visit.map(|v| v.visit_id.clone()),
+            visit_version: None,
+            visit_code: visit.map(|v| v.visit_code.clone()).unwrap_or_default(),
             depends_on: job.depends_on,
             idempotency_key: job.idempotency_key,
             payload: job.payload,
@@ -109,10 +110,13 @@ impl MemoryOutbox {
             attempts: 0,
             seq,
             created_at_ms: now_ms,
+            updated_at_ms: now_ms,
             done_at_ms: None,
+            server_ack: None,
             last_error: None,
-            visited_at_ms: job.visited_at_ms,
-            abnormal_reason: job.abnormal_reason,
+            last_error_class: None,
+            visited_at_ms: visit.map(|v| v.visited_at_ms),
+            abnormal_reason: visit.and_then(|v| v.abnormal_reason.clone()),
         });
         Ok(id)
     }
@@ -251,14 +255,7 @@ impl Outbox for MemoryOutbox {
         let g = self.lock()?;
         let mut c = OutboxCounts::default();
         for j in &g.jobs {
-            match j.state {
-                JobState::Queued => c.queued += 1,
-                JobState::Sending => c.sending += 1,
-                JobState::Done => c.done += 1,
-                JobState::Rejected(_) => c.rejected += 1,
-                JobState::WaitingRetry { .. } => c.waiting_retry += 1,
-                JobState::Superseded => {}
-            }
+            c.add(j.state.name(), 1);
         }
         Ok(c)
     }
@@ -293,20 +290,16 @@ impl Outbox for MemoryOutbox {
             j.state = JobState::Superseded;
             j.clone()
         };
-        let new_id = self.enqueue(
-            NewJob {
-                kind: old.kind,
-                ordering_key: old.ordering_key,
-                visit_id: old.visit_id,
-                visit_code: corrected.visit_code.unwrap_or(old.visit_code),
-                depends_on: old.depends_on,
-                idempotency_key: corrected.idempotency_key,
-                payload: corrected.payload,
-                visited_at_ms: old.visited_at_ms,
-                abnormal_reason: old.abnormal_reason,
-            },
-            old.created_at_ms,
-        )?;
+        let visit = old.visit_id.clone().map(|visit_id| JobVisit {
+            visit_id,
+            ordering_key: old.ordering_key.clone().unwrap_or_default(),
+            visit_code: corrected.visit_code.clone().unwrap_or(old.visit_code.clone()),
+            visited_at_ms: old.visited_at_ms.unwrap_or(old.created_at_ms),
+            abnormal_reason: old.abnormal_reason.clone(),
+        });
+        let mut job = NewJob::new(old.kind, corrected.idempotency_key, corrected.payload);
+        job.depends_on = old.depends_on;
+        let new_id = self.enqueue(visit.as_ref(), job, old.created_at_ms)?;
         let mut g = self.lock()?;
         for j in g.jobs.iter_mut() {
             if j.depends_on.as_ref() == Some(id) && j.state != JobState::Done {
@@ -334,21 +327,29 @@ impl Outbox for MemoryOutbox {
 /// Applies one update to a job (shared by in-memory outboxes and the engine's working copy).
 pub fn apply_update(j: &mut Job, u: &JobUpdate) {
     match u {
-        JobUpdate::Done { at_ms, .. } => {
+        JobUpdate::Done { at_ms, ack, .. } => {
             j.state = JobState::Done;
             j.done_at_ms = Some(*at_ms);
+            j.updated_at_ms = *at_ms;
+            j.server_ack = Some(ack.clone());
             j.last_error = None;
+            j.last_error_class = None;
         }
         JobUpdate::Retry {
-            next_at_ms, error, ..
+            next_at_ms,
+            error,
+            class,
+            ..
         } => {
             j.state = JobState::WaitingRetry {
                 next_at_ms: *next_at_ms,
             };
             j.last_error = Some(error.clone());
+            j.last_error_class = Some(*class);
         }
         JobUpdate::Rejected { rejection, .. } => {
             j.last_error = Some(rejection.reason.clone());
+            j.last_error_class = Some(super::target::FailureClass::Record);
             j.state = JobState::Rejected(Rejection::clone(rejection));
         }
     }

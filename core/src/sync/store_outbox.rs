@@ -1,125 +1,16 @@
-//! The store's outbox as the engine's [`Outbox`]: a thin mapping onto `store::Store`'s outbox API
-//! (ready jobs, transitions recorded per batch in one transaction, counts, reset at start-up).
+//! The store's outbox as the engine's [`Outbox`]: the store keeps the same job model the engine
+//! drives (`crate::sync::job`), so each method is one call of `store::Store`'s outbox API.
 
-use super::deadline::{DeadlineEntry, DeadlineReport, DeadlineStatus};
-use super::job::{FieldError, Job, JobId, JobState, JobUpdate, OutboxCounts, Rejection};
+use super::deadline::DeadlineReport;
+use super::job::{Job, JobId, JobUpdate, NewJob, OutboxCounts};
 use super::outbox::{CorrectedJob, Outbox, OutboxError};
-use super::target::FailureClass;
-use crate::store::{self, Store, StoreError};
+use crate::store::{Correction, Store, StoreError};
+
+pub use crate::store::outbox::visit_code_of_record;
 
 impl From<StoreError> for OutboxError {
     fn from(e: StoreError) -> Self {
         OutboxError(e.to_string())
-    }
-}
-
-/// The visit identification code (M15) inside a frozen 2.0 record, if there is one. Big5 never
-/// uses `<` as a trail byte, so the ASCII search cannot match inside a Chinese character.
-pub fn visit_code_of_record(record: &[u8]) -> Option<String> {
-    let open = b"<M15>";
-    let start = record.windows(open.len()).position(|w| w == open)? + open.len();
-    let len = record[start..].iter().position(|&b| b == b'<')?;
-    let code = &record[start..start + len];
-    (code.len() == 20 && code.iter().all(u8::is_ascii_alphanumeric))
-        .then(|| String::from_utf8_lossy(code).into_owned())
-}
-
-fn sid(id: &JobId) -> store::JobId {
-    store::JobId::from_string(id.clone())
-}
-
-fn map_job(j: store::Job) -> Job {
-    let state = match j.state {
-        store::JobState::Queued => JobState::Queued,
-        store::JobState::Sending => JobState::Sending,
-        store::JobState::Done => JobState::Done,
-        store::JobState::Rejected => JobState::Rejected(Rejection {
-            reason: j
-                .last_error
-                .as_ref()
-                .map(|e| e.message.clone())
-                .unwrap_or_default(),
-            fields: j
-                .field_errors
-                .iter()
-                .map(|f| FieldError {
-                    field: f.field.clone(),
-                    message: f.reason.clone(),
-                })
-                .collect(),
-        }),
-        store::JobState::WaitingRetry => JobState::WaitingRetry {
-            next_at_ms: j.next_attempt_at_ms.unwrap_or(0),
-        },
-        store::JobState::Superseded => JobState::Superseded,
-    };
-    // A card upload carries its code in the frozen record (M15); any other job of a visit takes the
-    // visit's code from the store.
-    let stored_code = j.visit_code.clone().unwrap_or_default();
-    let visit_code = if j.kind == store::JobKind::CardUpload {
-        visit_code_of_record(&j.payload).unwrap_or(stored_code)
-    } else {
-        stored_code
-    };
-    Job {
-        id: j.id.as_str().to_string(),
-        kind: j.kind.as_str().to_string(),
-        ordering_key: j.ordering_key,
-        visit_id: j.visit_id,
-        visit_code,
-        depends_on: j.depends_on.map(|d| d.as_str().to_string()),
-        idempotency_key: j.idempotency_key,
-        done_at_ms: (j.state == store::JobState::Done).then_some(j.updated_at_ms),
-        last_error: j.last_error.map(|e| e.message),
-        payload: j.payload,
-        state,
-        attempts: j.attempts,
-        seq: j.seq,
-        created_at_ms: j.created_at_ms,
-        visited_at_ms: j.visited_at_ms,
-        abnormal_reason: None,
-    }
-}
-
-fn error_kind(c: FailureClass) -> store::JobErrorKind {
-    match c {
-        FailureClass::Network => store::JobErrorKind::Network,
-        FailureClass::Server => store::JobErrorKind::Server,
-        FailureClass::Record => store::JobErrorKind::Record,
-    }
-}
-
-fn outcome(u: &JobUpdate) -> store::Outcome {
-    match u {
-        JobUpdate::Done { id, ack, .. } => store::Outcome::Done {
-            id: sid(id),
-            server_ack: ack.clone(),
-        },
-        JobUpdate::Retry {
-            id,
-            next_at_ms,
-            class,
-            error,
-        } => store::Outcome::Retry {
-            id: sid(id),
-            error: store::JobError {
-                kind: error_kind(*class),
-                message: error.clone(),
-            },
-            next_attempt_at_ms: *next_at_ms,
-        },
-        JobUpdate::Rejected { id, rejection } => store::Outcome::Rejected {
-            id: sid(id),
-            reason: rejection.reason.clone(),
-            field_errors: rejection
-                .fields
-                .iter()
-                .map(|f| store::FieldError {
-                    field: f.field.clone(),
-                    reason: f.message.clone(),
-                })
-                .collect(),
-        },
     }
 }
 
@@ -129,22 +20,11 @@ impl Outbox for Store {
     }
 
     fn ready(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, OutboxError> {
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        Ok(self.ready_jobs(now_ms, limit)?.into_iter().map(map_job).collect())
+        Ok(self.ready_jobs(now_ms, u32::try_from(limit).unwrap_or(u32::MAX))?)
     }
 
     fn next_retry_after(&self, now_ms: i64) -> Result<Option<i64>, OutboxError> {
-        match self.next_retry_at()? {
-            Some(at) if at > now_ms => Ok(Some(at)),
-            None => Ok(None),
-            // Some waiting job is due but not ready (it waits behind another): look further.
-            Some(_) => Ok(self
-                .jobs_in_state(store::JobState::WaitingRetry, u32::MAX)?
-                .iter()
-                .filter_map(|j| j.next_attempt_at_ms)
-                .filter(|&at| at > now_ms)
-                .min()),
-        }
+        Ok(Store::next_retry_after(self, now_ms)?)
     }
 
     fn make_all_due(&self, _now_ms: i64) -> Result<usize, OutboxError> {
@@ -152,94 +32,34 @@ impl Outbox for Store {
     }
 
     fn mark_sending(&self, ids: &[JobId]) -> Result<(), OutboxError> {
-        let ids: Vec<store::JobId> = ids.iter().map(sid).collect();
-        Ok(Store::mark_sending(self, &ids)?)
+        Ok(Store::mark_sending(self, ids)?)
     }
 
     fn record(&self, updates: &[JobUpdate]) -> Result<(), OutboxError> {
-        let outcomes: Vec<store::Outcome> = updates.iter().map(outcome).collect();
-        Ok(self.record_outcomes(&outcomes)?)
+        Ok(self.record_outcomes(updates)?)
     }
 
     fn counts(&self) -> Result<OutboxCounts, OutboxError> {
-        let c = self.outbox_counts()?;
-        let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-        Ok(OutboxCounts {
-            queued: n(c.queued),
-            sending: n(c.sending),
-            done: n(c.done),
-            rejected: n(c.rejected),
-            waiting_retry: n(c.waiting_retry),
-        })
+        Ok(self.outbox_counts()?)
     }
 
     fn job(&self, id: &JobId) -> Result<Job, OutboxError> {
-        Ok(map_job(self.get_job(&sid(id))?))
+        Ok(self.get_job(id)?)
     }
 
     fn rejected(&self) -> Result<Vec<Job>, OutboxError> {
-        Ok(self
-            .jobs_in_state(store::JobState::Rejected, u32::MAX)?
-            .into_iter()
-            .map(map_job)
-            .collect())
+        Ok(self.rejected_jobs(u32::MAX)?)
     }
 
     fn requeue_corrected(&self, id: &JobId, corrected: CorrectedJob) -> Result<JobId, OutboxError> {
-        let old = self.get_job(&sid(id))?;
-        let mut job = store::NewJob::new(old.kind, corrected.idempotency_key, corrected.payload);
+        let old = self.get_job(id)?;
+        let mut job = NewJob::new(old.kind, corrected.idempotency_key, corrected.payload);
         job.depends_on = old.depends_on;
-        let new_id = self.requeue_after_correction(&sid(id), store::Correction { visit: None, job })?;
-        Ok(new_id.as_str().to_string())
+        Ok(self.requeue_after_correction(id, Correction { visit: None, job })?)
     }
 
-    fn deadlines(
-        &self,
-        now_ms: i64,
-        _deadline_ms: i64,
-        window_ms: i64,
-    ) -> Result<DeadlineReport, OutboxError> {
-        let report = self.upload_deadlines(now_ms, window_ms)?;
-        let entry = |d: store::VisitDeadline, status: DeadlineStatus| -> Result<DeadlineEntry, OutboxError> {
-            let jobs = self.jobs_for_visit(&d.visit_id)?;
-            let worst = jobs
-                .iter()
-                .filter(|j| j.state != store::JobState::Superseded)
-                .min_by_key(|j| match j.state {
-                    store::JobState::Rejected => 0,
-                    store::JobState::WaitingRetry => 1,
-                    store::JobState::Queued => 2,
-                    store::JobState::Sending => 3,
-                    _ => 4,
-                });
-            let abnormal_reason = self.get_visit(&d.visit_id)?.visit.abnormal_reason;
-            Ok(DeadlineEntry {
-                visit_id: d.visit_id,
-                visit_code: d.visit_code,
-                visited_at_ms: d.visited_at_ms,
-                due_at_ms: d.upload_due_at_ms,
-                uploaded_at_ms: d.uploaded_at_ms,
-                status,
-                state: worst.map(|j| j.state.as_str()).unwrap_or("done").to_string(),
-                abnormal_reason,
-                last_error: jobs
-                    .iter()
-                    .rev()
-                    .find_map(|j| j.last_error.as_ref().map(|e| e.message.clone())),
-            })
-        };
-        Ok(DeadlineReport {
-            at_risk: report
-                .at_risk
-                .into_iter()
-                .map(|d| entry(d, DeadlineStatus::AtRisk))
-                .collect::<Result<_, _>>()?,
-            missed: report
-                .missed
-                .into_iter()
-                .map(|d| entry(d, DeadlineStatus::Missed))
-                .collect::<Result<_, _>>()?,
-        })
+    fn deadlines(&self, now_ms: i64, deadline_ms: i64, window_ms: i64) -> Result<DeadlineReport, OutboxError> {
+        Ok(self.upload_deadlines(now_ms, deadline_ms, window_ms)?)
     }
 }
 
@@ -251,6 +71,8 @@ mod tests {
     use crate::rules::visit_code::VisitCodeGenerator;
     use crate::sync::fake::{FakeTarget, Fault};
     use crate::sync::visit_day::{capture, synthetic_visit};
+    use crate::store;
+    use crate::sync::{FieldError, JobState};
     use crate::sync::{Backoff, DrainOptions, ManualSleeper, SyncConfig, SyncEngine};
     use std::sync::Arc;
 
@@ -319,7 +141,7 @@ mod tests {
         assert!(sum.complete, "{sum:?}");
         assert_eq!((sum.done, sum.rejected), (5, 1));
         let counts = store.outbox_counts().unwrap();
-        assert_eq!((counts.done, counts.rejected, counts.pending()), (5, 1, 0));
+        assert_eq!((counts.done, counts.rejected, counts.remaining()), (5, 1, 0));
         // Exactly once, in capture order per patient.
         let recorded = target.recorded();
         assert_eq!(recorded.len(), 5);
@@ -395,12 +217,7 @@ mod tests {
                 )],
             )
             .unwrap();
-        let jobs: Vec<Job> = store
-            .jobs_for_visit(&v.id)
-            .unwrap()
-            .into_iter()
-            .map(map_job)
-            .collect();
+        let jobs: Vec<Job> = store.jobs_for_visit(&v.id).unwrap();
         assert_eq!(jobs.len(), 2);
         for j in &jobs {
             assert_eq!(j.visited_at_ms, Some(v.visited_at.timestamp_millis()), "{j:?}");

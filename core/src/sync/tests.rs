@@ -50,23 +50,37 @@ fn rig(target: FakeTarget, cfg: SyncConfig) -> Rig {
     }
 }
 
-fn visit_job(patient: usize, visit: usize) -> NewJob {
-    NewJob {
-        kind: "card_upload".into(),
-        ordering_key: Some(format!("patient-{patient}")),
-        visit_id: Some(format!("visit-{visit}")),
-        visit_code: format!("CODE{visit:016}"),
-        depends_on: None,
-        idempotency_key: format!("idem-{visit}"),
-        payload: format!("<REC>{visit}</REC>").into_bytes(),
-        visited_at_ms: Some(T0 - 3_600_000),
-        abnormal_reason: None,
+/// A job and the visit it belongs to, as the tests enqueue them.
+struct TestJob {
+    job: NewJob,
+    visit: JobVisit,
+}
+
+fn visit_job(patient: usize, visit: usize) -> TestJob {
+    let job = NewJob::new(
+        JobKind::CardUpload,
+        format!("idem-{visit}"),
+        format!("<REC>{visit}</REC>").into_bytes(),
+    );
+    TestJob {
+        job,
+        visit: JobVisit {
+            visit_id: format!("visit-{visit}"),
+            ordering_key: format!("patient-{patient}"),
+            visit_code: format!("CODE{visit:016}"),
+            visited_at_ms: T0 - 3_600_000,
+            abnormal_reason: None,
+        },
     }
 }
 
+fn enqueue_at(outbox: &MemoryOutbox, t: TestJob, now_ms: i64) -> JobId {
+    outbox.enqueue(Some(&t.visit), t.job, now_ms).unwrap()
+}
+
 impl Rig {
-    fn enqueue(&self, job: NewJob) -> JobId {
-        self.outbox.enqueue(job, self.clock.now_unix_ms()).unwrap()
+    fn enqueue(&self, t: TestJob) -> JobId {
+        enqueue_at(&self.outbox, t, self.clock.now_unix_ms())
     }
     fn states(&self) -> Vec<String> {
         self.outbox
@@ -284,7 +298,7 @@ async fn a_malformed_batch_is_split_so_one_bad_record_holds_back_nobody() {
         r.enqueue(visit_job(v, v));
     }
     let mut bad = visit_job(9, 9);
-    bad.payload = b"<BAD".to_vec();
+    bad.job.payload = b"<BAD".to_vec();
     let bad_id = r.enqueue(bad);
     let sum = r.engine.drain(DrainOptions::default()).await.unwrap();
     assert_eq!(sum.done, 5);
@@ -304,14 +318,14 @@ async fn a_rejected_job_blocks_only_its_dependants_and_is_corrected_and_accepted
     }));
     let r = rig(target, config(10));
     let mut first = visit_job(1, 1);
-    first.payload = b"<INVALID>".to_vec();
+    first.job.payload = b"<INVALID>".to_vec();
     let a = r.enqueue(first);
     // The prescription registration of the same visit depends on it.
     let mut rx = visit_job(1, 1);
-    rx.kind = "rx_registration".into();
-    rx.idempotency_key = "idem-rx-1".into();
-    rx.visit_code = "RXOF1".into();
-    rx.depends_on = Some(a.clone());
+    rx.job.kind = JobKind::PrescriptionRegistration;
+    rx.job.idempotency_key = "idem-rx-1".into();
+    rx.visit.visit_code = "RXOF1".into();
+    rx.job.depends_on = Some(a.clone());
     let b = r.enqueue(rx);
     // The same patient's next visit and other patients' visits do not depend on it.
     let c = r.enqueue(visit_job(1, 2));
@@ -427,11 +441,11 @@ async fn random_faults_of_every_kind_still_give_exactly_once() {
 async fn deadlines_list_at_risk_and_missed_visits() {
     let r = rig(FakeTarget::new(), config(10));
     let mut late = visit_job(0, 0);
-    late.visited_at_ms = Some(T0 - 25 * 3_600_000);
-    late.abnormal_reason = Some("F00B offline card recognition".into());
+    late.visit.visited_at_ms = T0 - 25 * 3_600_000;
+    late.visit.abnormal_reason = Some("F00B offline card recognition".into());
     r.enqueue(late);
     let mut risk = visit_job(1, 1);
-    risk.visited_at_ms = Some(T0 - 21 * 3_600_000);
+    risk.visit.visited_at_ms = T0 - 21 * 3_600_000;
     r.enqueue(risk);
     r.enqueue(visit_job(2, 2));
     let d = r.engine.deadlines().unwrap();
@@ -475,7 +489,7 @@ async fn background_loop_drains_when_connectivity_returns_and_on_send_now() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let _sub = engine.subscribe(Arc::new(tx));
     let bg = engine.spawn(5);
-    r.outbox.enqueue(visit_job(0, 0), T0).unwrap();
+    enqueue_at(&r.outbox, visit_job(0, 0), T0);
     // A drain while offline (serialised with the loop's) stops at once and sends nothing.
     let offline = engine.drain(DrainOptions::default()).await.unwrap();
     assert_eq!(offline.stopped, Some(StopReason::Offline));
@@ -487,7 +501,7 @@ async fn background_loop_drains_when_connectivity_returns_and_on_send_now() {
     drop(bg);
     // Without the poll loop, "send now" from the user drains at once.
     let bg = engine.spawn(3_600_000);
-    r.outbox.enqueue(visit_job(1, 1), T0).unwrap();
+    enqueue_at(&r.outbox, visit_job(1, 1), T0);
     engine.request_send_now();
     until_complete(&mut rx).await;
     assert_eq!(r.target.recorded_counts().len(), 2);
@@ -549,7 +563,7 @@ async fn a_cancelled_drain_leaves_nothing_stuck_in_sending() {
         ManualConnectivity::new(true),
         config(5),
     );
-    let id = outbox.enqueue(visit_job(0, 0), T0).unwrap();
+    let id = enqueue_at(&outbox, visit_job(0, 0), T0);
     // The app drops the drain (e.g. the background loop stops) once the upload hangs: chosen by
     // progress (the server was reached), not by a timer.
     tokio::select! {
