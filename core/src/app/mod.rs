@@ -21,7 +21,7 @@ pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};
 pub use listener::{OutboxListener, Subscription};
 pub use lock::LOCK_FILE;
-pub use logs::{install_log_sink, uninstall_log_sink};
+pub use logs::{LogForwarder, install_log_sink, uninstall_log_sink};
 pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 
