@@ -65,7 +65,7 @@ for f in "$SWIFT_FILE" "$TARGET_DIR/bindings/swift/homevisit_ffiFFI.h" \
     else echo "FAIL  swift file $(basename "$f") missing"; swift_failed=$((swift_failed + 1)); fi
 done
 for api in "class HomeVisitApp" "func recordVisit" "func listVisits" "func outboxState" \
-           "protocol KeyStore" "enum HomeVisitError" "struct VisitSummary"; do
+           "protocol HostKeyStore" "enum HomeVisitError" "struct VisitSummary"; do
     if [[ -f "$SWIFT_FILE" ]] && grep -q "$api" "$SWIFT_FILE"; then echo "ok    swift mentions '$api'"
     else echo "FAIL  swift does not mention '$api'"; swift_failed=$((swift_failed + 1)); fi
 done
