@@ -1,7 +1,7 @@
 //! The app object and the outbox listener.
 
 use crate::error::HomeVisitError;
-use crate::platform::{Clock, HostClock, HostKeyStore, KeyStore};
+use crate::platform::{ClockAdapter, HostClock, HostKeyStore, KeyStoreAdapter};
 use crate::records::{AppConfig, CardInput, OutboxState, VisitDetails, VisitSummary};
 use homevisit_core::app;
 use homevisit_core::platform::SystemClock;
@@ -68,7 +68,7 @@ pub struct HomeVisitApp {
 impl HomeVisitApp {
     /// Opens (or creates) the app's store, sealed under the host key store, on the system clock.
     #[uniffi::constructor]
-    pub fn open(config: AppConfig, key_store: Arc<dyn KeyStore>) -> Result<Arc<Self>, HomeVisitError> {
+    pub fn open(config: AppConfig, key_store: Arc<dyn HostKeyStore>) -> Result<Arc<Self>, HomeVisitError> {
         Self::open_with_clock(config, key_store, None)
     }
 
@@ -76,14 +76,14 @@ impl HomeVisitApp {
     #[uniffi::constructor]
     pub fn open_with_clock(
         config: AppConfig,
-        key_store: Arc<dyn KeyStore>,
-        clock: Option<Arc<dyn Clock>>,
+        key_store: Arc<dyn HostKeyStore>,
+        clock: Option<Arc<dyn HostClock>>,
     ) -> Result<Arc<Self>, HomeVisitError> {
         let clock: Arc<dyn homevisit_core::platform::Clock> = match clock {
-            Some(c) => Arc::new(HostClock(c)),
+            Some(c) => Arc::new(ClockAdapter(c)),
             None => Arc::new(SystemClock),
         };
-        let inner = app::HomeVisit::open(config.into(), Arc::new(HostKeyStore(key_store)), clock)?;
+        let inner = app::HomeVisit::open(config.into(), Arc::new(KeyStoreAdapter(key_store)), clock)?;
         Ok(Arc::new(Self {
             inner: Arc::new(inner),
         }))
@@ -94,8 +94,8 @@ impl HomeVisitApp {
     #[uniffi::constructor]
     pub async fn open_async(
         config: AppConfig,
-        key_store: Arc<dyn KeyStore>,
-        clock: Option<Arc<dyn Clock>>,
+        key_store: Arc<dyn HostKeyStore>,
+        clock: Option<Arc<dyn HostClock>>,
     ) -> Result<Arc<Self>, HomeVisitError> {
         tokio::task::spawn_blocking(move || Self::open_with_clock(config, key_store, clock)).await?
     }

@@ -1,4 +1,6 @@
-//! The error the host sees: `homevisit_core::app::AppError`, one to one.
+//! The error the host sees: `homevisit_core::app::AppError`, one to one, with the same fields and
+//! the same stable code (`errorCode(e)` in Kotlin, `errorCode(e:)` in Swift; the codes are listed
+//! by `errorCodes()`).
 
 use homevisit_core::app::AppError;
 
@@ -8,30 +10,58 @@ pub enum HomeVisitError {
     /// An input broke a rule; `field` names it, `reason` says which rule (never the value).
     #[error("invalid {field}: {reason}")]
     Validation { field: String, reason: String },
-    /// The local database could not be read or written.
-    #[error("the local database failed")]
-    Storage,
-    /// The database was sealed with another key than the key store gave.
-    #[error("the local database was sealed with another key")]
-    WrongKey,
-    /// The database file is corrupt; it was kept aside for recovery.
-    #[error("the local database is corrupt")]
-    Corrupt,
-    /// The host key store is locked; retry after the device is unlocked.
-    #[error("the key store is locked")]
-    Locked,
-    /// The card reader failed or went away.
+    /// A PIN was wrong; `remaining` attempts are left.
+    #[error("wrong PIN: {remaining} attempt(s) left")]
+    WrongPin { remaining: u32 },
+    /// The card is locked after too many wrong PINs.
+    #[error("the card is locked")]
+    CardLocked,
+    /// No card reader is paired with this device yet.
+    #[error("no card reader is paired")]
+    ReaderNotPaired,
+    /// The paired reader cannot be reached.
+    #[error("the card reader is unavailable")]
+    ReaderUnavailable,
+    /// The card reader failed in another way.
     #[error("the card reader failed: {reason}")]
     Reader { reason: String },
     /// The NHI card answered with a control-software error code.
     #[error("card error {code}")]
     Card { code: String },
+    /// The device clock is off from the NHI server's by `server_ahead_ms`.
+    #[error("the device clock is off by {server_ahead_ms} ms")]
+    ClockSkew { server_ahead_ms: i64 },
+    /// The server's certificate is not the one pinned at enrolment.
+    #[error("the server's certificate does not match the enrolled one")]
+    CertificateMismatch,
     /// The NHI services could not be reached; the work stays queued.
     #[error("the network is unavailable")]
     Network,
-    /// The NHI services refused the request.
-    #[error("rejected: {reason}")]
-    Rejected { reason: String },
+    /// The NHI services refused the request (their code, the field when named, their reason).
+    #[error("rejected ({code}): {reason}")]
+    Rejected {
+        code: String,
+        field: Option<String>,
+        reason: String,
+    },
+    /// The thing asked for does not exist (`what` names its kind).
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// The local database could not be read or written.
+    #[error("the local database failed")]
+    Storage,
+    /// The host key store is locked; retry after the device is unlocked.
+    #[error("the key store is locked")]
+    Locked,
+    /// The database was sealed with another key than the key store gave.
+    #[error("the local database was sealed with another key")]
+    WrongKey,
+    /// The database file is corrupt; it was moved to `moved_to` for recovery.
+    #[error("the local database is corrupt")]
+    Corrupt { moved_to: String },
+    /// This data directory is already open in this process (one app per directory).
+    #[error("the data directory is already open")]
+    AlreadyOpen,
     /// The device is not enrolled with the institution's VPN services yet.
     #[error("the device is not enrolled")]
     NotEnrolled,
@@ -44,16 +74,50 @@ impl From<AppError> for HomeVisitError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Validation { field, reason } => Self::Validation { field, reason },
-            AppError::Storage => Self::Storage,
-            AppError::WrongKey => Self::WrongKey,
-            AppError::Corrupt => Self::Corrupt,
-            AppError::Locked => Self::Locked,
+            AppError::WrongPin { remaining } => Self::WrongPin { remaining },
+            AppError::CardLocked => Self::CardLocked,
+            AppError::ReaderNotPaired => Self::ReaderNotPaired,
+            AppError::ReaderUnavailable => Self::ReaderUnavailable,
             AppError::Reader { reason } => Self::Reader { reason },
             AppError::Card { code } => Self::Card { code },
+            AppError::ClockSkew { server_ahead_ms } => Self::ClockSkew { server_ahead_ms },
+            AppError::CertificateMismatch => Self::CertificateMismatch,
             AppError::Network => Self::Network,
-            AppError::Rejected { reason } => Self::Rejected { reason },
+            AppError::Rejected { code, field, reason } => Self::Rejected { code, field, reason },
+            AppError::NotFound { what } => Self::NotFound { what },
+            AppError::Storage => Self::Storage,
+            AppError::Locked => Self::Locked,
+            AppError::WrongKey => Self::WrongKey,
+            AppError::Corrupt { moved_to } => Self::Corrupt { moved_to },
+            AppError::AlreadyOpen => Self::AlreadyOpen,
             AppError::NotEnrolled => Self::NotEnrolled,
             AppError::Internal => Self::Internal,
+        }
+    }
+}
+
+impl From<HomeVisitError> for AppError {
+    fn from(e: HomeVisitError) -> Self {
+        match e {
+            HomeVisitError::Validation { field, reason } => Self::Validation { field, reason },
+            HomeVisitError::WrongPin { remaining } => Self::WrongPin { remaining },
+            HomeVisitError::CardLocked => Self::CardLocked,
+            HomeVisitError::ReaderNotPaired => Self::ReaderNotPaired,
+            HomeVisitError::ReaderUnavailable => Self::ReaderUnavailable,
+            HomeVisitError::Reader { reason } => Self::Reader { reason },
+            HomeVisitError::Card { code } => Self::Card { code },
+            HomeVisitError::ClockSkew { server_ahead_ms } => Self::ClockSkew { server_ahead_ms },
+            HomeVisitError::CertificateMismatch => Self::CertificateMismatch,
+            HomeVisitError::Network => Self::Network,
+            HomeVisitError::Rejected { code, field, reason } => Self::Rejected { code, field, reason },
+            HomeVisitError::NotFound { what } => Self::NotFound { what },
+            HomeVisitError::Storage => Self::Storage,
+            HomeVisitError::Locked => Self::Locked,
+            HomeVisitError::WrongKey => Self::WrongKey,
+            HomeVisitError::Corrupt { moved_to } => Self::Corrupt { moved_to },
+            HomeVisitError::AlreadyOpen => Self::AlreadyOpen,
+            HomeVisitError::NotEnrolled => Self::NotEnrolled,
+            HomeVisitError::Internal => Self::Internal,
         }
     }
 }
@@ -64,4 +128,31 @@ impl From<tokio::task::JoinError> for HomeVisitError {
         tracing::error!(target: "homevisit::ffi", panicked = e.is_panic(), "core task failed");
         Self::Internal
     }
+}
+
+/// The stable machine-readable code of an error (e.g. `wrong_pin`), the same as the core's.
+#[uniffi::export]
+pub fn error_code(error: HomeVisitError) -> String {
+    AppError::from(error).code().to_string()
+}
+
+/// Every code `error_code` can give.
+#[uniffi::export]
+pub fn error_codes() -> Vec<String> {
+    AppError::CODES.iter().map(|c| (*c).to_string()).collect()
+}
+
+/// Runs a synchronous export: a panic in the core becomes `Internal`, never an unwind across
+/// the FFI.
+pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, AppError>) -> Result<T, HomeVisitError> {
+    homevisit_core::app::catch_panic(f).map_err(HomeVisitError::from)
+}
+
+/// Runs an async export's core work on a tokio task: a panic becomes `Internal`.
+pub(crate) async fn guard_async<T, F>(fut: F) -> Result<T, HomeVisitError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    Ok(tokio::spawn(fut).await??)
 }

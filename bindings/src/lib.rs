@@ -2,22 +2,34 @@
 //! every byte format and every decision is in the core (`homevisit_core::app`).
 //!
 //! - [`HomeVisitApp`] wraps `app::HomeVisit` (async methods run the core on tokio's blocking pool);
-//! - [`KeyStore`] and [`Clock`] are implemented by the host (Kotlin/Swift) and handed to the core;
+//! - [`HostKeyStore`], [`HostClock`] and [`LogSink`] are implemented by the host (Kotlin/Swift);
 //! - [`OutboxListener`] is called back on every outbox change until its subscription is dropped;
 //! - [`HomeVisitError`] mirrors `app::AppError` one to one.
 //!
 //! No `unwrap` here: every failure, including a panic in the core, becomes a `HomeVisitError`.
 
 mod app;
+mod enrol;
 mod error;
+mod logs;
+mod medicloud;
 mod platform;
 mod records;
+mod sync;
 
 pub use app::{HomeVisitApp, ListenerError, OutboxListener, OutboxSubscription};
-pub use error::HomeVisitError;
-pub use platform::{Clock, KeyStore, KeyStoreError};
+pub use enrol::EnrolmentStatus;
+pub use error::{HomeVisitError, error_code, error_codes};
+pub use logs::{install_log_sink, uninstall_log_sink};
+pub use medicloud::{MediCloudLab, MediCloudMedication, MediCloudRecord};
+pub use platform::{HostClock, HostKeyStore, KeyStoreError, LogLevel, LogSink};
 pub use records::{
     AppConfig, CardInput, JobStatus, OutboxCounts, OutboxJob, OutboxState, VisitDetails, VisitSummary,
+};
+pub use sync::{
+    DeadlineEntry, DeadlineReport, DeadlineStatus, DrainStopReason, DrainSummary, InvalidUploadRow,
+    RejectedField, RejectedJob, RetryClass, SyncEvent, SyncListener, SyncService, SyncSubscription,
+    UploadBatchResult, UploadResultTable,
 };
 
 uniffi::setup_scaffolding!();

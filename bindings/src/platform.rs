@@ -1,5 +1,6 @@
-//! Host services: the key store and the clock, implemented in Kotlin/Swift and adapted to the
-//! core's `platform` traits.
+//! Host services: the key store, the clock and the log sink, implemented in Kotlin/Swift and
+//! adapted to the core's `platform` traits. Named `Host…` so they clash with neither
+//! `java.security.KeyStore` nor Swift's `Clock`.
 
 use homevisit_core::platform::{self as core_platform, KEY_LEN};
 use std::sync::Arc;
@@ -24,22 +25,22 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
 
 /// The host's key store (Android Keystore, iOS Keychain): gives the core its 32-byte keys.
 #[uniffi::export(with_foreign)]
-pub trait KeyStore: Send + Sync {
+pub trait HostKeyStore: Send + Sync {
     /// Returns the 32-byte key named `alias`, creating and persisting it on first use.
     fn get_or_create_key(&self, alias: String) -> Result<Vec<u8>, KeyStoreError>;
 }
 
 /// The host's wall clock.
 #[uniffi::export(with_foreign)]
-pub trait Clock: Send + Sync {
+pub trait HostClock: Send + Sync {
     /// Milliseconds since the Unix epoch, UTC.
     fn now_unix_ms(&self) -> i64;
 }
 
 /// Adapts the host's key store to the core's trait.
-pub(crate) struct HostKeyStore(pub(crate) Arc<dyn KeyStore>);
+pub(crate) struct KeyStoreAdapter(pub(crate) Arc<dyn HostKeyStore>);
 
-impl core_platform::KeyStore for HostKeyStore {
+impl core_platform::KeyStore for KeyStoreAdapter {
     fn get_or_create_key(&self, alias: &str) -> Result<[u8; KEY_LEN], core_platform::KeyStoreError> {
         match self.0.get_or_create_key(alias.to_string()) {
             Ok(key) => key.as_slice().try_into().map_err(|_| {
@@ -54,10 +55,62 @@ impl core_platform::KeyStore for HostKeyStore {
 }
 
 /// Adapts the host's clock to the core's trait.
-pub(crate) struct HostClock(pub(crate) Arc<dyn Clock>);
+pub(crate) struct ClockAdapter(pub(crate) Arc<dyn HostClock>);
 
-impl core_platform::Clock for HostClock {
+impl core_platform::Clock for ClockAdapter {
     fn now_unix_ms(&self) -> i64 {
         self.0.now_unix_ms()
+    }
+}
+
+/// Severity of a forwarded log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum LogLevel {
+    /// Fine detail for developers.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something the user may notice.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+impl From<LogLevel> for core_platform::LogLevel {
+    fn from(l: LogLevel) -> Self {
+        match l {
+            LogLevel::Debug => Self::Debug,
+            LogLevel::Info => Self::Info,
+            LogLevel::Warn => Self::Warn,
+            LogLevel::Error => Self::Error,
+        }
+    }
+}
+
+impl From<core_platform::LogLevel> for LogLevel {
+    fn from(l: core_platform::LogLevel) -> Self {
+        match l {
+            core_platform::LogLevel::Debug => Self::Debug,
+            core_platform::LogLevel::Info => Self::Info,
+            core_platform::LogLevel::Warn => Self::Warn,
+            core_platform::LogLevel::Error => Self::Error,
+        }
+    }
+}
+
+/// The host's log (Logcat, os_log): receives the core's lines, already filtered by level and
+/// free of patient data. Must return quickly; what it throws loses only that line.
+#[uniffi::export(with_foreign)]
+pub trait LogSink: Send + Sync {
+    /// One log line: its level, its source (`homevisit::app`, …) and its text.
+    fn log(&self, level: LogLevel, target: String, message: String);
+}
+
+/// Adapts the host's log sink to the core's trait.
+pub(crate) struct LogSinkAdapter(pub(crate) Arc<dyn LogSink>);
+
+impl core_platform::LogSink for LogSinkAdapter {
+    fn log(&self, level: core_platform::LogLevel, target: &str, message: &str) {
+        self.0.log(level.into(), target.to_string(), message.to_string());
     }
 }

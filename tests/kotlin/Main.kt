@@ -29,7 +29,7 @@ inline fun <T> attempt(name: String, block: () -> T): T? =
     try { block() } catch (e: Throwable) { failed++; println("FAIL  $name threw $e"); null }
 
 /** A key store held in Kotlin memory: the Rust core calls back into it for every key. */
-class KotlinKeyStore(private val seed: Byte) : KeyStore {
+class KotlinKeyStore(private val seed: Byte) : HostKeyStore {
     val calls = AtomicInteger(0)
     private val keys = HashMap<String, ByteArray>()
     @Synchronized
@@ -39,20 +39,20 @@ class KotlinKeyStore(private val seed: Byte) : KeyStore {
     }
 }
 
-class LockedKeyStore : KeyStore {
+class LockedKeyStore : HostKeyStore {
     override fun getOrCreateKey(alias: String): ByteArray = throw KeyStoreException.Locked()
 }
 
-class ShortKeyStore : KeyStore {
+class ShortKeyStore : HostKeyStore {
     override fun getOrCreateKey(alias: String): ByteArray = ByteArray(16)
 }
 
-class ThrowingKeyStore : KeyStore {
+class ThrowingKeyStore : HostKeyStore {
     override fun getOrCreateKey(alias: String): ByteArray = throw IllegalStateException("boom")
 }
 
 /** 2024-03-05 10:30:00 Taiwan time (02:30:00 UTC). */
-class FixedClock(var nowMs: Long) : Clock {
+class FixedClock(var nowMs: Long) : HostClock {
     override fun nowUnixMs(): Long = nowMs
 }
 
@@ -60,7 +60,7 @@ class FixedClock(var nowMs: Long) : Clock {
  * A clock that, once armed, holds the caller (a Rust worker thread) until the test opens the gate.
  * Used to show that `recordVisit` really suspends: the coroutine's own thread stays free.
  */
-class GatedClock(private val nowMs: Long) : Clock {
+class GatedClock(private val nowMs: Long) : HostClock {
     @Volatile var armed = false
     @Volatile var timedOut = false
     val entered = CountDownLatch(1)

@@ -1,11 +1,16 @@
-//! The public error of the app facade: only what the app can act on. Made from the internal
-//! [`crate::Error`] at one conversion point ([`AppError::from`]), which also decides what is logged.
-//! No message here ever holds patient data: fields and reasons name the rule, never the value.
+//! The public error of the app facade: only what the app can act on, each variant with a stable
+//! machine-readable [`AppError::code`] and the fields a screen needs. Made from the internal errors
+//! at one conversion point ([`AppError::from`] over [`crate::Error`], plus one `From` per domain
+//! error), which also decides what is logged. No message here ever holds patient data: fields and
+//! reasons name the rule, never the value.
+//!
+//! To map a new domain error: add a `From<YourError> for AppError` next to the others (or a match
+//! arm in [`map`] when the error is a [`crate::Error`] variant), reusing the variants below.
 
 use crate::platform::KeyStoreError;
 use crate::rules::RuleError;
 use crate::store::StoreError;
-use crate::vpn::VpnError;
+use crate::vpn::{EnrolmentError, VpnError};
 
 /// What went wrong, in terms the app (and its user) can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,45 +23,156 @@ pub enum AppError {
         /// The rule it broke.
         reason: String,
     },
-    /// The local database could not be read or written (disk full, I/O error, busy).
-    #[error("the local database failed")]
-    Storage,
-    /// The database was sealed with another key than the key store gave.
-    #[error("the local database was sealed with another key")]
-    WrongKey,
-    /// The database file is corrupt; it was kept (never deleted) and must be recovered.
-    #[error("the local database is corrupt")]
-    Corrupt,
-    /// The host key store is locked (e.g. the device was not unlocked since boot); retry later.
-    #[error("the key store is locked")]
-    Locked,
-    /// The card reader failed or went away.
+    /// A PIN was wrong (the card's, or the enrolment PIN); `remaining` attempts are left.
+    #[error("wrong PIN: {remaining} attempt(s) left")]
+    WrongPin {
+        /// Attempts left before the card (or the binding token) locks.
+        remaining: u32,
+    },
+    /// The card is locked after too many wrong PINs.
+    #[error("the card is locked")]
+    CardLocked,
+    /// No card reader is paired with this device yet.
+    #[error("no card reader is paired")]
+    ReaderNotPaired,
+    /// The paired reader cannot be reached (off, out of range, Bluetooth off).
+    #[error("the card reader is unavailable")]
+    ReaderUnavailable,
+    /// The card reader failed in another way.
     #[error("the card reader failed: {reason}")]
     Reader {
         /// What happened, without patient data.
         reason: String,
     },
-    /// The NHI card answered with a control-software error code (e.g. 5102 wrong PIN).
+    /// The NHI card answered with a control-software error code (e.g. 5102).
     #[error("card error {code}")]
     Card {
         /// The control-software code.
         code: String,
     },
-    /// The NHI services could not be reached; the work stays queued.
+    /// The device clock differs too much from the NHI server's; the next attempt corrects it.
+    #[error("the device clock is off by {server_ahead_ms} ms")]
+    ClockSkew {
+        /// How far the server's clock is ahead of the device's (negative: behind).
+        server_ahead_ms: i64,
+    },
+    /// The server's certificate is not the one pinned at enrolment (possible interception).
+    #[error("the server's certificate does not match the enrolled one")]
+    CertificateMismatch,
+    /// The NHI services could not be reached or answered nonsense; the work stays queued.
     #[error("the network is unavailable")]
     Network,
-    /// The NHI services refused the request, with their reason.
-    #[error("rejected: {reason}")]
+    /// The NHI services refused the request: their `code`, the `field` at fault when named, and
+    /// their reason.
+    #[error("rejected ({code}): {reason}")]
     Rejected {
-        /// The server's reason.
+        /// The server's error code (e.g. `token_expired`, `bad_signature`).
+        code: String,
+        /// The field at fault, when the server named one.
+        field: Option<String>,
+        /// The server's reason (no patient data).
         reason: String,
     },
+    /// The thing asked for does not exist (`what` names its kind, e.g. `visit`).
+    #[error("{what} not found")]
+    NotFound {
+        /// Kind of the missing thing (never its value).
+        what: String,
+    },
+    /// The local database could not be read or written (disk full, I/O error, busy).
+    #[error("the local database failed")]
+    Storage,
+    /// The host key store is locked (e.g. the device was not unlocked since boot); retry later.
+    #[error("the key store is locked")]
+    Locked,
+    /// The database was sealed with another key than the key store gave.
+    #[error("the local database was sealed with another key")]
+    WrongKey,
+    /// The database file is corrupt; it was moved to `moved_to` (never deleted) for recovery.
+    #[error("the local database is corrupt")]
+    Corrupt {
+        /// Where the corrupt file was moved (empty when nothing was moved).
+        moved_to: String,
+    },
+    /// Another `HomeVisit` of this process already has this data directory open.
+    #[error("the data directory is already open")]
+    AlreadyOpen,
     /// The device is not enrolled with the institution's VPN services yet (enrol with QR-2 + PIN).
     #[error("the device is not enrolled")]
     NotEnrolled,
     /// A bug or an unexpected state inside the core; logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
+}
+
+impl AppError {
+    /// The stable machine-readable code of the variant (e.g. `wrong_pin`); never changes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation { .. } => "validation",
+            AppError::WrongPin { .. } => "wrong_pin",
+            AppError::CardLocked => "card_locked",
+            AppError::ReaderNotPaired => "reader_not_paired",
+            AppError::ReaderUnavailable => "reader_unavailable",
+            AppError::Reader { .. } => "reader",
+            AppError::Card { .. } => "card",
+            AppError::ClockSkew { .. } => "clock_skew",
+            AppError::CertificateMismatch => "certificate_mismatch",
+            AppError::Network => "network",
+            AppError::Rejected { .. } => "rejected",
+            AppError::NotFound { .. } => "not_found",
+            AppError::Storage => "storage",
+            AppError::Locked => "locked",
+            AppError::WrongKey => "wrong_key",
+            AppError::Corrupt { .. } => "corrupt",
+            AppError::AlreadyOpen => "already_open",
+            AppError::NotEnrolled => "not_enrolled",
+            AppError::Internal => "internal",
+        }
+    }
+
+    /// Every code [`AppError::code`] can give (for hosts that switch on codes, and for tests).
+    pub const CODES: [&'static str; 19] = [
+        "validation",
+        "wrong_pin",
+        "card_locked",
+        "reader_not_paired",
+        "reader_unavailable",
+        "reader",
+        "card",
+        "clock_skew",
+        "certificate_mismatch",
+        "network",
+        "rejected",
+        "not_found",
+        "storage",
+        "locked",
+        "wrong_key",
+        "corrupt",
+        "already_open",
+        "not_enrolled",
+        "internal",
+    ];
+
+    /// Whether trying the same operation again later may succeed (network, clock, lock).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AppError::Network | AppError::ClockSkew { .. } | AppError::Locked | AppError::ReaderUnavailable
+        )
+    }
+
+    /// The error of a panic caught at an export: logged (without its payload, which could quote
+    /// data), reported as [`AppError::Internal`].
+    pub fn from_panic(_payload: Box<dyn std::any::Any + Send>) -> Self {
+        tracing::error!(target: "homevisit::app", "a panic was caught at the facade");
+        AppError::Internal
+    }
+}
+
+/// Runs `f`, turning a panic into [`AppError::Internal`] (for every synchronous export).
+pub fn catch_panic<T>(f: impl FnOnce() -> Result<T, AppError>) -> Result<T, AppError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| Err(AppError::from_panic(p)))
 }
 
 impl From<RuleError> for AppError {
@@ -83,24 +199,34 @@ impl From<VpnError> for AppError {
     }
 }
 
+impl From<crate::sync::SyncError> for AppError {
+    fn from(e: crate::sync::SyncError) -> Self {
+        tracing::warn!(target: "homevisit::app", error = %e, "the outbox failed");
+        AppError::Storage
+    }
+}
+
 impl From<crate::Error> for AppError {
     /// The one conversion point: maps the internal error and logs it. Internal errors never hold
     /// patient data (their own rule), so their text may be logged; input faults log at debug only.
     fn from(e: crate::Error) -> Self {
         let public = map(&e);
         match public {
-            AppError::Validation { .. } => {
+            AppError::Validation { .. } | AppError::NotFound { .. } => {
                 tracing::debug!(target: "homevisit::app", error = %e, "input refused")
             }
-            AppError::Locked | AppError::Network => {
+            AppError::Locked | AppError::Network | AppError::ClockSkew { .. } => {
                 tracing::info!(target: "homevisit::app", error = %e, "temporarily unavailable")
             }
-            _ => tracing::warn!(target: "homevisit::app", error = %e, kind = ?public, "operation failed"),
+            _ => {
+                tracing::warn!(target: "homevisit::app", error = %e, code = public.code(), "operation failed")
+            }
         }
         public
     }
 }
 
+/// Maps an internal error to the public one (no logging).
 fn map(e: &crate::Error) -> AppError {
     match e {
         crate::Error::Rule(RuleError::Invalid { field, reason }) => AppError::Validation {
@@ -109,42 +235,72 @@ fn map(e: &crate::Error) -> AppError {
         },
         crate::Error::KeyStore(KeyStoreError::Locked) => AppError::Locked,
         crate::Error::KeyStore(KeyStoreError::Failed(_)) => AppError::Storage,
-        crate::Error::Store(s) => match s {
-            StoreError::WrongKey => AppError::WrongKey,
-            StoreError::Corrupt { .. } | StoreError::Tampered { .. } => AppError::Corrupt,
-            StoreError::KeyStore(KeyStoreError::Locked) => AppError::Locked,
-            StoreError::NotFound { what } => AppError::Validation {
-                field: (*what).to_string(),
-                reason: "not found".into(),
-            },
-            StoreError::Invalid(_) | StoreError::Serde(_) => AppError::Internal,
-            StoreError::Conflict(_)
-            | StoreError::TooNew { .. }
-            | StoreError::Sqlite(_)
-            | StoreError::Io(_)
-            | StoreError::KeyStore(KeyStoreError::Failed(_)) => AppError::Storage,
+        crate::Error::Store(s) => map_store(s),
+        crate::Error::Vpn(v) => map_vpn(v),
+    }
+}
+
+/// The store's errors.
+fn map_store(s: &StoreError) -> AppError {
+    match s {
+        StoreError::WrongKey => AppError::WrongKey,
+        StoreError::Corrupt { moved_to } => AppError::Corrupt {
+            moved_to: moved_to.display().to_string(),
         },
-        crate::Error::Vpn(v) => match v {
-            VpnError::Network { .. }
-            | VpnError::Server { .. }
-            | VpnError::BadResponse { .. }
-            | VpnError::ClockSkew { .. } => AppError::Network,
-            VpnError::Rejected { reason, .. } => AppError::Rejected {
-                reason: reason.clone(),
-            },
-            VpnError::InvalidRequest { reason } => AppError::Validation {
-                field: "visit".into(),
-                reason: reason.clone(),
-            },
-            VpnError::InvalidQr { reason } => AppError::Validation {
-                field: "binding_qr".into(),
-                reason: reason.clone(),
-            },
-            VpnError::Storage { .. } => AppError::Storage,
-            other => AppError::Rejected {
-                reason: other.to_string(),
-            },
+        StoreError::Tampered { .. } => AppError::Corrupt {
+            moved_to: String::new(),
         },
+        StoreError::KeyStore(KeyStoreError::Locked) => AppError::Locked,
+        StoreError::NotFound { what } => AppError::NotFound {
+            what: (*what).to_string(),
+        },
+        StoreError::Invalid(_) | StoreError::Serde(_) => AppError::Internal,
+        StoreError::Conflict(_)
+        | StoreError::TooNew { .. }
+        | StoreError::Sqlite(_)
+        | StoreError::Io(_)
+        | StoreError::KeyStore(KeyStoreError::Failed(_)) => AppError::Storage,
+    }
+}
+
+/// The VPN client's errors: clock skew and a certificate pin mismatch get their own variants.
+fn map_vpn(v: &VpnError) -> AppError {
+    match v {
+        VpnError::Network { .. } | VpnError::Server { .. } | VpnError::BadResponse { .. } => {
+            AppError::Network
+        }
+        VpnError::ClockSkew { server_ahead_ms } => AppError::ClockSkew {
+            server_ahead_ms: *server_ahead_ms,
+        },
+        VpnError::CertificateMismatch => AppError::CertificateMismatch,
+        VpnError::Rejected { code, reason, field } => AppError::Rejected {
+            code: code.clone(),
+            field: field.clone(),
+            reason: reason.clone(),
+        },
+        VpnError::Enrolment(EnrolmentError::WrongPin { remaining }) => AppError::WrongPin {
+            remaining: *remaining,
+        },
+        VpnError::Enrolment(other) => AppError::Rejected {
+            code: match other {
+                EnrolmentError::TokenExpired => "token_expired",
+                EnrolmentError::TokenLocked => "token_locked",
+                EnrolmentError::TokenUsed => "token_used",
+                EnrolmentError::TokenUnknown | EnrolmentError::WrongPin { .. } => "token_unknown",
+            }
+            .into(),
+            field: Some("binding_qr".into()),
+            reason: other.to_string(),
+        },
+        VpnError::InvalidRequest { reason } => AppError::Validation {
+            field: "visit".into(),
+            reason: reason.clone(),
+        },
+        VpnError::InvalidQr { reason } => AppError::Validation {
+            field: "binding_qr".into(),
+            reason: reason.clone(),
+        },
+        VpnError::Storage { .. } => AppError::Storage,
     }
 }
 
@@ -166,6 +322,7 @@ mod tests {
             }
         );
         assert_eq!(e.to_string(), "invalid national_id: wrong check digit");
+        assert_eq!(e.code(), "validation");
     }
 
     #[test]
@@ -175,5 +332,84 @@ mod tests {
             AppError::from(KeyStoreError::Failed("disk".into())),
             AppError::Storage
         );
+    }
+
+    #[test]
+    fn clock_skew_and_certificate_mismatch_have_their_own_variants() {
+        let skew = AppError::from(VpnError::ClockSkew {
+            server_ahead_ms: 600_000,
+        });
+        assert_eq!(
+            skew,
+            AppError::ClockSkew {
+                server_ahead_ms: 600_000
+            }
+        );
+        assert_eq!(skew.code(), "clock_skew");
+        assert!(skew.is_transient());
+        let pin = AppError::from(VpnError::CertificateMismatch);
+        assert_eq!(pin, AppError::CertificateMismatch);
+        assert_eq!(pin.code(), "certificate_mismatch");
+        let wrong = AppError::from(VpnError::from(EnrolmentError::WrongPin { remaining: 2 }));
+        assert_eq!(wrong, AppError::WrongPin { remaining: 2 });
+        let rejected = AppError::from(VpnError::Rejected {
+            code: "bad_signature".into(),
+            reason: "signature does not verify".into(),
+            field: Some("x-hv-sig".into()),
+        });
+        assert!(
+            matches!(&rejected, AppError::Rejected { code, field: Some(f), .. }
+            if code == "bad_signature" && f == "x-hv-sig")
+        );
+        assert_eq!(
+            AppError::from(StoreError::NotFound { what: "visit" }),
+            AppError::NotFound { what: "visit".into() }
+        );
+    }
+
+    #[test]
+    fn every_variant_has_a_distinct_listed_code() {
+        let all = [
+            AppError::Validation {
+                field: String::new(),
+                reason: String::new(),
+            },
+            AppError::WrongPin { remaining: 1 },
+            AppError::CardLocked,
+            AppError::ReaderNotPaired,
+            AppError::ReaderUnavailable,
+            AppError::Reader {
+                reason: String::new(),
+            },
+            AppError::Card { code: String::new() },
+            AppError::ClockSkew { server_ahead_ms: 0 },
+            AppError::CertificateMismatch,
+            AppError::Network,
+            AppError::Rejected {
+                code: String::new(),
+                field: None,
+                reason: String::new(),
+            },
+            AppError::NotFound { what: String::new() },
+            AppError::Storage,
+            AppError::Locked,
+            AppError::WrongKey,
+            AppError::Corrupt {
+                moved_to: String::new(),
+            },
+            AppError::AlreadyOpen,
+            AppError::NotEnrolled,
+            AppError::Internal,
+        ];
+        let codes: Vec<_> = all.iter().map(AppError::code).collect();
+        assert_eq!(codes, AppError::CODES);
+        let unique: std::collections::BTreeSet<_> = codes.iter().collect();
+        assert_eq!(unique.len(), codes.len());
+    }
+
+    #[test]
+    fn a_panic_becomes_internal() {
+        let r: Result<(), AppError> = catch_panic(|| panic!("bug"));
+        assert_eq!(r, Err(AppError::Internal));
     }
 }

@@ -7,14 +7,22 @@ mod enrol;
 mod error;
 mod input;
 mod listener;
+mod lock;
+mod logs;
+mod medicloud;
 mod prescription;
+mod runtime;
 mod session;
+mod sync;
 mod view;
 
 pub use enrol::EnrolmentStatus;
-pub use error::AppError;
+pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};
 pub use listener::{OutboxListener, Subscription};
+pub use lock::LOCK_FILE;
+pub use logs::{LogForwarder, install_log_sink, uninstall_log_sink};
+pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 
 use crate::model::{CardBasicData, InstitutionCode, RocDateTime, SequenceNumber, Visit, VisitType};
@@ -62,7 +70,20 @@ pub struct HomeVisit {
     /// Connectivity as the host pushes it ([`HomeVisit::set_online`]).
     connectivity: Arc<ManualConnectivity>,
     /// The enrolled VPN client (`None` until enrolment); see `enrol.rs`.
-    vpn: RwLock<Option<Arc<crate::vpn::VpnClient>>>,
+    vpn: sync::VpnSlot,
+    /// The outbox engine and its background loop; see `sync.rs`.
+    sync: Arc<SyncService>,
+    /// MediCloud records kept sealed for offline reading; see `medicloud.rs`.
+    medicloud: crate::vpn::MediCloudCache,
+    /// This process's lock on the data directory; declared last so it is released last.
+    _dir_lock: lock::DirLock,
+}
+
+impl Drop for HomeVisit {
+    /// Stops the background sync loop with the app.
+    fn drop(&mut self) {
+        self.sync.stop();
+    }
 }
 
 impl std::fmt::Debug for HomeVisit {
@@ -77,7 +98,8 @@ impl std::fmt::Debug for HomeVisit {
 impl HomeVisit {
     /// Opens (or creates and migrates) the app's store in `config.data_dir`, sealed under the key
     /// store's keys. A wrong key gives [`AppError::WrongKey`]; a corrupt file is moved aside (never
-    /// deleted) and gives [`AppError::Corrupt`].
+    /// deleted) and gives [`AppError::Corrupt`]. A data directory already open in this process
+    /// gives [`AppError::AlreadyOpen`].
     pub fn open(config: AppConfig, keys: Arc<dyn KeyStore>, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
         let institution = InstitutionCode::parse(config.institution_code.trim())
             .map_err(|e| input::invalid(e.field, e.reason))?;
@@ -89,20 +111,36 @@ impl HomeVisit {
             VisitCodeStoreError::KeyStore(k) => AppError::from(k),
             VisitCodeStoreError::Code(c) => AppError::from(RuleError::from(c)),
         })?;
+        let dir_lock = lock::DirLock::acquire(&config.data_dir)?;
         let store = Arc::new(Store::open_with_clock(
             config.data_dir.join(DATABASE_FILE),
             keys.as_ref(),
             clock.clone(),
         )?);
+        let listeners = Listeners::default();
+        let connectivity = ManualConnectivity::new(true);
+        let vpn: sync::VpnSlot = Arc::new(RwLock::new(None));
+        let sync = SyncService::new(
+            store.clone(),
+            vpn.clone(),
+            clock.clone(),
+            connectivity.clone(),
+            listeners.clone(),
+            crate::sync::SyncConfig::default(),
+        );
+        let medicloud = crate::vpn::MediCloudCache::new(store.clone(), keys.as_ref(), clock.clone())?;
         let app = Self {
             store,
             institution,
             codes,
             clock,
             record_lock: Mutex::new(()),
-            listeners: Listeners::default(),
-            connectivity: ManualConnectivity::new(true),
-            vpn: RwLock::new(None),
+            listeners,
+            connectivity,
+            vpn,
+            sync,
+            medicloud,
+            _dir_lock: dir_lock,
         };
         app.load_enrolment()?;
         Ok(app)
@@ -112,6 +150,9 @@ impl HomeVisit {
     /// `NWPathMonitor`); nothing is sent while offline and visits take the abnormal path.
     pub fn set_online(&self, online: bool) {
         self.connectivity.set_online(online);
+        if online {
+            self.sync.wake();
+        }
     }
 
     /// Whether the host last said the network is usable.
@@ -174,11 +215,13 @@ impl HomeVisit {
             // The frozen body of the upload: the visit's 2.0 record (Big5), sealed at rest by
             // the store and sent as is by the sync engine.
             let job = crate::sync::visit_day::card_upload_job(&visit, 1)?;
-            self.store.commit_visit(&visit, &[job])?;
-            visit
+            let committed = self.store.commit_visit(&visit, &[job])?;
+            (visit, committed.jobs)
         };
+        let (visit, jobs) = visit;
         tracing::info!(target: "homevisit::app", visit_id = %visit.id, visit_code = %visit.visit_code, "visit recorded");
-        self.changed();
+        let changed: Vec<crate::sync::JobId> = jobs.iter().map(|j| j.to_string()).collect();
+        self.listeners.notify_changed(self.store.as_ref(), &changed);
         Ok(VisitSummary::of(&visit))
     }
 
@@ -205,17 +248,10 @@ impl HomeVisit {
         self.changed();
     }
 
-    /// Tells the listeners the outbox changed (reads the state only when someone listens).
+    /// Tells the listeners the outbox changed, with its counts (reads them only when someone
+    /// listens); callers that know the changed jobs use `listeners.notify_changed` with their ids.
     fn changed(&self) {
-        if self.listeners.is_empty() {
-            return;
-        }
-        match self.outbox_state() {
-            Ok(state) => self.listeners.notify(&state),
-            Err(e) => {
-                tracing::warn!(target: "homevisit::app", error = %e, "outbox state unreadable after a change")
-            }
-        }
+        self.listeners.notify_changed(self.store.as_ref(), &[]);
     }
 
     /// The next visit identification code of this device. Called with `record_lock` held.
@@ -237,7 +273,9 @@ impl HomeVisit {
         let counter = match self.store.kv_get(COUNTER_NAMESPACE, COUNTER_KEY)? {
             None => 1,
             Some(bytes) => {
-                let last: [u8; 8] = bytes.as_slice().try_into().map_err(|_| AppError::Corrupt)?;
+                let last: [u8; 8] = bytes.as_slice().try_into().map_err(|_| AppError::Corrupt {
+                    moved_to: String::new(),
+                })?;
                 u64::from_be_bytes(last)
                     .checked_add(1)
                     .ok_or(AppError::Internal)?

@@ -210,7 +210,7 @@ mod tests {
         let key = DeviceKey::from_seed_for_tests(&[6; 32]);
         assert!(matches!(
             app.issue_prescription("no-such-visit", None, &key, "02"),
-            Err(AppError::Validation { field, .. }) if field == "visit"
+            Err(AppError::NotFound { what }) if what == "visit"
         ));
         let id = record(&app);
         app.apply_order_set(&id, &set()).unwrap();
