@@ -23,6 +23,18 @@ pub enum HomeVisitError {
     /// The card reader failed or went away.
     #[error("the card reader failed: {reason}")]
     Reader { reason: String },
+    /// The practitioner card refused the PIN; `remaining` tries are left.
+    #[error("wrong PIN ({remaining} tries left)")]
+    WrongPin { remaining: u8 },
+    /// The practitioner card is locked after too many wrong PINs.
+    #[error("the card is locked")]
+    CardLocked,
+    /// No reader is paired (or its pairing is no longer accepted).
+    #[error("the card reader is not paired")]
+    ReaderNotPaired,
+    /// The reader or its card cannot be reached now; retry.
+    #[error("the card reader is unavailable")]
+    ReaderUnavailable,
     /// The NHI card answered with a control-software error code.
     #[error("card error {code}")]
     Card { code: String },
@@ -50,6 +62,10 @@ impl From<AppError> for HomeVisitError {
             AppError::Locked => Self::Locked,
             AppError::Reader { reason } => Self::Reader { reason },
             AppError::Card { code } => Self::Card { code },
+            AppError::WrongPin { remaining } => Self::WrongPin { remaining },
+            AppError::CardLocked => Self::CardLocked,
+            AppError::ReaderNotPaired => Self::ReaderNotPaired,
+            AppError::ReaderUnavailable => Self::ReaderUnavailable,
             AppError::Network => Self::Network,
             AppError::Rejected { reason } => Self::Rejected { reason },
             AppError::NotEnrolled => Self::NotEnrolled,

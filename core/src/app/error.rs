@@ -36,6 +36,22 @@ pub enum AppError {
         /// What happened, without patient data.
         reason: String,
     },
+    /// The practitioner card refused the PIN; `remaining` tries are left before it locks.
+    #[error("wrong PIN ({remaining} tries left)")]
+    WrongPin {
+        /// Tries left before the card locks.
+        remaining: u8,
+    },
+    /// The practitioner card is locked after too many wrong PINs.
+    #[error("the card is locked")]
+    CardLocked,
+    /// No reader is paired (or the reader no longer accepts this phone's pairing): pair it.
+    #[error("the card reader is not paired")]
+    ReaderNotPaired,
+    /// The reader (or the card in it) cannot be reached now: out of range, switched off, card
+    /// pulled; nothing was committed and the operation can be retried.
+    #[error("the card reader is unavailable")]
+    ReaderUnavailable,
     /// The NHI card answered with a control-software error code (e.g. 5102 wrong PIN).
     #[error("card error {code}")]
     Card {

@@ -8,14 +8,21 @@ mod error;
 mod input;
 mod listener;
 mod prescription;
+mod readers;
 mod session;
 mod view;
+mod visit;
 
 pub use enrol::EnrolmentStatus;
 pub use error::AppError;
 pub use input::{CardInput, VisitDetails};
 pub use listener::{OutboxListener, Subscription};
+pub use readers::{
+    PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent, ReaderStateListener,
+    ReaderSubscription, ReaderTransport, Readers,
+};
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
+pub use visit::{PatientView, VisitDraft, VisitSession};
 
 use crate::model::{CardBasicData, InstitutionCode, RocDateTime, SequenceNumber, Visit, VisitType};
 use crate::platform::{Clock, Connectivity, KeyStore, ManualConnectivity};
@@ -63,6 +70,8 @@ pub struct HomeVisit {
     connectivity: Arc<ManualConnectivity>,
     /// The enrolled VPN client (`None` until enrolment); see `enrol.rs`.
     vpn: RwLock<Option<Arc<crate::vpn::VpnClient>>>,
+    /// The readers service (transport, pairing, session, practitioner PIN); see `readers.rs`.
+    readers: Readers,
 }
 
 impl std::fmt::Debug for HomeVisit {
@@ -94,6 +103,7 @@ impl HomeVisit {
             keys.as_ref(),
             clock.clone(),
         )?);
+        let readers = Readers::new(store.clone(), clock.clone(), device_id);
         let app = Self {
             store,
             institution,
@@ -103,6 +113,7 @@ impl HomeVisit {
             listeners: Listeners::default(),
             connectivity: ManualConnectivity::new(true),
             vpn: RwLock::new(None),
+            readers,
         };
         app.load_enrolment()?;
         Ok(app)
