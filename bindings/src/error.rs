@@ -25,7 +25,7 @@ pub enum HomeVisitError {
     Reader { reason: String },
     /// The practitioner card refused the PIN; `remaining` tries are left.
     #[error("wrong PIN ({remaining} tries left)")]
-    WrongPin { remaining: u8 },
+    WrongPin { remaining: u32 },
     /// The practitioner card is locked after too many wrong PINs.
     #[error("the card is locked")]
     CardLocked,

@@ -9,15 +9,25 @@
 //! No `unwrap` here: every failure, including a panic in the core, becomes a `HomeVisitError`.
 
 mod app;
+mod ble;
 mod error;
 mod platform;
+mod readers;
 mod records;
+mod visit;
 
 pub use app::{HomeVisitApp, ListenerError, OutboxListener, OutboxSubscription};
+pub use ble::{BleCharacteristic, BleError, BleEvents, BleLink, BlePeripheral, BleService, HostBle};
 pub use error::HomeVisitError;
 pub use platform::{Clock, KeyStore, KeyStoreError};
 pub use records::{
     AppConfig, CardInput, JobStatus, OutboxCounts, OutboxJob, OutboxState, VisitDetails, VisitSummary,
 };
+
+pub use readers::{
+    CardSlot, PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderModel, ReaderState,
+    ReaderStateEvent, ReaderStateListener, ReaderSubscription, Readers,
+};
+pub use visit::{OrderKind, OrderLine, PatientView, Sex, VisitDraft, VisitSession, VisitType};
 
 uniffi::setup_scaffolding!();

@@ -10,8 +10,8 @@ use homevisit_core::app::{
 };
 use homevisit_core::model::VisitType;
 use homevisit_core::platform::{MemoryKeyStore, SystemClock};
-use homevisit_core::reader::{CardSlot, MemoryTransport};
 use homevisit_core::reader::ReaderModel;
+use homevisit_core::reader::{CardSlot, MemoryTransport};
 use homevisit_core::vpn::BindingQr;
 use nhi_reader_sim::card::{self, PatientCard};
 use nhi_reader_sim::gatt::Tamper;
@@ -83,14 +83,21 @@ impl ReaderStateListener for Events {
 }
 
 async fn next(rx: &mut mpsc::UnboundedReceiver<ReaderStateEvent>) -> ReaderState {
-    tokio::time::timeout(HANG, rx.recv()).await.unwrap().unwrap().state
+    tokio::time::timeout(HANG, rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .state
 }
 
 #[tokio::test]
 async fn pair_confirm_reconnect_and_the_state_stream() {
     let d = day().await;
     let readers = d.app.readers();
-    assert_eq!(readers.connect(None).await.unwrap_err(), AppError::ReaderNotPaired);
+    assert_eq!(
+        readers.connect(None).await.unwrap_err(),
+        AppError::ReaderNotPaired
+    );
     let found = readers.scan(100).await.unwrap();
     assert_eq!(found.len(), 1);
     assert!(!found[0].paired);
@@ -126,7 +133,10 @@ async fn pair_confirm_reconnect_and_the_state_stream() {
 
     readers.forget(&found[0].id).await.unwrap();
     assert!(readers.paired_readers().unwrap().is_empty());
-    assert_eq!(readers.connect(None).await.unwrap_err(), AppError::ReaderNotPaired);
+    assert_eq!(
+        readers.connect(None).await.unwrap_err(),
+        AppError::ReaderNotPaired
+    );
 }
 
 #[tokio::test]
@@ -137,10 +147,16 @@ async fn a_wrong_pairing_code_is_refused_and_nothing_is_kept() {
     let code = readers.pair(&found[0].id).await.unwrap();
     let wrong = if code.code == "000000" { "111111" } else { "000000" };
     let e = readers.confirm_pairing(wrong).await.unwrap_err();
-    assert!(matches!(&e, AppError::Validation { field, .. } if field == "pairing_code"), "{e:?}");
+    assert!(
+        matches!(&e, AppError::Validation { field, .. } if field == "pairing_code"),
+        "{e:?}"
+    );
     assert!(readers.paired_readers().unwrap().is_empty());
     assert!(!d.reader.is_paired_with("phone-1"));
-    assert_eq!(readers.connect(None).await.unwrap_err(), AppError::ReaderNotPaired);
+    assert_eq!(
+        readers.connect(None).await.unwrap_err(),
+        AppError::ReaderNotPaired
+    );
     // Cancel is clean too, and a fresh pairing then works.
     readers.pair(&found[0].id).await.unwrap();
     readers.cancel_pairing().await;
@@ -175,7 +191,9 @@ async fn wrong_pin_reports_the_tries_left_then_the_card_locks() {
         Err(AppError::Validation { .. })
     ));
     // No verified practitioner: no visit.
-    assert!(matches!(d.app.begin_visit().await, Err(AppError::Validation { field, .. }) if field == "practitioner"));
+    assert!(
+        matches!(d.app.begin_visit().await, Err(AppError::Validation { field, .. }) if field == "practitioner")
+    );
 }
 
 async fn enrolled(d: &Day) -> VpnSim {
@@ -200,7 +218,10 @@ async fn online_visit_writes_the_card_and_a_retried_finish_gives_the_same_visit(
     let draft = v.draft();
     assert!(!draft.follow_up);
     assert_eq!(draft.visit_type, VisitType::WesternOutpatient);
-    assert!(matches!(v.add_diagnosis("X99.999"), Err(AppError::Validation { .. })));
+    assert!(matches!(
+        v.add_diagnosis("X99.999"),
+        Err(AppError::Validation { .. })
+    ));
     assert_eq!(v.add_diagnosis("I10").unwrap(), "I10");
     assert_eq!(v.add_diagnosis("e11.9").unwrap(), "E119");
     v.add_drug_order("AC45856100", "1", "TID", "PO", 7).unwrap();
@@ -228,7 +249,9 @@ async fn online_visit_writes_the_card_and_a_retried_finish_gives_the_same_visit(
     let v2 = d.app.begin_visit().await.unwrap();
     assert!(v2.draft().follow_up);
     assert_eq!(v2.draft().visit_type, VisitType::HomeCareFollowUp);
-    assert!(matches!(v2.finish("req-2").await, Err(AppError::Validation { field, .. }) if field == "diagnoses"));
+    assert!(
+        matches!(v2.finish("req-2").await, Err(AppError::Validation { field, .. }) if field == "diagnoses")
+    );
     v2.add_diagnosis("I10").unwrap();
     let second = v2.finish("req-2").await.unwrap();
     assert_eq!(second.visit_type, "AH");
@@ -288,7 +311,10 @@ async fn a_card_pulled_mid_visit_commits_nothing_and_the_retry_gives_one_visit()
     let v = d.app.begin_visit().await.unwrap();
     v.add_diagnosis("I10").unwrap();
     d.reader.tamper_next(Tamper::Forge);
-    assert!(matches!(v.finish("forged-1").await, Err(AppError::Reader { .. } | AppError::ReaderUnavailable)));
+    assert!(matches!(
+        v.finish("forged-1").await,
+        Err(AppError::Reader { .. } | AppError::ReaderUnavailable)
+    ));
     assert_eq!(d.app.list_visits(10, 0).unwrap().len(), 1);
     d.app.readers().verify_practitioner_pin(PIN).await.unwrap();
     let s = v.finish("forged-1").await.unwrap();

@@ -40,7 +40,7 @@ pub enum AppError {
     #[error("wrong PIN ({remaining} tries left)")]
     WrongPin {
         /// Tries left before the card locks.
-        remaining: u8,
+        remaining: u32,
     },
     /// The practitioner card is locked after too many wrong PINs.
     #[error("the card is locked")]

@@ -18,8 +18,8 @@ pub use error::AppError;
 pub use input::{CardInput, VisitDetails};
 pub use listener::{OutboxListener, Subscription};
 pub use readers::{
-    PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent, ReaderStateListener,
-    ReaderSubscription, ReaderTransport, Readers,
+    PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent,
+    ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
 };
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use visit::{PatientView, VisitDraft, VisitSession};

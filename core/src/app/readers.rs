@@ -156,7 +156,9 @@ impl Drop for ReaderSubscription {
 
 impl std::fmt::Debug for ReaderSubscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReaderSubscription").field("id", &self.id).finish()
+        f.debug_struct("ReaderSubscription")
+            .field("id", &self.id)
+            .finish()
     }
 }
 
@@ -294,7 +296,10 @@ impl Readers {
             .cloned()
             .ok_or_else(|| super::input::invalid("reader_id", "not found by the last scan"))?;
         if reader.model.is_none() {
-            return Err(super::input::invalid("reader_id", "this reader model is not supported"));
+            return Err(super::input::invalid(
+                "reader_id",
+                "this reader model is not supported",
+            ));
         }
         let mut pending = self.pending.lock().await;
         if let Some(old) = pending.take() {
@@ -347,7 +352,12 @@ impl Readers {
     pub fn paired_readers(&self) -> Result<Vec<PairedReader>, AppError> {
         let pairings = StorePairingStore::new(self.store.clone());
         use crate::reader::PairingStore;
-        Ok(pairings.list().map_err(reader_error)?.iter().map(PairedReader::of).collect())
+        Ok(pairings
+            .list()
+            .map_err(reader_error)?
+            .iter()
+            .map(PairedReader::of)
+            .collect())
     }
 
     /// Forgets a reader: its pairing is deleted and a session with it is closed.
@@ -390,7 +400,11 @@ impl Readers {
 
     /// Whether a secure session is open now.
     pub async fn is_connected(&self) -> bool {
-        self.active.lock().await.as_ref().is_some_and(|a| a.session.is_open())
+        self.active
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|a| a.session.is_open())
     }
 
     /// Calls `listener` on every reader-state change until the subscription is cancelled or
@@ -483,7 +497,10 @@ impl Readers {
 
     /// The practitioner verified in the current session, if any.
     pub(crate) fn practitioner(&self) -> Option<crate::card::Practitioner> {
-        self.practitioner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.practitioner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -594,7 +611,7 @@ pub(crate) fn card_error(e: CardError) -> AppError {
     let public = match &e {
         CardError::Reader(r) => return reader_error(r.clone()),
         CardError::WrongPin { remaining } => AppError::WrongPin {
-            remaining: *remaining,
+            remaining: u32::from(*remaining),
         },
         CardError::Code(NhiCode::PinLocked) => AppError::CardLocked,
         CardError::Code(NhiCode::CardRemoved | NhiCode::ReaderTimeout) => AppError::ReaderUnavailable,
@@ -608,7 +625,8 @@ pub(crate) fn card_error(e: CardError) -> AppError {
         CardError::Status { what, sw } => AppError::Reader {
             reason: format!("the card answered an unknown status {sw:04X} ({what})"),
         },
-        CardError::Sam(s) => AppError::Rejected { reason: s.to_string() },
+        // The SAM's own failures (an expired session, a bad answer): retrying starts afresh.
+        CardError::Sam(_) => AppError::Network,
         CardError::Input(reason) => AppError::Validation {
             field: "visit".into(),
             reason: reason.clone(),

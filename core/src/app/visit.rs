@@ -145,7 +145,10 @@ impl VisitSession {
     /// cancellation).
     pub fn set_visit_type(&self, visit_type: VisitType) -> Result<(), AppError> {
         if visit_type.is_cancellation() {
-            return Err(super::input::invalid("visit_type", "ZA/ZB cancel a visit; they are not a visit"));
+            return Err(super::input::invalid(
+                "visit_type",
+                "ZA/ZB cancel a visit; they are not a visit",
+            ));
         }
         self.draft_mut().visit_type = visit_type;
         Ok(())
@@ -183,10 +186,11 @@ impl VisitSession {
         route: &str,
         days: u16,
     ) -> Result<(), AppError> {
-        let dose_centi =
-            parse_centi(dose.trim()).ok_or_else(|| super::input::invalid("dose", "must be a number like 1 or 0.5"))?;
+        let dose_centi = parse_centi(dose.trim())
+            .ok_or_else(|| super::input::invalid("dose", "must be a number like 1 or 0.5"))?;
         let line = RxLine::new(drug_code.trim(), dose_centi, frequency.trim(), route.trim(), days);
-        line.validate(1).map_err(|e| super::input::invalid(e.field, &e.reason))?;
+        line.validate(1)
+            .map_err(|e| super::input::invalid(e.field, &e.reason))?;
         self.push_orders(vec![line.to_order()])
     }
 
@@ -254,7 +258,9 @@ impl VisitSession {
         let request_id = request_id.trim();
         if request_id.is_empty()
             || request_id.len() > MAX_REQUEST_ID
-            || !request_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || !request_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Err(super::input::invalid(
                 "request_id",
@@ -265,7 +271,7 @@ impl VisitSession {
         let _one_visit_at_a_time = app.readers.visit_lock.lock().await;
         let plan = match app.store.kv_get(PLAN_NAMESPACE, request_id)? {
             Some(bytes) => {
-                let plan: FinishPlan = serde_json::from_slice(&bytes).map_err(|_| AppError::Corrupt)?;
+                let plan: FinishPlan = serde_json::from_slice(&bytes).map_err(|_| AppError::Internal)?;
                 match app.store.get_visit(&plan.visit_id) {
                     Ok(stored) => {
                         tracing::info!(target: "homevisit::app", visit_id = %plan.visit_id, "finish retried; visit already stored");

@@ -200,7 +200,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn parse_uuid(text: &str, what: &str) -> Result<Uuid, ReaderError> {
-    Uuid::parse_str(text.trim()).map_err(|_| ReaderError::Device(format!("the host gave a malformed {what} UUID")))
+    Uuid::parse_str(text.trim())
+        .map_err(|_| ReaderError::Device(format!("the host gave a malformed {what} UUID")))
 }
 
 fn services_of(link: &BleLink) -> Result<Vec<GattService>, ReaderError> {
@@ -385,7 +386,10 @@ mod tests {
             Ok(())
         }
         fn write(&self, id: String, c: String, v: Vec<u8>, with: bool) -> Result<(), HostBleError> {
-            self.calls.lock().unwrap().push(format!("write {id} {c} {v:?} {with}"));
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("write {id} {c} {v:?} {with}"));
             if v.is_empty() {
                 return Err(HostBleError::Disconnected);
             }
@@ -407,10 +411,16 @@ mod tests {
         assert_eq!(found[0].model, Some(super::super::ReaderModel::HvMini));
         let conn = t.connect("AA:BB").await.unwrap();
         assert_eq!(conn.mtu(), 23, "an MTU below the BLE minimum is raised to it");
-        assert_eq!(conn.discover().await.unwrap()[0].uuid, super::super::model::SERVICE_UUID);
+        assert_eq!(
+            conn.discover().await.unwrap()[0].uuid,
+            super::super::model::SERVICE_UUID
+        );
         let tx = super::super::model::TX_CHAR_UUID;
         let mut rx = conn.subscribe(tx).await.unwrap();
-        assert!(conn.subscribe(tx).await.is_err(), "one event stream per connection");
+        assert!(
+            conn.subscribe(tx).await.is_err(),
+            "one event stream per connection"
+        );
         conn.write(tx, &[1, 2], WriteKind::WithResponse).await.unwrap();
         assert_eq!(
             conn.write(tx, &[], WriteKind::WithoutResponse).await,
@@ -433,7 +443,11 @@ mod tests {
         conn.disconnect().await;
         drop(conn);
         let calls = host.calls.lock().unwrap().clone();
-        assert_eq!(calls.iter().filter(|c| c.starts_with("disconnect")).count(), 1, "{calls:?}");
+        assert_eq!(
+            calls.iter().filter(|c| c.starts_with("disconnect")).count(),
+            1,
+            "{calls:?}"
+        );
         assert!(calls.iter().any(|c| c.ends_with("[1, 2] true")));
     }
 
