@@ -269,7 +269,7 @@ impl VisitSession {
         }
         let app = &self.app;
         let _one_visit_at_a_time = app.readers.visit_lock.lock().await;
-        let plan = match app.store.kv_get(PLAN_NAMESPACE, request_id)? {
+        let kept = match app.store.kv_get(PLAN_NAMESPACE, request_id)? {
             Some(bytes) => {
                 let plan: FinishPlan = serde_json::from_slice(&bytes).map_err(|_| AppError::Internal)?;
                 match app.store.get_visit(&plan.visit_id) {
@@ -277,16 +277,20 @@ impl VisitSession {
                         tracing::info!(target: "homevisit::app", visit_id = %plan.visit_id, "finish retried; visit already stored");
                         return Ok(VisitSummary::of(&stored.visit));
                     }
-                    Err(StoreError::NotFound { .. }) => plan,
+                    Err(StoreError::NotFound { .. }) => Some(plan),
                     Err(e) => return Err(e.into()),
                 }
             }
-            None => self.new_plan(request_id)?,
+            None => None,
         };
         let draft = self.draft();
         if draft.diagnoses.is_empty() {
             return Err(super::input::invalid("diagnoses", "at least one diagnosis"));
         }
+        let plan = match kept {
+            Some(plan) => plan,
+            None => self.new_plan(request_id)?,
+        };
         let at = RocDateTime::from_unix_ms(plan.at_unix_ms).map_err(|_| AppError::Internal)?;
         let body = VisitBody {
             diagnoses: draft.diagnoses.clone(),
