@@ -162,9 +162,9 @@ class LoopbackBle(private val port: Int) : HostBle {
     val notifications = java.util.concurrent.atomic.AtomicInteger(0)
 
     private fun dial(): Socket = try {
-        Socket().apply { tcpNoDelay = true; connect(InetSocketAddress("127.0.0.1", port), 5000) }
+        Socket().also { it.connect(InetSocketAddress("127.0.0.1", port), 5000); it.tcpNoDelay = true }
     } catch (e: Exception) {
-        throw BleException.NoAdapter()
+        throw BleException.Failed("no reader simulator on port $port: ${e.javaClass.simpleName} ${e.message}")
     }
 
     override fun scan(serviceUuid: String, timeoutMs: UInt): List<BlePeripheral> {
