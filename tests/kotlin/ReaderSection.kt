@@ -5,29 +5,8 @@
 package homevisit.test
 
 import java.util.concurrent.CopyOnWriteArrayList
-import java.util.concurrent.LinkedBlockingQueue
-import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
 import tw.homevisit.ffi.*
-
-/** Lines a simulator process printed, in order; the harness feeds them from the process's stdout. */
-class PrintedLines {
-    private val lines = LinkedBlockingQueue<String>()
-
-    fun add(line: String) { lines.add(line) }
-
-    /** The next printed line matching [pattern] (lines before it are consumed); null only when
-     *  nothing matches within [timeoutMs], a guard against hangs, not a pacing. */
-    fun next(pattern: Regex, timeoutMs: Long = 20_000): MatchResult? {
-        val deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs)
-        while (true) {
-            val left = deadline - System.nanoTime()
-            if (left <= 0) return null
-            val line = lines.poll(left, TimeUnit.NANOSECONDS) ?: return null
-            pattern.find(line)?.let { return it }
-        }
-    }
-}
 
 /** Collects the reader-state events the core pushes. */
 class ReaderEvents : ReaderStateListener {
@@ -35,32 +14,32 @@ class ReaderEvents : ReaderStateListener {
     override fun onReaderState(event: ReaderStateEvent) { events.add(event.state) }
 }
 
-/** Runs one step; a throw is a failed check named [name]. */
-inline fun <T> step(name: String, block: () -> T): T? =
-    try { block() } catch (e: Throwable) { println("      $name threw $e"); check(name, false); null }
-
 val PAIRING_LINE = Regex("pairing: the reader shows code (\\d{6})")
 
+/** The demo practitioner card's PIN (the reader simulator's practitioner card). */
+const val HPC_PIN = "1234"
+
 /**
- * Pairs and connects `app` with the reader simulator listening on [readerPort] (its output in
- * [readerOut]) through [LoopbackBle], then verifies the practitioner PIN. Returns true when the
- * reader is ready with the PIN verified (what [visitSection] needs).
+ * Pairs and connects the day's app with the reader simulator (`day.sims.readerPort`) through
+ * [LoopbackBle], comparing the code with the one the reader printed, then verifies the
+ * practitioner PIN. Leaves `day.state["reader_ready"] = true` for [visitSection].
  */
-fun readerSection(app: HomeVisitApp, readerPort: Int, readerOut: PrintedLines, pin: String = "1234"): Boolean {
-    val readers = app.readers()
-    val ble = LoopbackBle(readerPort)
-    step("reader: use the Kotlin BLE stack") { runBlocking { readers.useHostBle(ble) } } ?: return false
+fun readerSection(day: Day) {
+    val readers = day.app.readers()
+    val ble = LoopbackBle(day.sims.readerPort)
+    attempt("reader: use the Kotlin BLE stack") { runBlocking { readers.useHostBle(ble) } } ?: return
     val events = ReaderEvents()
     val subscription = readers.subscribe(events)
 
-    val found = step("reader: scan") { runBlocking { readers.scan(500u) } } ?: return false
+    val found = attempt("reader: scan") { runBlocking { readers.scan(500u) } } ?: return
     check("reader: scan finds one supported, unpaired reader",
         found.size == 1 && found[0].model == ReaderModel.HV_BT200 && !found[0].paired)
-    val id = found.firstOrNull()?.id ?: return false
+    val id = found.firstOrNull()?.id ?: return
 
     // A wrong code first: refused, nothing kept.
-    val first = step("reader: pair") { runBlocking { readers.pair(id) } } ?: return false
-    val printed1 = readerOut.next(PAIRING_LINE)?.groupValues?.get(1)
+    var mark = day.sims.readerOutput.size
+    val first = attempt("reader: pair") { runBlocking { readers.pair(id) } } ?: return
+    val printed1 = attempt("reader: prints its code") { day.sims.awaitReaderLine(PAIRING_LINE, mark).groupValues[1] }
     check("reader: the phone's code is the one the reader printed", printed1 == first.code)
     val wrong = if (first.code == "000000") "111111" else "000000"
     val refused = try {
@@ -70,21 +49,22 @@ fun readerSection(app: HomeVisitApp, readerPort: Int, readerOut: PrintedLines, p
     check("reader: nothing is paired after the refusal", readers.pairedReaders().isEmpty())
 
     // Then the right one, compared with the code the reader-serve process printed.
-    val pending = step("reader: pair again") { runBlocking { readers.pair(id) } } ?: return false
-    val printed = readerOut.next(PAIRING_LINE)?.groupValues?.get(1)
+    mark = day.sims.readerOutput.size
+    val pending = attempt("reader: pair again") { runBlocking { readers.pair(id) } } ?: return
+    val printed = attempt("reader: prints its new code") { day.sims.awaitReaderLine(PAIRING_LINE, mark).groupValues[1] }
     check("reader: the new code matches the printed one", printed == pending.code)
-    val paired = step("reader: confirm pairing") { runBlocking { readers.confirmPairing(printed ?: "") } }
-        ?: return false
+    val paired = attempt("reader: confirm pairing") { runBlocking { readers.confirmPairing(printed ?: "") } }
+        ?: return
     check("reader: paired with HV-BT200", paired.model == ReaderModel.HV_BT200 && paired.id == id)
     check("reader: the pairing is kept", readers.pairedReaders().map { it.id } == listOf(id))
 
-    step("reader: connect") { runBlocking { readers.connect(null) } } ?: return false
+    attempt("reader: connect") { runBlocking { readers.connect(null) } } ?: return
     check("reader: state stream says connecting then ready",
         events.events.toList().takeLast(2) == listOf(ReaderState.Connecting, ReaderState.Ready))
     check("reader: the core's frames went through the Kotlin stack", ble.writes.get() > 0 && ble.notifications.get() > 0)
 
     // Reconnect without pairing: drop the session, the next operation reconnects on its own.
-    step("reader: disconnect") { runBlocking { readers.disconnect() } }
+    attempt("reader: disconnect") { runBlocking { readers.disconnect() } }
     check("reader: state stream says disconnected", events.events.lastOrNull() == ReaderState.Disconnected)
 
     // The practitioner PIN: wrong first (tries left), then right (reconnects without pairing).
@@ -94,11 +74,11 @@ fun readerSection(app: HomeVisitApp, readerPort: Int, readerOut: PrintedLines, p
     check("pin: a wrong PIN says 2 tries are left", remaining == 2)
     check("reader: reconnected to the paired reader without pairing",
         events.events.contains(ReaderState.Connecting) && events.events.lastOrNull() == ReaderState.Ready)
-    val practitioner = step("pin: the right PIN") { runBlocking { readers.verifyPractitionerPin(pin) } }
-        ?: return false
+    val practitioner = attempt("pin: the right PIN") { runBlocking { readers.verifyPractitionerPin(HPC_PIN) } }
+        ?: return
     check("pin: the practitioner is shown masked", practitioner.nationalIdMasked.contains('*'))
     check("pin: the generated record prints no clear ID", practitioner.toString().contains('*'))
 
     subscription.cancel()
-    return true
+    day.state["reader_ready"] = true
 }
