@@ -432,10 +432,10 @@ impl Readers {
     /// The open session, reconnecting to the paired reader when there is none or it ended.
     pub(crate) async fn session(&self) -> Result<Arc<ReaderSession>, AppError> {
         let mut active = self.active.lock().await;
-        if let Some(a) = active.as_ref() {
-            if a.session.is_open() {
-                return Ok(a.session.clone());
-            }
+        if let Some(a) = active.as_ref()
+            && a.session.is_open()
+        {
+            return Ok(a.session.clone());
         }
         *active = None;
         self.clear_practitioner();
