@@ -9,15 +9,19 @@
 //! No `unwrap` here: every failure, including a panic in the core, becomes a `HomeVisitError`.
 
 mod app;
+mod ble;
 mod enrol;
 mod error;
 mod logs;
 mod medicloud;
 mod platform;
+mod readers;
 mod records;
 mod sync;
+mod visit;
 
 pub use app::{HomeVisitApp, ListenerError, OutboxListener, OutboxSubscription};
+pub use ble::{BleCharacteristic, BleError, BleEvents, BleLink, BlePeripheral, BleService, HostBle};
 pub use enrol::EnrolmentStatus;
 pub use error::{HomeVisitError, error_code, error_codes};
 pub use logs::{install_log_sink, uninstall_log_sink};
@@ -31,5 +35,11 @@ pub use sync::{
     RejectedField, RejectedJob, RetryClass, SyncEvent, SyncListener, SyncService, SyncSubscription,
     UploadBatchResult, UploadResultTable,
 };
+
+pub use readers::{
+    CardSlot, PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderModel, ReaderState,
+    ReaderStateEvent, ReaderStateListener, ReaderSubscription, Readers,
+};
+pub use visit::{OrderKind, OrderLine, PatientView, Sex, VisitDraft, VisitSession, VisitType};
 
 uniffi::setup_scaffolding!();

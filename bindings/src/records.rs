@@ -169,13 +169,18 @@ pub struct OutboxCounts {
 impl From<app::OutboxCounts> for OutboxCounts {
     fn from(c: app::OutboxCounts) -> Self {
         Self {
-            queued: c.queued,
-            sending: c.sending,
-            done: c.done,
-            rejected: c.rejected,
-            waiting_retry: c.waiting_retry,
+            queued: count(c.queued),
+            sending: count(c.sending),
+            done: count(c.done),
+            rejected: count(c.rejected),
+            waiting_retry: count(c.waiting_retry),
         }
     }
+}
+
+/// A count as the FFI carries it (a `u32`; more than 4 billion jobs cannot happen on a phone).
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The outbox: counts by state and every job.

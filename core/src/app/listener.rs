@@ -3,8 +3,8 @@
 //! job events here), and each report is small: the exact counts and only the jobs that changed,
 //! never the whole outbox (which may hold thousands of jobs).
 
-use super::{JobStatus, OutboxCounts, OutboxJobView, OutboxState};
-use crate::sync::{Job, JobId, JobState, Outbox, OutboxError};
+use super::{OutboxJobView, OutboxState};
+use crate::sync::{JobId, Outbox, OutboxError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -84,52 +84,13 @@ pub(crate) fn change_of(outbox: &dyn Outbox, changed: &[JobId]) -> Result<Outbox
     for id in changed {
         if seen.insert(id) {
             match outbox.job(id) {
-                Ok(job) => jobs.push(view_of(&job)),
+                Ok(job) => jobs.push(OutboxJobView::of(&job)),
                 Err(e) => tracing::debug!(target: "homevisit::app", error = %e, "changed job unreadable"),
             }
         }
     }
     jobs.sort_by_key(|j| j.seq);
-    Ok(OutboxState {
-        counts: OutboxCounts {
-            queued: clamp(c.queued),
-            sending: clamp(c.sending),
-            done: clamp(c.done),
-            rejected: clamp(c.rejected),
-            waiting_retry: clamp(c.waiting_retry),
-        },
-        jobs,
-    })
-}
-
-/// The app's view of one engine job (no payload).
-fn view_of(job: &Job) -> OutboxJobView {
-    let status = match &job.state {
-        JobState::Queued => JobStatus::Queued,
-        JobState::Sending => JobStatus::Sending,
-        JobState::Done => JobStatus::Done,
-        JobState::Rejected(r) => JobStatus::Rejected {
-            reason: r.reason.clone(),
-        },
-        JobState::WaitingRetry { next_at_ms } => JobStatus::WaitingRetry {
-            next_at_ms: *next_at_ms,
-        },
-        JobState::Superseded => JobStatus::Superseded,
-    };
-    OutboxJobView {
-        id: job.id.clone(),
-        kind: job.kind.clone(),
-        visit_id: job.visit_id.clone().unwrap_or_default(),
-        visit_code: job.visit_code.clone(),
-        status,
-        attempts: job.attempts,
-        last_error: job.last_error.clone(),
-        seq: job.seq,
-    }
-}
-
-fn clamp(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
+    Ok(OutboxState { counts: c, jobs })
 }
 
 /// Keeps a listener registered; dropping it (or calling [`Subscription::cancel`]) unregisters it.

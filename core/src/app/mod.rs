@@ -11,19 +11,26 @@ mod lock;
 mod logs;
 mod medicloud;
 mod prescription;
+mod readers;
 mod runtime;
 mod session;
 mod sync;
 mod view;
+mod visit;
 
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};
 pub use listener::{OutboxListener, Subscription};
+pub use readers::{
+    PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent,
+    ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
+};
 pub use lock::LOCK_FILE;
 pub use logs::{LogForwarder, install_log_sink, uninstall_log_sink};
 pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
+pub use visit::{PatientView, VisitDraft, VisitSession};
 
 use crate::model::{CardBasicData, InstitutionCode, RocDateTime, SequenceNumber, Visit, VisitType};
 use crate::platform::{Clock, Connectivity, KeyStore, ManualConnectivity};
@@ -73,6 +80,8 @@ pub struct HomeVisit {
     vpn: sync::VpnSlot,
     /// The outbox engine and its background loop; see `sync.rs`.
     sync: Arc<SyncService>,
+    /// The readers service (transport, pairing, session, practitioner PIN); see `readers.rs`.
+    readers: Readers,
     /// MediCloud records kept sealed for offline reading; see `medicloud.rs`.
     medicloud: crate::vpn::MediCloudCache,
     /// This process's lock on the data directory; declared last so it is released last.
@@ -129,6 +138,7 @@ impl HomeVisit {
             crate::sync::SyncConfig::default(),
         );
         let medicloud = crate::vpn::MediCloudCache::new(store.clone(), keys.as_ref(), clock.clone())?;
+        let readers = Readers::new(store.clone(), clock.clone(), device_id);
         let app = Self {
             store,
             institution,
@@ -140,6 +150,7 @@ impl HomeVisit {
             vpn,
             sync,
             medicloud,
+            readers,
             _dir_lock: dir_lock,
         };
         app.load_enrolment()?;

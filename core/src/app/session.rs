@@ -9,16 +9,25 @@ use crate::store::Store;
 use std::sync::Arc;
 
 impl HomeVisit {
+    // Hidden: the visit session (`visit.rs`) owns this flow now; kept public only while the demo
+    // (`simulators/cli/src/demo.rs`) still assembles visits itself. Make it pub(crate) after.
+    #[doc(hidden)]
     /// The app's store, shared with the sync engine, the reader pairing store and the VPN client.
     pub fn store(&self) -> Arc<Store> {
         self.store.clone()
     }
 
+    // Hidden: the visit session (`visit.rs`) owns this flow now; kept public only while the demo
+    // (`simulators/cli/src/demo.rs`) still assembles visits itself. Make it pub(crate) after.
+    #[doc(hidden)]
     /// The device's visit identification code generator (the card transaction makes the code).
     pub fn visit_codes(&self) -> &VisitCodeGenerator {
         &self.codes
     }
 
+    // Hidden: the visit session (`visit.rs`) owns this flow now; kept public only while the demo
+    // (`simulators/cli/src/demo.rs`) still assembles visits itself. Make it pub(crate) after.
+    #[doc(hidden)]
     /// Reserves the next device counter for a visit identification code (durably, before use).
     pub fn reserve_code_counter(&self) -> Result<u64, AppError> {
         let _guard = self.record_lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -30,6 +39,9 @@ impl HomeVisit {
         Ok(!self.store.find_visits_by_national_id(patient)?.is_empty())
     }
 
+    // Hidden: the visit session (`visit.rs`) owns this flow now; kept public only while the demo
+    // (`simulators/cli/src/demo.rs`) still assembles visits itself. Make it pub(crate) after.
+    #[doc(hidden)]
     /// Commits a visit made by the card transaction together with its `card_upload` outbox job in
     /// one transaction, then tells the listeners.
     pub fn commit_visit(&self, visit: &Visit) -> Result<VisitSummary, AppError> {

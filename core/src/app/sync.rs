@@ -279,9 +279,9 @@ impl SyncService {
     }
 }
 
-/// The store's job id of an engine job id (the one place that knows both spellings).
-fn store_job_id(id: &str) -> crate::store::JobId {
-    crate::store::JobId::from_string(id)
+/// The store's job id of an engine job id (one model: the same id).
+fn store_job_id(id: &str) -> crate::sync::JobId {
+    id.to_string()
 }
 
 /// Applies corrected visit details, checked with the same rules as a new visit.

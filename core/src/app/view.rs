@@ -46,7 +46,7 @@ impl VisitSummary {
 }
 
 /// Keeps the first three and last two characters of an ID: `A123456789` → `A12*****89`.
-fn mask_id(id: &str) -> String {
+pub(super) fn mask_id(id: &str) -> String {
     id.chars()
         .enumerate()
         .map(|(i, c)| {

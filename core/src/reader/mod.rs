@@ -5,6 +5,7 @@ mod apdu;
 #[cfg(any(feature = "ble", target_os = "android", target_os = "ios"))]
 pub mod btle;
 pub mod frame;
+pub mod host;
 pub mod loopback;
 pub mod memory;
 pub mod message;
@@ -16,6 +17,7 @@ pub mod store_pairing;
 pub mod transport;
 
 pub use apdu::{ApduChannel, CardSlot, ReaderError};
+pub use host::{BleEvents, HostBle, HostBleError, HostBleTransport};
 pub use loopback::LoopbackTransport;
 pub use memory::{MemoryPeripheral, MemoryTransport, PeripheralLink};
 pub use model::{ModelProfile, ReaderModel};

@@ -1,0 +1,381 @@
+//! The visit session a UI drives step by step: [`HomeVisit::begin_visit`] reads the patient card
+//! and proposes the visit type; the UI adds diagnoses, orders (plain or from a cached order set)
+//! and a note; [`VisitSession::finish`] runs the card transaction (online: cloud-SAM
+//! authentication, sequence number, card write and read-back; offline: the abnormal path, card not
+//! written) and commits the visit with its `card_upload` job in one transaction.
+//!
+//! `finish` is idempotent under the caller's request id: the first call keeps a plan (visit id,
+//! transaction id, visit-code counter, time) sealed in the store before touching the card, and every
+//! retry with the same id runs that same plan, so the card gives the same sequence number and the
+//! store gets one visit. A reader or card failure commits nothing and can be retried.
+
+use super::readers::{card_error, mask_name, reader_error};
+use super::{AppError, HomeVisit, MAX_DIAGNOSES, VisitSummary};
+use crate::card::records::{MAX_PRESCRIPTIONS, PrescriptionEntry, VisitBody};
+use crate::card::sam::{SamAuthority, SamChallenge, SamError, VisitSignRequest, VisitSignature};
+use crate::card::visit_txn::{VisitPlan, run_visit};
+use crate::card::{CardError, basic_data};
+use crate::model::{CardBasicData, Order, RocDateTime, Sex, VisitType};
+use crate::rx::orderset::{RxLine, cached_order_sets, parse_centi};
+use crate::store::StoreError;
+use std::sync::{Arc, Mutex};
+
+/// Key/value namespace of the finish plans, keyed by the caller's request id.
+const PLAN_NAMESPACE: &str = "visit-request";
+/// Longest request id accepted.
+const MAX_REQUEST_ID: usize = 64;
+
+/// The patient as the screen shows them: masked fields only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientView {
+    /// Name with its middle masked (`王○明`).
+    pub name_masked: String,
+    /// National ID with its middle masked (`A12*****89`).
+    pub national_id_masked: String,
+    /// Year of birth.
+    pub birth_year: i32,
+    /// Sex as printed on the card.
+    pub sex: Sex,
+}
+
+impl PatientView {
+    fn of(b: &CardBasicData) -> Self {
+        use chrono::Datelike;
+        Self {
+            name_masked: mask_name(&b.name),
+            national_id_masked: super::view::mask_id(b.national_id.expose()),
+            birth_year: b.birth_date.year(),
+            sex: b.sex,
+        }
+    }
+}
+
+/// What the practitioner has recorded so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisitDraft {
+    /// The visit type (proposed: `01` for a first visit, `AH` for a later home-care visit).
+    pub visit_type: VisitType,
+    /// Whether this device already holds a visit of the patient.
+    pub follow_up: bool,
+    /// Diagnoses, normalised, main first.
+    pub diagnoses: Vec<String>,
+    /// Orders.
+    pub orders: Vec<Order>,
+    /// Free-text note.
+    pub note: String,
+    /// Medical fee in points.
+    pub fee_points: u32,
+    /// Copayment in NT$.
+    pub copayment: u32,
+}
+
+/// What `finish` keeps, sealed, under the request id before touching the card.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FinishPlan {
+    visit_id: String,
+    txn_id: [u8; 16],
+    code_counter: u64,
+    at_unix_ms: i64,
+}
+
+/// One visit in progress (Kotlin: hold it for the visit screen; drop it to abandon the visit).
+pub struct VisitSession {
+    app: Arc<HomeVisit>,
+    patient: CardBasicData,
+    practitioner_id: String,
+    draft: Mutex<VisitDraft>,
+}
+
+impl std::fmt::Debug for VisitSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VisitSession").finish_non_exhaustive()
+    }
+}
+
+impl HomeVisit {
+    /// Starts a visit: reads the patient card in the connected reader (reconnecting if needed) and
+    /// proposes the visit type. The practitioner's PIN must have been verified in this session.
+    pub async fn begin_visit(self: &Arc<Self>) -> Result<VisitSession, AppError> {
+        let practitioner = self
+            .readers
+            .practitioner()
+            .ok_or_else(|| super::input::invalid("practitioner", "verify the practitioner PIN first"))?;
+        let session = self.readers.session().await?;
+        let patient = basic_data::read(session.as_ref()).await.map_err(card_error)?;
+        let follow_up = self.has_visited(&patient.national_id)?;
+        let visit_type = if follow_up {
+            VisitType::HomeCareFollowUp
+        } else {
+            VisitType::WesternOutpatient
+        };
+        Ok(VisitSession {
+            app: self.clone(),
+            patient,
+            practitioner_id: practitioner.national_id,
+            draft: Mutex::new(VisitDraft {
+                visit_type,
+                follow_up,
+                diagnoses: Vec::new(),
+                orders: Vec::new(),
+                note: String::new(),
+                fee_points: 0,
+                copayment: 0,
+            }),
+        })
+    }
+}
+
+impl VisitSession {
+    fn draft_mut(&self) -> std::sync::MutexGuard<'_, VisitDraft> {
+        // A panic while holding the lock cannot leave the draft half-updated (single assignments).
+        self.draft.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The patient, masked.
+    pub fn patient(&self) -> PatientView {
+        PatientView::of(&self.patient)
+    }
+
+    /// What has been recorded so far.
+    pub fn draft(&self) -> VisitDraft {
+        self.draft_mut().clone()
+    }
+
+    /// Overrides the proposed visit type (a counted type `01`–`08` or a not-counted one; never a
+    /// cancellation).
+    pub fn set_visit_type(&self, visit_type: VisitType) -> Result<(), AppError> {
+        if visit_type.is_cancellation() {
+            return Err(super::input::invalid(
+                "visit_type",
+                "ZA/ZB cancel a visit; they are not a visit",
+            ));
+        }
+        self.draft_mut().visit_type = visit_type;
+        Ok(())
+    }
+
+    /// Adds an ICD-10-CM diagnosis (checked against the code list; at most 6; the first is the main
+    /// one). Adding a code already there is a no-op. Returns the normalised code.
+    pub fn add_diagnosis(&self, code: &str) -> Result<String, AppError> {
+        let parsed = crate::rules::icd10::Icd10Code::parse(code.trim())
+            .map_err(|e| AppError::from(crate::rules::RuleError::from(e)))?;
+        let mut d = self.draft_mut();
+        if d.diagnoses.iter().any(|c| c == parsed.as_str()) {
+            return Ok(parsed.as_str().to_string());
+        }
+        if d.diagnoses.len() >= MAX_DIAGNOSES {
+            return Err(super::input::invalid("diagnoses", "at most 6 (M35-M40)"));
+        }
+        d.diagnoses.push(parsed.as_str().to_string());
+        Ok(parsed.as_str().to_string())
+    }
+
+    /// Removes a diagnosis (no-op when absent).
+    pub fn remove_diagnosis(&self, code: &str) {
+        let code = crate::rules::icd10::normalise(code.trim()).unwrap_or_default();
+        self.draft_mut().diagnoses.retain(|c| *c != code);
+    }
+
+    /// Adds a drug order: NHI drug code, dose per administration (`1`, `0.5`), frequency (`TID`),
+    /// route (`PO`), days. The line is checked as a prescription line.
+    pub fn add_drug_order(
+        &self,
+        drug_code: &str,
+        dose: &str,
+        frequency: &str,
+        route: &str,
+        days: u16,
+    ) -> Result<(), AppError> {
+        let dose_centi = parse_centi(dose.trim())
+            .ok_or_else(|| super::input::invalid("dose", "must be a number like 1 or 0.5"))?;
+        let line = RxLine::new(drug_code.trim(), dose_centi, frequency.trim(), route.trim(), days);
+        line.validate(1)
+            .map_err(|e| super::input::invalid(e.field, &e.reason))?;
+        self.push_orders(vec![line.to_order()])
+    }
+
+    /// Adds every line of a cached order set (處方套餐) by its id; lines already ordered are kept
+    /// once. Returns how many orders were added.
+    pub fn add_order_set(&self, set_id: &str) -> Result<u32, AppError> {
+        let sets = cached_order_sets(self.app.store.as_ref()).map_err(|e| {
+            tracing::warn!(target: "homevisit::app", error = %e, "order-set cache unreadable");
+            AppError::Storage
+        })?;
+        let set = sets
+            .iter()
+            .find(|s| s.id == set_id.trim())
+            .ok_or_else(|| super::input::invalid("order_set", "not among the downloaded order sets"))?;
+        let have: Vec<String> = self.draft_mut().orders.iter().map(|o| o.code.clone()).collect();
+        let mut new: Vec<Order> = Vec::new();
+        for line in &set.lines {
+            if !have.contains(&line.drug_code) && !new.iter().any(|o| o.code == line.drug_code) {
+                new.push(line.to_order());
+            }
+        }
+        let n = u32::try_from(new.len()).unwrap_or(u32::MAX);
+        self.push_orders(new)?;
+        Ok(n)
+    }
+
+    fn push_orders(&self, orders: Vec<Order>) -> Result<(), AppError> {
+        let mut d = self.draft_mut();
+        if d.orders.len() + orders.len() > MAX_PRESCRIPTIONS {
+            return Err(super::input::invalid("orders", "at most 60 per visit"));
+        }
+        d.orders.extend(orders);
+        Ok(())
+    }
+
+    /// Removes every order with `code`.
+    pub fn remove_order(&self, code: &str) {
+        self.draft_mut().orders.retain(|o| o.code != code.trim());
+    }
+
+    /// Sets the free-text note (at most 2000 characters).
+    pub fn set_note(&self, note: &str) -> Result<(), AppError> {
+        if note.chars().count() > 2000 {
+            return Err(super::input::invalid("note", "at most 2000 characters"));
+        }
+        self.draft_mut().note = note.to_string();
+        Ok(())
+    }
+
+    /// Sets the medical fee (points) and the copayment (NT$).
+    pub fn set_fees(&self, fee_points: u32, copayment: u32) -> Result<(), AppError> {
+        if fee_points > 99_999_999 || copayment > 99_999_999 {
+            return Err(super::input::invalid("fee_points", "at most 8 digits"));
+        }
+        let mut d = self.draft_mut();
+        d.fee_points = fee_points;
+        d.copayment = copayment;
+        Ok(())
+    }
+
+    /// Finishes the visit under `request_id` (the caller's idempotency key, e.g. a UUID made when
+    /// the user pressed "finish"): online through the cloud SAM with the card written, or offline
+    /// on the abnormal path; then one commit. A retry with the same id returns the same visit.
+    pub async fn finish(&self, request_id: &str) -> Result<VisitSummary, AppError> {
+        let request_id = request_id.trim();
+        if request_id.is_empty()
+            || request_id.len() > MAX_REQUEST_ID
+            || !request_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(super::input::invalid(
+                "request_id",
+                "must be 1 to 64 letters, digits, '-' or '_'",
+            ));
+        }
+        let app = &self.app;
+        let _one_visit_at_a_time = app.readers.visit_lock.lock().await;
+        let kept = match app.store.kv_get(PLAN_NAMESPACE, request_id)? {
+            Some(bytes) => {
+                let plan: FinishPlan = serde_json::from_slice(&bytes).map_err(|_| AppError::Internal)?;
+                match app.store.get_visit(&plan.visit_id) {
+                    Ok(stored) => {
+                        tracing::info!(target: "homevisit::app", visit_id = %plan.visit_id, "finish retried; visit already stored");
+                        return Ok(VisitSummary::of(&stored.visit));
+                    }
+                    Err(StoreError::NotFound { .. }) => Some(plan),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => None,
+        };
+        let draft = self.draft();
+        if draft.diagnoses.is_empty() {
+            return Err(super::input::invalid("diagnoses", "at least one diagnosis"));
+        }
+        let plan = match kept {
+            Some(plan) => plan,
+            None => self.new_plan(request_id)?,
+        };
+        let at = RocDateTime::from_unix_ms(plan.at_unix_ms).map_err(|_| AppError::Internal)?;
+        let body = VisitBody {
+            diagnoses: draft.diagnoses.clone(),
+            fee_points: draft.fee_points,
+            copayment: draft.copayment,
+        };
+        let online = app.is_online();
+        let card_plan = VisitPlan {
+            txn_id: plan.txn_id,
+            visit_type: draft.visit_type,
+            newborn: false,
+            replacement: false,
+            institution: app.institution.clone(),
+            at,
+            code_counter: plan.code_counter,
+            body: body.clone(),
+            prescriptions: draft
+                .orders
+                .iter()
+                .map(|o| PrescriptionEntry::from_order(o, at, true))
+                .collect(),
+            online,
+        };
+        let sam: Arc<dyn SamAuthority> = match app.vpn_client() {
+            Ok(c) => c,
+            Err(AppError::NotEnrolled) if !online => Arc::new(NoSam),
+            Err(e) => return Err(e),
+        };
+        let session = app.readers.session().await?;
+        // The card must still be the patient's the visit began with.
+        let now_in = basic_data::read(session.as_ref()).await.map_err(card_error)?;
+        if now_in.national_id != self.patient.national_id || now_in.card_number != self.patient.card_number {
+            return Err(super::input::invalid(
+                "patient_card",
+                "another card is in the reader than at the start of the visit",
+            ));
+        }
+        let outcome = run_visit(session.as_ref(), sam.as_ref(), &app.codes, &card_plan)
+            .await
+            .map_err(|e| match e {
+                CardError::Reader(r) => reader_error(r),
+                other => card_error(other),
+            })?;
+        let mut visit = outcome.to_visit(
+            &app.institution,
+            &self.practitioner_id,
+            &body,
+            draft.note.clone(),
+            draft.orders.clone(),
+        );
+        visit.id = plan.visit_id.clone();
+        app.commit_visit(&visit)
+    }
+
+    /// Reserves the counter, makes the transaction id and keeps the plan before any card command.
+    fn new_plan(&self, request_id: &str) -> Result<FinishPlan, AppError> {
+        let app = &self.app;
+        let plan = FinishPlan {
+            visit_id: crate::store::Store::new_id(),
+            txn_id: *uuid::Uuid::now_v7().as_bytes(),
+            code_counter: app.reserve_code_counter()?,
+            at_unix_ms: app.clock.now_unix_ms(),
+        };
+        // Serialising plain fields cannot fail.
+        let bytes = serde_json::to_vec(&plan).map_err(|_| AppError::Internal)?;
+        app.store.kv_put(PLAN_NAMESPACE, request_id, &bytes)?;
+        Ok(plan)
+    }
+}
+
+/// The SAM of a device not enrolled yet, used only offline (where it is never called).
+struct NoSam;
+
+#[async_trait::async_trait]
+impl SamAuthority for NoSam {
+    fn sam_id(&self) -> String {
+        String::new()
+    }
+    async fn begin_card_auth(&self, _: &str, _: [u8; 8]) -> Result<SamChallenge, SamError> {
+        Err(SamError::Unreachable("the device is not enrolled".into()))
+    }
+    async fn verify_card(&self, _: &str, _: [u8; 32]) -> Result<(), SamError> {
+        Err(SamError::Unreachable("the device is not enrolled".into()))
+    }
+    async fn sign_visit(&self, _: &VisitSignRequest) -> Result<VisitSignature, SamError> {
+        Err(SamError::Unreachable("the device is not enrolled".into()))
+    }
+}
