@@ -54,6 +54,14 @@ pub enum AppError {
     /// The device is not enrolled with the institution's VPN services yet (enrol with QR-2 + PIN).
     #[error("the device is not enrolled")]
     NotEnrolled,
+    /// The prescription (its due refill) was dispensed already: by pharmacy `by` at `at_ms`.
+    #[error("already dispensed by {by}")]
+    AlreadyDispensed {
+        /// The pharmacy code that dispensed it.
+        by: String,
+        /// When, ms since the epoch.
+        at_ms: i64,
+    },
     /// A bug or an unexpected state inside the core; logged, nothing the user can fix.
     #[error("internal error")]
     Internal,

@@ -7,6 +7,8 @@ mod enrol;
 mod error;
 mod input;
 mod listener;
+mod order_sets;
+mod pharmacist;
 mod prescription;
 mod session;
 mod view;
@@ -15,6 +17,11 @@ pub use enrol::EnrolmentStatus;
 pub use error::AppError;
 pub use input::{CardInput, VisitDetails};
 pub use listener::{OutboxListener, Subscription};
+pub use order_sets::{OrderLineView, OrderSetList, OrderSetOrigin, OrderSetView, RefusedOrderSet};
+pub use pharmacist::{DispenseDetails, DispenseReceipt, Pharmacist, VerifiedQr, pharmacy_error};
+pub use prescription::{
+    IssuedPrescriptionView, PickUpWindow, QR_PNG_SCALE, RefillOperation, RefillState, RefillStatus,
+};
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 
 use crate::model::{CardBasicData, InstitutionCode, RocDateTime, SequenceNumber, Visit, VisitType};
