@@ -35,6 +35,9 @@ pub enum HomeVisitError {
     /// The device is not enrolled with the institution's VPN services yet.
     #[error("the device is not enrolled")]
     NotEnrolled,
+    /// The prescription was dispensed already: by pharmacy `by` at `at_unix_ms`.
+    #[error("already dispensed by {by}")]
+    AlreadyDispensed { by: String, at_unix_ms: i64 },
     /// A bug inside the core (including a caught panic); logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -53,6 +56,10 @@ impl From<AppError> for HomeVisitError {
             AppError::Network => Self::Network,
             AppError::Rejected { reason } => Self::Rejected { reason },
             AppError::NotEnrolled => Self::NotEnrolled,
+            AppError::AlreadyDispensed { by, at_ms } => Self::AlreadyDispensed {
+                by,
+                at_unix_ms: at_ms,
+            },
             AppError::Internal => Self::Internal,
         }
     }

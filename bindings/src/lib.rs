@@ -10,12 +10,18 @@
 
 mod app;
 mod error;
+mod order_sets;
+mod pharmacist;
 mod platform;
+mod prescription;
 mod records;
 
 pub use app::{HomeVisitApp, ListenerError, OutboxListener, OutboxSubscription};
 pub use error::HomeVisitError;
+pub use order_sets::{OrderLine, OrderSet, OrderSetList, OrderSetOrigin, RefusedOrderSet};
+pub use pharmacist::{DispenseDetails, DispenseReceipt, Pharmacist, VerifiedQr};
 pub use platform::{Clock, KeyStore, KeyStoreError};
+pub use prescription::{IssuedPrescription, PickUpWindow, RefillOperation, RefillState, RefillStatus};
 pub use records::{
     AppConfig, CardInput, JobStatus, OutboxCounts, OutboxJob, OutboxState, VisitDetails, VisitSummary,
 };

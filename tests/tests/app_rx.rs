@@ -102,11 +102,18 @@ async fn order_sets_download_then_the_cache_serves_and_a_prescription_is_issued_
     let dir = tempfile::tempdir().unwrap();
     let app = enrolled_app(&sim, dir.path()).await;
 
-    assert!(app.order_sets().unwrap().sets.is_empty(), "nothing cached before the first download");
+    assert!(
+        app.order_sets().unwrap().sets.is_empty(),
+        "nothing cached before the first download"
+    );
     let fresh = app.refresh_order_sets().await.unwrap();
     assert_eq!(fresh.origin, OrderSetOrigin::Downloaded);
     assert!(fresh.refused.is_empty(), "{:?}", fresh.refused);
-    let ht = fresh.sets.iter().find(|s| s.id == "HT28").expect("the simulator's HT28 set");
+    let ht = fresh
+        .sets
+        .iter()
+        .find(|s| s.id == "HT28")
+        .expect("the simulator's HT28 set");
     assert_eq!(ht.lines[0].frequency, "QD");
     assert_eq!(ht.lines[0].days, 28);
 
@@ -121,7 +128,10 @@ async fn order_sets_download_then_the_cache_serves_and_a_prescription_is_issued_
     app.set_online(true);
     let url = sim.url.clone();
     app.set_vpn_endpoint("https://127.0.0.1:9").unwrap();
-    assert_eq!(app.refresh_order_sets().await.unwrap().origin, OrderSetOrigin::Cache);
+    assert_eq!(
+        app.refresh_order_sets().await.unwrap().origin,
+        OrderSetOrigin::Cache
+    );
     app.set_vpn_endpoint(&url).unwrap();
 
     // In the home without signal: orders from the cached set, the prescription issued offline.
@@ -159,16 +169,27 @@ async fn order_sets_download_then_the_cache_serves_and_a_prescription_is_issued_
 
     // The prescriber's `C` needs the network; online, after the sync, it cancels refill 3.
     assert_eq!(
-        app.refill_operation(&id, 3, RefillOperation::Cancel).await.unwrap_err(),
+        app.refill_operation(&id, 3, RefillOperation::Cancel)
+            .await
+            .unwrap_err(),
         AppError::Network
     );
     app.set_online(true);
     assert_eq!(sync(&app).await, 0);
-    let c = app.refill_operation(&id, 3, RefillOperation::Cancel).await.unwrap();
+    let c = app
+        .refill_operation(&id, 3, RefillOperation::Cancel)
+        .await
+        .unwrap();
     assert_eq!((c.refill, c.status), (3, RefillStatus::Cancelled));
-    let again = app.refill_operation(&id, 3, RefillOperation::Cancel).await.unwrap_err();
+    let again = app
+        .refill_operation(&id, 3, RefillOperation::Cancel)
+        .await
+        .unwrap_err();
     assert!(matches!(again, AppError::Rejected { .. }), "{again:?}");
-    let e = app.refill_operation(&id, 3, RefillOperation::UndoCancel).await.unwrap();
+    let e = app
+        .refill_operation(&id, 3, RefillOperation::UndoCancel)
+        .await
+        .unwrap();
     assert_eq!(e.status, RefillStatus::Open);
     assert!(matches!(
         app.refill_operation(&id, 1, RefillOperation::Cancel).await,
@@ -187,7 +208,11 @@ async fn not_enrolled_is_a_typed_error() {
         AppError::NotEnrolled
     );
     assert!(
-        app.store().jobs_for_visit(&id).unwrap().iter().all(|j| j.kind == JobKind::CardUpload),
+        app.store()
+            .jobs_for_visit(&id)
+            .unwrap()
+            .iter()
+            .all(|j| j.kind == JobKind::CardUpload),
         "nothing queued"
     );
 }
@@ -223,9 +248,15 @@ async fn the_pharmacist_dispenses_once_and_every_bad_qr_has_its_code() {
         Pharmacist::login(&sim.url, "nothex", DEMO_PHARMACY.0, DEMO_PHARMACY.1, Arc::new(SystemClock)).await,
         Err(AppError::Validation { field, .. }) if field == "cert_sha256"
     ));
-    let ph = Pharmacist::login(&sim.url, &pin, DEMO_PHARMACY.0, DEMO_PHARMACY.1, Arc::new(SystemClock))
-        .await
-        .unwrap();
+    let ph = Pharmacist::login(
+        &sim.url,
+        &pin,
+        DEMO_PHARMACY.0,
+        DEMO_PHARMACY.1,
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
     assert!(ph.refresh_keys().await.unwrap() >= 1);
 
     // Offline checks, each failure its own code.
@@ -253,7 +284,10 @@ async fn the_pharmacist_dispenses_once_and_every_bad_qr_has_its_code() {
     let ph_later = Pharmacist::login(&sim.url, &pin, DEMO_PHARMACY.0, DEMO_PHARMACY.1, later)
         .await
         .unwrap();
-    assert_eq!(code_of(&ph_later.verify_offline(&a.qr_text).unwrap_err()), "expired");
+    assert_eq!(
+        code_of(&ph_later.verify_offline(&a.qr_text).unwrap_err()),
+        "expired"
+    );
 
     // Scan, dispense once by QR; the second attempt says who and when.
     let details = ph.scan(&a.qr_text).await.unwrap();
@@ -278,7 +312,10 @@ async fn the_pharmacist_dispenses_once_and_every_bad_qr_has_its_code() {
     ));
 
     // By one-time code (display form, lower case): once.
-    let d = ph.lookup_code(&b.one_time_code_display.to_lowercase()).await.unwrap();
+    let d = ph
+        .lookup_code(&b.one_time_code_display.to_lowercase())
+        .await
+        .unwrap();
     assert_eq!(d.visit_code, b.visit_code);
     assert_eq!(d.contact, CONTACT);
     let r = ph.dispense_code(&b.one_time_code_display).await.unwrap();
@@ -287,15 +324,23 @@ async fn the_pharmacist_dispenses_once_and_every_bad_qr_has_its_code() {
         ph.dispense_code(&b.one_time_code).await,
         Err(AppError::AlreadyDispensed { .. })
     ));
-    assert_eq!(code_of(&ph.lookup_code("22222222").await.unwrap_err()), "unknown_code");
-    assert_eq!(code_of(&ph.dispense_code("not a code").await.unwrap_err()), "unknown_code");
+    assert_eq!(
+        code_of(&ph.lookup_code("22222222").await.unwrap_err()),
+        "unknown_code"
+    );
+    assert_eq!(
+        code_of(&ph.dispense_code("not a code").await.unwrap_err()),
+        "unknown_code"
+    );
 
     // Abnormal case: restored (reason required), then dispensable again.
     assert!(matches!(
         ph.restore(&b.visit_code, 1, " ").await,
         Err(AppError::Validation { field, .. }) if field == "reason"
     ));
-    ph.restore(&b.visit_code, 1, "medicine not handed over").await.unwrap();
+    ph.restore(&b.visit_code, 1, "medicine not handed over")
+        .await
+        .unwrap();
     assert_eq!(ph.dispense_code(&b.one_time_code).await.unwrap().refill, 1);
 }
 

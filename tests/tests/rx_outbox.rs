@@ -71,7 +71,8 @@ fn offline_visit_with_orders(app: &HomeVisit) -> String {
         abnormal_reason: Some("A020 no signal in the patient's home".into()),
     };
     let id = app.record_visit_from_input(&card, details).unwrap().id;
-    app.apply_order_set_lines(&id, &sample_order_set(false, 28)).unwrap();
+    app.apply_order_set_lines(&id, &sample_order_set(false, 28))
+        .unwrap();
     id
 }
 

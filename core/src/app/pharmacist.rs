@@ -252,13 +252,20 @@ impl Pharmacist {
     /// Verifies a scanned QR offline with the keys last downloaded: not ours, malformed, tampered,
     /// unknown institution or signer, expired — each `Rejected` with its code on field `qr`.
     pub fn verify_offline(&self, qr: &str) -> Result<VerifiedQr, AppError> {
-        let p = self.inner.verify(qr.trim()).map_err(|e| pharmacy_error(e, "qr"))?;
+        let p = self
+            .inner
+            .verify(qr.trim())
+            .map_err(|e| pharmacy_error(e, "qr"))?;
         Ok(VerifiedQr::of(&p))
     }
 
     /// Scans a QR: verified offline, then its details fetched from the service.
     pub async fn scan(&self, qr: &str) -> Result<DispenseDetails, AppError> {
-        let scan = self.inner.scan(qr.trim()).await.map_err(|e| pharmacy_error(e, "qr"))?;
+        let scan = self
+            .inner
+            .scan(qr.trim())
+            .await
+            .map_err(|e| pharmacy_error(e, "qr"))?;
         DispenseDetails::of(&scan.details)
     }
 
@@ -300,7 +307,10 @@ impl Pharmacist {
     pub async fn restore(&self, visit_code: &str, refill: u8, reason: &str) -> Result<(), AppError> {
         let reason = reason.trim();
         if reason.is_empty() {
-            return Err(super::input::invalid("reason", "must say why (kept in the audit log)"));
+            return Err(super::input::invalid(
+                "reason",
+                "must say why (kept in the audit log)",
+            ));
         }
         self.api
             .restore(&wire::Restore {

@@ -52,7 +52,11 @@ pub(crate) fn rx_error(e: RxError) -> AppError {
 pub(crate) fn taiwan_day_start_ms(d: NaiveDate) -> i64 {
     // Midnight exists on every date, and a fixed offset maps every local time exactly once.
     d.and_hms_opt(0, 0, 0)
-        .and_then(|t| crate::model::roc::taiwan_offset().from_local_datetime(&t).single())
+        .and_then(|t| {
+            crate::model::roc::taiwan_offset()
+                .from_local_datetime(&t)
+                .single()
+        })
         .map(|t| t.timestamp_millis())
         .unwrap_or(0)
 }
@@ -212,7 +216,9 @@ impl RefillState {
 
 /// ms since the epoch of a ROC date-time `YYYMMDDHHMMSS` (Taiwan time); `None` when unreadable.
 pub(crate) fn roc_date_time_ms(text: &str) -> Option<i64> {
-    crate::model::roc::RocDateTime::parse(text).ok().map(|t| t.unix_ms())
+    crate::model::roc::RocDateTime::parse(text)
+        .ok()
+        .map(|t| t.unix_ms())
 }
 
 impl HomeVisit {
@@ -258,7 +264,8 @@ impl HomeVisit {
         contact: &str,
     ) -> Result<IssuedPrescriptionView, AppError> {
         let client = self.vpn_client()?;
-        let issued = self.issue_prescription_signed_by(visit_id, chronic_refills, client.device_key(), contact)?;
+        let issued =
+            self.issue_prescription_signed_by(visit_id, chronic_refills, client.device_key(), contact)?;
         IssuedPrescriptionView::of(visit_id, &issued)
     }
 
@@ -314,7 +321,10 @@ impl HomeVisit {
         let client = self.vpn_client()?;
         let visit: Visit = self.store.get_visit(visit_id)?.visit;
         if !self.prescription_issued(visit_id)? {
-            return Err(super::input::invalid("prescription", "is not issued for this visit"));
+            return Err(super::input::invalid(
+                "prescription",
+                "is not issued for this visit",
+            ));
         }
         if !(2..=crate::rx::prescription::MAX_REFILLS).contains(&refill) {
             return Err(super::input::invalid("refill", "must be refill 2 or 3"));
@@ -405,7 +415,9 @@ mod tests {
             Err(AppError::Validation { .. })
         ));
         app.apply_order_set_lines(&id, &set()).unwrap();
-        let issued = app.issue_prescription_signed_by(&id, None, &key, "02-2345-6789").unwrap();
+        let issued = app
+            .issue_prescription_signed_by(&id, None, &key, "02-2345-6789")
+            .unwrap();
         assert!(issued.qr_text.starts_with("RX:"));
         let store = app.store();
         let jobs = store.jobs_for_visit(&id).unwrap();
@@ -468,7 +480,9 @@ mod tests {
         let app = app(dir.path());
         let id = id_of(&app);
         let key = DeviceKey::from_seed_for_tests(&[6; 32]);
-        let issued = app.issue_prescription_signed_by(&id, Some(3), &key, "02-2345-6789").unwrap();
+        let issued = app
+            .issue_prescription_signed_by(&id, Some(3), &key, "02-2345-6789")
+            .unwrap();
         let v = IssuedPrescriptionView::of(&id, &issued).unwrap();
         assert!(v.qr_png.starts_with(b"\x89PNG"));
         assert!(v.qr_svg.contains("<svg"));
@@ -478,7 +492,10 @@ mod tests {
         // 2024-03-01 Taiwan: refill 2 from 3/19 to 3/28 (28-day supply).
         assert_eq!(v.issued_on_ms, 1_709_222_400_000);
         assert_eq!(v.pick_up_windows[1].first_day_roc, "1130319");
-        assert_eq!(v.pick_up_windows[1].first_day_ms, 1_709_222_400_000 + 18 * 86_400_000);
+        assert_eq!(
+            v.pick_up_windows[1].first_day_ms,
+            1_709_222_400_000 + 18 * 86_400_000
+        );
         assert_eq!(v.pick_up_lines.len(), 2);
         let dbg = format!("{v:?}");
         assert!(!dbg.contains("RX:") && !dbg.contains("A123456789") && !dbg.contains(&v.one_time_code));
