@@ -30,8 +30,12 @@ pub enum HomeVisitError {
     #[error("the network is unavailable")]
     Network,
     /// The NHI services refused the request.
-    #[error("rejected: {reason}")]
-    Rejected { reason: String },
+    #[error("rejected ({code}): {reason}")]
+    Rejected {
+        code: String,
+        field: Option<String>,
+        reason: String,
+    },
     /// The device is not enrolled with the institution's VPN services yet.
     #[error("the device is not enrolled")]
     NotEnrolled,
@@ -54,7 +58,7 @@ impl From<AppError> for HomeVisitError {
             AppError::Reader { reason } => Self::Reader { reason },
             AppError::Card { code } => Self::Card { code },
             AppError::Network => Self::Network,
-            AppError::Rejected { reason } => Self::Rejected { reason },
+            AppError::Rejected { code, field, reason } => Self::Rejected { code, field, reason },
             AppError::NotEnrolled => Self::NotEnrolled,
             AppError::AlreadyDispensed { by, at_ms } => Self::AlreadyDispensed {
                 by,

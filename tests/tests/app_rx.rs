@@ -91,7 +91,7 @@ async fn sync(app: &HomeVisit) -> usize {
 
 fn code_of(e: &AppError) -> &str {
     match e {
-        AppError::Rejected { reason } => reason,
+        AppError::Rejected { code, .. } => code,
         _ => "",
     }
 }

@@ -45,10 +45,15 @@ pub enum AppError {
     /// The NHI services could not be reached; the work stays queued.
     #[error("the network is unavailable")]
     Network,
-    /// The NHI services refused the request, with their reason.
-    #[error("rejected: {reason}")]
+    /// The NHI services refused the request: their `code`, the `field` at fault when named, and
+    /// their reason.
+    #[error("rejected ({code}): {reason}")]
     Rejected {
-        /// The server's reason.
+        /// The server's error code (e.g. `token_expired`, `bad_signature`).
+        code: String,
+        /// The field at fault, when the server named one.
+        field: Option<String>,
+        /// The server's reason (no patient data).
         reason: String,
     },
     /// The device is not enrolled with the institution's VPN services yet (enrol with QR-2 + PIN).
@@ -137,7 +142,9 @@ fn map(e: &crate::Error) -> AppError {
             | VpnError::Server { .. }
             | VpnError::BadResponse { .. }
             | VpnError::ClockSkew { .. } => AppError::Network,
-            VpnError::Rejected { reason, .. } => AppError::Rejected {
+            VpnError::Rejected { code, field, reason } => AppError::Rejected {
+                code: code.clone(),
+                field: field.clone(),
                 reason: reason.clone(),
             },
             VpnError::InvalidRequest { reason } => AppError::Validation {
@@ -150,6 +157,8 @@ fn map(e: &crate::Error) -> AppError {
             },
             VpnError::Storage { .. } => AppError::Storage,
             other => AppError::Rejected {
+                code: "rejected".into(),
+                field: None,
                 reason: other.to_string(),
             },
         },

@@ -134,11 +134,13 @@ impl DispenseReceipt {
     }
 }
 
-/// A refusal with a stable code and the field it is about (the shape of the public `Rejected`).
-pub(crate) fn rejected(code: &str, field: &str) -> AppError {
+/// A refusal with a stable code, the field it is about and the rule's text (no patient data).
+pub(crate) fn rejected(code: &str, field: &str, reason: String) -> AppError {
     tracing::debug!(target: "homevisit::app", code, field, "refused");
     AppError::Rejected {
-        reason: code.to_string(),
+        code: code.to_string(),
+        field: Some(field.to_string()),
+        reason,
     }
 }
 
@@ -155,8 +157,8 @@ pub fn pharmacy_error(e: PharmacyError, field: &str) -> AppError {
             tracing::info!(target: "homevisit::app", code = e.code(), "pharmacy service unavailable");
             AppError::Network
         }
-        PharmacyError::Unauthorized => rejected(e.code(), "password"),
-        e => rejected(e.code(), field),
+        PharmacyError::Unauthorized => rejected(e.code(), "password", e.to_string()),
+        e => rejected(e.code(), field, e.to_string()),
     }
 }
 
@@ -164,8 +166,8 @@ pub fn pharmacy_error(e: PharmacyError, field: &str) -> AppError {
 /// operations): its stable code kept, as [`pharmacy_error`] does.
 pub(crate) fn vpn_pharmacy_error(e: VpnError) -> AppError {
     match e {
-        VpnError::Rejected { code, field, .. } if code != "clock_skew" => {
-            rejected(&code, field.as_deref().unwrap_or("refill"))
+        VpnError::Rejected { code, field, reason } if code != "clock_skew" => {
+            rejected(&code, field.as_deref().unwrap_or("refill"), reason)
         }
         e => AppError::from(e),
     }
@@ -344,10 +346,10 @@ mod tests {
                 at_ms: 1_709_259_300_000
             }
         );
-        assert_eq!(
+        assert!(matches!(
             pharmacy_error(PharmacyError::Tampered, "qr"),
-            rejected("tampered", "qr")
-        );
+            AppError::Rejected { code, field, .. } if code == "tampered" && field.as_deref() == Some("qr")
+        ));
         assert_eq!(
             pharmacy_error(PharmacyError::Network("down".into()), "qr"),
             AppError::Network
