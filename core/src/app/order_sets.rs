@@ -148,12 +148,12 @@ impl HomeVisit {
     /// The cached order sets (empty before the first download), without touching the network.
     pub fn order_sets(&self) -> Result<OrderSetList, AppError> {
         let sets = orderset::cached_order_sets(self.store.as_ref()).map_err(super::prescription::rx_error)?;
-        let downloaded_at_ms = match self.store.kv_get(KV_NAMESPACE, REFRESHED_AT_KEY)? {
-            None => None,
-            Some(b) => Some(i64::from_be_bytes(
-                b.as_slice().try_into().map_err(|_| AppError::Corrupt)?,
-            )),
-        };
+        // An unreadable stamp only loses the age, never the cached sets.
+        let downloaded_at_ms = self
+            .store
+            .kv_get(KV_NAMESPACE, REFRESHED_AT_KEY)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(i64::from_be_bytes);
         let now = self.clock.now_unix_ms();
         Ok(OrderSetList {
             sets: sets.iter().map(OrderSetView::of).collect(),
