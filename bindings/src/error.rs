@@ -65,6 +65,9 @@ pub enum HomeVisitError {
     /// The device is not enrolled with the institution's VPN services yet.
     #[error("the device is not enrolled")]
     NotEnrolled,
+    /// The prescription was dispensed already: by pharmacy `by` at `at_unix_ms`.
+    #[error("already dispensed by {by}")]
+    AlreadyDispensed { by: String, at_unix_ms: i64 },
     /// A bug inside the core (including a caught panic); logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -91,6 +94,10 @@ impl From<AppError> for HomeVisitError {
             AppError::Corrupt { moved_to } => Self::Corrupt { moved_to },
             AppError::AlreadyOpen => Self::AlreadyOpen,
             AppError::NotEnrolled => Self::NotEnrolled,
+            AppError::AlreadyDispensed { by, at_ms } => Self::AlreadyDispensed {
+                by,
+                at_unix_ms: at_ms,
+            },
             AppError::Internal => Self::Internal,
         }
     }
@@ -117,6 +124,7 @@ impl From<HomeVisitError> for AppError {
             HomeVisitError::Corrupt { moved_to } => Self::Corrupt { moved_to },
             HomeVisitError::AlreadyOpen => Self::AlreadyOpen,
             HomeVisitError::NotEnrolled => Self::NotEnrolled,
+            HomeVisitError::AlreadyDispensed { by, at_unix_ms } => Self::AlreadyDispensed { by, at_ms: at_unix_ms },
             HomeVisitError::Internal => Self::Internal,
         }
     }

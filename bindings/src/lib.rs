@@ -14,7 +14,10 @@ mod enrol;
 mod error;
 mod logs;
 mod medicloud;
+mod order_sets;
+mod pharmacist;
 mod platform;
+mod prescription;
 mod readers;
 mod records;
 mod sync;
@@ -27,6 +30,9 @@ pub use error::{HomeVisitError, error_code, error_codes};
 pub use logs::{install_log_sink, uninstall_log_sink};
 pub use medicloud::{MediCloudLab, MediCloudMedication, MediCloudRecord};
 pub use platform::{HostClock, HostKeyStore, KeyStoreError, LogLevel, LogSink};
+pub use order_sets::{OrderSet, OrderSetLine, OrderSetList, OrderSetOrigin, RefusedOrderSet};
+pub use pharmacist::{DispenseDetails, DispenseReceipt, Pharmacist, VerifiedQr};
+pub use prescription::{IssuedPrescription, PickUpWindow, RefillOperation, RefillState, RefillStatus};
 pub use records::{
     AppConfig, CardInput, JobStatus, OutboxCounts, OutboxJob, OutboxState, VisitDetails, VisitSummary,
 };

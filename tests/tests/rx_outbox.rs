@@ -71,7 +71,8 @@ fn offline_visit_with_orders(app: &HomeVisit) -> String {
         abnormal_reason: Some("A020 no signal in the patient's home".into()),
     };
     let id = app.record_visit_from_input(&card, details).unwrap().id;
-    app.apply_order_set(&id, &sample_order_set(false, 28)).unwrap();
+    app.apply_order_set_lines(&id, &sample_order_set(false, 28))
+        .unwrap();
     id
 }
 
@@ -130,7 +131,7 @@ async fn a_prescription_issued_offline_is_registered_when_the_signal_returns() {
     // In the home, no signal: the visit, its orders and its prescription are all made offline.
     let visit_id = offline_visit_with_orders(&app);
     let issued = app
-        .issue_prescription(&visit_id, None, client.device_key(), CONTACT)
+        .issue_prescription_signed_by(&visit_id, None, client.device_key(), CONTACT)
         .unwrap();
     let code = issued.prescription.visit_code.clone();
     let sum = engine.drain(DrainOptions::default()).await.unwrap();
@@ -202,7 +203,7 @@ async fn registrations_land_exactly_once_through_injected_faults() {
     for _ in 0..8 {
         let id = offline_visit_with_orders(&app);
         let p = app
-            .issue_prescription(&id, Some(3), client.device_key(), CONTACT)
+            .issue_prescription_signed_by(&id, Some(3), client.device_key(), CONTACT)
             .unwrap();
         issued.push((id, p));
     }

@@ -100,6 +100,14 @@ pub enum AppError {
     /// The device is not enrolled with the institution's VPN services yet (enrol with QR-2 + PIN).
     #[error("the device is not enrolled")]
     NotEnrolled,
+    /// The prescription (its due refill) was dispensed already: by pharmacy `by` at `at_ms`.
+    #[error("already dispensed by {by}")]
+    AlreadyDispensed {
+        /// The pharmacy code that dispensed it.
+        by: String,
+        /// When, ms since the epoch.
+        at_ms: i64,
+    },
     /// A bug or an unexpected state inside the core; logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -127,12 +135,13 @@ impl AppError {
             AppError::Corrupt { .. } => "corrupt",
             AppError::AlreadyOpen => "already_open",
             AppError::NotEnrolled => "not_enrolled",
+            AppError::AlreadyDispensed { .. } => "already_dispensed",
             AppError::Internal => "internal",
         }
     }
 
     /// Every code [`AppError::code`] can give (for hosts that switch on codes, and for tests).
-    pub const CODES: [&'static str; 19] = [
+    pub const CODES: [&'static str; 20] = [
         "validation",
         "wrong_pin",
         "card_locked",
@@ -151,6 +160,7 @@ impl AppError {
         "corrupt",
         "already_open",
         "not_enrolled",
+        "already_dispensed",
         "internal",
     ];
 

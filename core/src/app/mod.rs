@@ -10,6 +10,8 @@ mod listener;
 mod lock;
 mod logs;
 mod medicloud;
+mod order_sets;
+mod pharmacist;
 mod prescription;
 mod readers;
 mod runtime;
@@ -29,6 +31,11 @@ pub use readers::{
 pub use lock::LOCK_FILE;
 pub use logs::{LogForwarder, install_log_sink, uninstall_log_sink};
 pub use sync::SyncService;
+pub use order_sets::{OrderLineView, OrderSetList, OrderSetOrigin, OrderSetView, RefusedOrderSet};
+pub use pharmacist::{DispenseDetails, DispenseReceipt, Pharmacist, VerifiedQr, pharmacy_error};
+pub use prescription::{
+    IssuedPrescriptionView, PickUpWindow, QR_PNG_SCALE, RefillOperation, RefillState, RefillStatus,
+};
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use visit::{PatientView, VisitDraft, VisitSession};
 

@@ -551,7 +551,7 @@ fn prescription(
 ) -> Result<IssuedPrescription, String> {
     use homevisit_core::rx::{otc, render};
     let issued = app
-        .issue_prescription(&visit.id, chronic_refills, client.device_key(), CONTACT)
+        .issue_prescription_signed_by(&visit.id, chronic_refills, client.device_key(), CONTACT)
         .map_err(|e| format!("prescription: {e}"))?;
     let code = render::qr_code(issued.qr_text.as_bytes()).map_err(|e| e.to_string())?;
     println!(
