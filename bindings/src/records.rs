@@ -73,7 +73,8 @@ impl From<VisitDetails> for app::VisitDetails {
     }
 }
 
-/// One stored visit as a list shows it.
+/// One stored visit as a list shows it. Patient data only masked: a generated `toString` /
+/// `description` prints nothing a bystander may not see.
 #[derive(Clone, uniffi::Record)]
 pub struct VisitSummary {
     pub id: String,
@@ -83,9 +84,17 @@ pub struct VisitSummary {
     pub visited_at_unix_ms: i64,
     pub visit_type: String,
     pub sequence_number: String,
-    pub patient_name: String,
+    /// `王○明`.
+    pub patient_name_masked: String,
+    /// `A12*****89`.
     pub national_id_masked: String,
     pub diagnoses: Vec<String>,
+    /// Written to the patient's card (false on the abnormal path).
+    pub card_written: bool,
+    /// Why the visit took the abnormal path, if it did.
+    pub abnormal_reason: Option<String>,
+    /// Number of orders of the visit.
+    pub orders: u32,
 }
 
 impl From<app::VisitSummary> for VisitSummary {
@@ -97,9 +106,12 @@ impl From<app::VisitSummary> for VisitSummary {
             visited_at_unix_ms: v.visited_at.timestamp_millis(),
             visit_type: v.visit_type,
             sequence_number: v.sequence_number,
-            patient_name: v.patient_name,
+            patient_name_masked: v.patient_name_masked,
             national_id_masked: v.national_id_masked,
             diagnoses: v.diagnoses,
+            card_written: v.card_written,
+            abnormal_reason: v.abnormal_reason,
+            orders: v.orders,
         }
     }
 }

@@ -165,6 +165,11 @@ class PinnedTrust(private val sha256Hex: String) : X509TrustManager {
     override fun getAcceptedIssuers(): Array<X509Certificate> = arrayOf()
 }
 
+/** The simulated patient cards' IDs and names (nhi_reader_sim::card::demo_patients): what must never leak. */
+val DEMO_PATIENTS = listOf(
+    "A123456789" to "王小明", "B220415378" to "陳美玲", "F128703126" to "林志豪", "H223196849" to "黃淑芬",
+)
+
 /** The day's shared context. */
 class Day(val work: File, val sims: Sims, val dataDir: File, val app: HomeVisitApp) {
     /** What earlier sections leave for later ones (visit ids, the issued QR text, …), by name. */

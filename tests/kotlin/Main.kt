@@ -130,7 +130,8 @@ fun main(args: Array<String>) {
     // 4. List visits.
     val visits = attempt("listVisits") { runBlocking { app.listVisits(100u, 0u) } }
     check("list holds the recorded visit",
-        visits != null && visits.size == 1 && visits[0].visitCode == visit?.visitCode && visits[0].patientName == "王小明",
+        visits != null && visits.size == 1 && visits[0].visitCode == visit?.visitCode && visits[0].patientNameMasked == "王○明" &&
+            !visits[0].toString().contains("王小明") && !visits[0].toString().contains("A123456789"),
         "visits=${visits?.map { it.visitCode }}")
 
     // 5. Outbox state: one card_upload job, queued, tied to the visit.

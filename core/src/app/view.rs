@@ -23,10 +23,19 @@ pub struct VisitSummary {
     pub sequence_number: String,
     /// The patient's name (for the screen only; never logged).
     pub patient_name: String,
+    /// The patient's name with its middle masked (`王○明`): what may be shown where a full name
+    /// must not be (lists, notifications, logs of the UI).
+    pub patient_name_masked: String,
     /// The national ID with its middle masked (`A12*****89`), enough to tell patients apart.
     pub national_id_masked: String,
     /// Diagnoses, normalised, main first.
     pub diagnoses: Vec<String>,
+    /// Whether the visit was written to the patient's card (false on the abnormal path).
+    pub card_written: bool,
+    /// Why the visit took the abnormal path (for the abnormal-situation report), if it did.
+    pub abnormal_reason: Option<String>,
+    /// Number of orders (drug lines) of the visit.
+    pub orders: u32,
 }
 
 impl VisitSummary {
@@ -39,9 +48,23 @@ impl VisitSummary {
             visit_type: visit.visit_type.clone(),
             sequence_number: visit.sequence_number.clone(),
             patient_name: visit.patient.name.clone(),
+            patient_name_masked: mask_name(&visit.patient.name),
             national_id_masked: mask_id(visit.patient.national_id.expose()),
             diagnoses: visit.diagnoses.clone(),
+            card_written: visit.card_written,
+            abnormal_reason: visit.abnormal_reason.clone(),
+            orders: u32::try_from(visit.orders.len()).unwrap_or(u32::MAX),
         }
+    }
+}
+
+/// Keeps the first and last character of a name: `王小明` → `王○明`, `陳美` → `陳○`.
+pub(super) fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    match chars.len() {
+        0 | 1 => name.to_string(),
+        2 => format!("{}○", chars[0]),
+        n => format!("{}{}{}", chars[0], "○".repeat(n - 2), chars[n - 1]),
     }
 }
 

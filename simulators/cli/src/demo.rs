@@ -4,27 +4,24 @@
 //! under `--sim-dir`, outside the app's data: the simulators stand for other devices (the card,
 //! the NHI), not for what the phone stores.
 //!
+//! The demo is a client of the facade, like the Kotlin app: it starts the simulators, calls
+//! `homevisit_core::app::HomeVisit` (enrolment, readers, the practitioner PIN, the visit session,
+//! prescriptions, sync) and the pharmacist object, and prints. No flow is assembled here.
+//!
 //! The day: enrol the device (first run), pair the reader (first run; later runs reconnect), the
 //! practitioner's PIN, one visit online through the cloud SAM with the card written, two visits
 //! with no signal (abnormal sequence number, card not written), the queue drained when the signal
 //! comes back, the upload-result table, and the prescription QR played through a pharmacist.
 
-use homevisit_core::app::{AppConfig, HomeVisit, VisitSummary};
-use homevisit_core::card::records::{PrescriptionEntry, VisitBody};
-use homevisit_core::card::visit_txn::{VisitPlan, run_visit};
-use homevisit_core::card::{basic_data, hpc};
-use homevisit_core::model::{Order, RocDateTime, Visit, VisitType};
-use homevisit_core::platform::{
-    Clock, Connectivity, FileKeyStore, KeyStore, ManualConnectivity, SystemClock,
+use homevisit_core::app::{
+    AppConfig, HomeVisit, IssuedPrescriptionView, OrderSetOrigin, Pharmacist, ReaderTransport, VisitSummary,
 };
-use homevisit_core::reader::{CardSlot, ReaderSession, StorePairingStore};
-use homevisit_core::rx::orderset::{OrderSet, cached_order_sets, refresh_order_sets};
-use homevisit_core::rx::sheet::IssuedPrescription;
-use homevisit_core::sync::{DrainOptions, SyncConfig, SyncEvent, SyncListener};
-use homevisit_core::vpn::{BindingQr, ClientOptions, VpnClient};
+use homevisit_core::model::SequenceNumber;
+use homevisit_core::platform::{Clock, FileKeyStore, KeyStore, SystemClock};
+use homevisit_core::reader::{CardSlot, MemoryTransport};
+use homevisit_core::sync::{SyncEvent, SyncListener};
 use indicatif::{ProgressBar, ProgressStyle};
 use nhi_reader_sim::SimReader;
-use nhi_vpn_sim::pharmacy::demo::PresentedAs;
 use nhi_vpn_sim::{SimConfig, VpnSim};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +34,8 @@ const HPC_PIN: &str = "1234";
 const READER_MODEL: &str = "HV-BT200";
 /// Who the pharmacy calls when something is wrong with the prescription.
 const CONTACT: &str = "居家醫療示範診所 02-2345-6789";
+/// How long a drain may wait for retries when the signal returns (clock ms).
+const DRAIN_BUDGET_MS: u64 = 30_000;
 
 /// Runs the demo over `data_dir` (the app's data) and `sim_dir` (the simulators' state).
 pub fn run(
@@ -72,6 +71,11 @@ fn step(title: &str) {
     println!("\n== {title}");
 }
 
+/// An app error as the demo prints it: its stable code and message (never patient data).
+fn err(what: &str) -> impl Fn(homevisit_core::app::AppError) -> String + '_ {
+    move |e| format!("{what}: {e} [{}]", e.code())
+}
+
 async fn day(
     data_dir: &Path,
     sim_dir: &Path,
@@ -96,61 +100,47 @@ async fn day(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let keys: Arc<dyn KeyStore> = Arc::new(FileKeyStore::new(data_dir.join("keys")));
     let device_id = device_id(keys.as_ref())?;
-    let app = HomeVisit::open(
-        AppConfig {
-            data_dir: data_dir.to_path_buf(),
-            institution_code: INSTITUTION.into(),
-            device_id: device_id.clone(),
-        },
-        keys.clone(),
-        clock.clone(),
-    )
-    .map_err(|e| format!("opening the app store: {e}"))?;
-    let earlier = app.list_visits(1000, 0).map_err(|e| e.to_string())?;
+    let app = Arc::new(
+        HomeVisit::open(
+            AppConfig {
+                data_dir: data_dir.to_path_buf(),
+                institution_code: INSTITUTION.into(),
+                device_id,
+            },
+            keys,
+            clock.clone(),
+        )
+        .map_err(err("opening the app store"))?,
+    );
+    let earlier = app.list_visits(1000, 0).map_err(err("visits"))?;
     println!("app store open: {} visit(s) from earlier runs", earlier.len());
 
-    let client = Arc::new(enrol(&app, &vpn, clock.clone()).await?);
-    let order_sets = order_sets(&app, client.as_ref()).await?;
+    enrol(&app, &vpn).await?;
+    order_sets(&app).await?;
     let reader = match reader_addr {
         None => Some(reader(sim_dir)?),
         Some(_) => None,
     };
-    let session = match (&reader, reader_addr) {
-        (Some(reader), _) => connect_reader(&app, reader, &device_id).await?,
-        (None, Some(addr)) => connect_loopback(&app, addr, &device_id).await?,
-        (None, None) => return Err("no reader".into()),
-    };
+    connect_reader(&app, reader.as_ref(), reader_addr).await?;
 
     step("Practitioner card");
-    let practitioner = hpc::open(&session)
+    let practitioner = app
+        .readers()
+        .verify_practitioner_pin(HPC_PIN)
         .await
-        .map_err(|e| format!("practitioner card: {e}"))?;
-    hpc::verify_pin(&session, HPC_PIN)
-        .await
-        .map_err(|e| format!("practitioner PIN: {e}"))?;
+        .map_err(err("practitioner PIN"))?;
     println!(
         "HPC PIN verified for practitioner {}",
-        mask(&practitioner.national_id)
+        practitioner.national_id_masked
     );
-    let practitioner_id = practitioner.national_id.clone();
 
-    let connectivity = ManualConnectivity::new(true);
-    let round = Round {
-        app: &app,
-        session: &session,
-        sam: client.as_ref(),
-        connectivity: connectivity.as_ref(),
-        practitioner_id: &practitioner_id,
-        order_sets: &order_sets,
-        clock: &clock,
-    };
     step("Visit 1 — online: cloud SAM, sequence number, card written");
-    let first = visit(&round, 0).await?;
+    let first = visit(&app, 0).await?;
     // A chronic continuous prescription: three fills, the first today.
-    let first_rx = prescription(&app, &first, Some(3), client.as_ref(), sim_dir)?;
+    let first_rx = prescription(&app, &first, Some(3), sim_dir)?;
 
     step("Visits 2 and 3 — no signal in the mountains");
-    connectivity.set_online(false);
+    app.set_online(false);
     let mut offline_rx = None;
     for patient in [1, 2] {
         // In-process, the next patient's card goes into the reader; over loopback the card that
@@ -158,56 +148,55 @@ async fn day(
         if let Some(reader) = &reader {
             reader.insert(CardSlot::Patient, Box::new(patient_card(sim_dir, patient)?));
         }
-        let v = visit(&round, patient).await?;
-        if !v.orders.is_empty() && offline_rx.is_none() {
+        let v = visit(&app, patient).await?;
+        if v.orders > 0 && offline_rx.is_none() {
             // Issued offline: the family gets the QR and the code now; the registration waits.
-            offline_rx = Some(prescription(&app, &v, None, client.as_ref(), sim_dir)?);
+            offline_rx = Some(prescription(&app, &v, None, sim_dir)?);
         }
     }
     if let Some(reader) = &reader {
         reader.insert(CardSlot::Patient, Box::new(patient_card(sim_dir, 0)?));
     }
-    let state = app.outbox_state().map_err(|e| e.to_string())?;
+    let state = app.outbox_state().map_err(err("outbox"))?;
     println!(
         "outbox: {} queued, {} waiting for retry, {} done (nothing leaves the phone while offline)",
         state.counts.queued, state.counts.waiting_retry, state.counts.done
     );
 
     step("Signal is back — the queue drains");
-    connectivity.set_online(true);
-    drain(&app, client.clone(), clock.clone(), connectivity.clone()).await?;
+    app.set_online(true);
+    drain(&app).await?;
 
-    step("At the pharmacy — visit 1's chronic prescription, by QR");
-    let mut out = std::io::stdout();
-    nhi_vpn_sim::pharmacy::demo::pharmacist_dispenses(
+    let pharmacist = Pharmacist::login(
         &vpn.url,
-        vpn.fingerprint,
-        &first_rx,
-        PresentedAs::Qr,
-        &mut out,
+        &hex::encode(vpn.fingerprint),
+        nhi_vpn_sim::pharmacy::DEMO_PHARMACY.0,
+        nhi_vpn_sim::pharmacy::DEMO_PHARMACY.1,
+        clock.clone(),
     )
-    .await?;
+    .await
+    .map_err(err("pharmacist login"))?;
+    let keys = pharmacist.refresh_keys().await.map_err(err("pharmacy keys"))?;
+    step("At the pharmacy — visit 1's chronic prescription, by QR");
+    println!(
+        "pharmacist {} logged in; {keys} signing key(s) of institutions cached for offline checks",
+        pharmacist.account()
+    );
+    dispense(&pharmacist, &first_rx, true).await?;
     if let Some(issued) = &offline_rx {
         step("At another pharmacy — the prescription issued offline, by its one-time code");
-        nhi_vpn_sim::pharmacy::demo::pharmacist_dispenses(
-            &vpn.url,
-            vpn.fingerprint,
-            issued,
-            PresentedAs::OneTimeCode,
-            &mut out,
-        )
-        .await?;
+        dispense(&pharmacist, issued, false).await?;
     }
 
     step("Visits on this device");
-    let all = app.list_visits(1000, 0).map_err(|e| e.to_string())?;
+    let all = app.list_visits(1000, 0).map_err(err("visits"))?;
     print_visits(&all);
-    let state = app.outbox_state().map_err(|e| e.to_string())?;
+    let state = app.outbox_state().map_err(err("outbox"))?;
     println!(
         "outbox: {} done, {} queued, {} waiting for retry, {} rejected",
         state.counts.done, state.counts.queued, state.counts.waiting_retry, state.counts.rejected
     );
-    session.disconnect().await;
+    app.readers().disconnect().await;
     vpn.stop().await;
     Ok(())
 }
@@ -220,44 +209,54 @@ fn device_id(keys: &dyn KeyStore) -> Result<String, String> {
     Ok(format!("desktop-{}", hex::encode(&key[..6])))
 }
 
-/// Enrols the device on first run (QR-2 + PIN), or loads the kept enrolment.
-async fn enrol(app: &HomeVisit, vpn: &VpnSim, clock: Arc<dyn Clock>) -> Result<VpnClient, String> {
+/// Enrols the device on first run (QR-2 + PIN), or reuses the kept enrolment.
+async fn enrol(app: &HomeVisit, vpn: &VpnSim) -> Result<(), String> {
     step("Device enrolment");
-    let store = app.store();
-    let options = || ClientOptions {
-        clock: clock.clone(),
-        ..ClientOptions::default()
-    };
-    if let Some(kept) = VpnClient::load(store.as_ref(), options()).map_err(|e| e.to_string())? {
+    let status = app.enrolment_status();
+    if status.enrolled {
         // The simulator listens on a new local port each run; the certificate pin is unchanged.
-        let mut enrolment = kept.enrolment().clone();
-        enrolment.endpoint = vpn.url.clone();
-        let client = VpnClient::from_enrolment(enrolment, options()).map_err(|e| e.to_string())?;
+        let status = app.set_vpn_endpoint(&vpn.url).map_err(err("enrolment"))?;
         println!(
             "already enrolled as device {} of institution {} (cloud SAM {})",
-            client.enrolment().device_id,
-            client.enrolment().institution_code,
-            client.enrolment().sam_id
+            status.device_id, status.institution_code, status.sam_id
         );
-        return Ok(client);
+        return Ok(());
     }
     let binding = vpn.new_binding()?;
     println!("administrator's portal shows QR-2 and PIN {}", binding.pin);
-    let qr = BindingQr::parse(&binding.qr).map_err(|e| format!("QR-2: {e}"))?;
-    println!(
-        "scanned QR-2: institution {}, endpoint {}",
-        qr.institution_code, qr.endpoint
-    );
-    let client = VpnClient::enrol(&qr, &binding.pin, "homevisit desktop demo", options())
+    let status = app
+        .enrol(&binding.qr, &binding.pin, "homevisit desktop demo")
         .await
-        .map_err(|e| format!("enrolment: {e}"))?;
-    client.save(store.as_ref()).map_err(|e| e.to_string())?;
+        .map_err(err("enrolment"))?;
     println!(
-        "enrolled: device {} bound to cloud SAM {}; device key kept sealed",
-        client.enrolment().device_id,
-        client.enrolment().sam_id
+        "enrolled: device {} of institution {} bound to cloud SAM {}; device key kept sealed",
+        status.device_id, status.institution_code, status.sam_id
     );
-    Ok(client)
+    Ok(())
+}
+
+/// Downloads the institution's order sets (處方套餐) into the sealed cache, or reads the cache when
+/// the VPN cannot be reached.
+async fn order_sets(app: &HomeVisit) -> Result<(), String> {
+    step("Order sets (處方套餐)");
+    let list = app.refresh_order_sets().await.map_err(err("order sets"))?;
+    let names: Vec<String> = list.sets.iter().map(|s| format!("{} {}", s.id, s.name)).collect();
+    match list.origin {
+        OrderSetOrigin::Downloaded => println!(
+            "downloaded {} order set(s), cached sealed: {}",
+            list.sets.len(),
+            names.join(", ")
+        ),
+        OrderSetOrigin::Cache => println!(
+            "order sets not downloaded; using {} cached ({} min old)",
+            list.sets.len(),
+            list.age_ms.unwrap_or(0) / 60_000
+        ),
+    }
+    for refused in &list.refused {
+        println!("refused order set {}: {}", refused.id, refused.reason);
+    }
+    Ok(())
 }
 
 /// The simulated reader, its cards' state kept in the sim dir.
@@ -270,226 +269,122 @@ fn patient_card(sim_dir: &Path, index: usize) -> Result<nhi_reader_sim::card::Pa
         .map_err(|e| format!("patient card: {e}"))
 }
 
-/// Pairs with the reader on first run (the user compares the code), or reconnects.
+/// Chooses the transport (the in-process simulated reader, or the loopback socket of `homevisit-sim
+/// reader serve`), pairs on first run (the user compares the code on both screens), or reconnects.
 async fn connect_reader(
     app: &HomeVisit,
-    reader: &SimReader,
-    phone_id: &str,
-) -> Result<ReaderSession, String> {
-    step("Bluetooth reader");
-    let pairings = Arc::new(StorePairingStore::new(app.store()));
-    let was_paired = reader.is_paired_with(phone_id);
-    let (_client, session) = nhi_reader_sim::gatt::connect_in_process(reader, pairings, phone_id)
-        .await
-        .map_err(|e| format!("reader: {e}"))?;
-    if was_paired {
-        println!(
-            "reconnected to paired reader {} without pairing again",
-            reader.name()
-        );
+    sim_reader: Option<&SimReader>,
+    reader_addr: Option<std::net::SocketAddr>,
+) -> Result<(), String> {
+    let readers = app.readers();
+    match (sim_reader, reader_addr) {
+        (Some(r), _) => {
+            step("Bluetooth reader");
+            let transport = MemoryTransport::new();
+            transport.add(Arc::new(r.clone()));
+            readers
+                .set_transport(ReaderTransport::Custom(Arc::new(transport)))
+                .await
+                .map_err(err("reader"))?;
+        }
+        (None, Some(addr)) => {
+            step("Bluetooth reader (loopback to `homevisit-sim reader serve`)");
+            readers
+                .set_transport(ReaderTransport::Loopback(addr.to_string()))
+                .await
+                .map_err(err("reader"))?;
+        }
+        (None, None) => return Err("no reader".into()),
+    }
+    let paired = readers.paired_readers().map_err(err("reader"))?;
+    if let Some(known) = paired.first() {
+        let r = readers.connect(Some(&known.id)).await.map_err(err("reader"))?;
+        println!("reconnected to paired reader {} without pairing again", r.name);
     } else {
-        println!(
-            "paired with reader {} (the 6-digit code matched on both screens)",
-            reader.name()
-        );
+        let found = readers.scan(3_000).await.map_err(err("reader scan"))?;
+        let candidate = found
+            .iter()
+            .find(|r| r.model.is_some())
+            .ok_or("no card reader in range")?;
+        let code = readers.pair(&candidate.id).await.map_err(err("pairing"))?;
+        // The user compares the phone's code with the reader's display.
+        let shown = sim_reader.and_then(|r| r.displayed_code());
+        match &shown {
+            Some(s) if *s == code.code => println!("pairing code {} — the reader shows the same", code.code),
+            Some(_) => return Err("the reader shows another pairing code: not confirmed".into()),
+            None => println!("pairing code {} — compare it with the reader's display", code.code),
+        }
+        let r = readers.confirm_pairing(&code.code).await.map_err(err("pairing"))?;
+        println!("paired with reader {} (the 6-digit code matched on both screens)", r.name);
+        readers.connect(Some(&r.id)).await.map_err(err("reader"))?;
     }
     println!("secure session open (ChaCha20-Poly1305, counters per direction)");
-    Ok(session)
+    Ok(())
 }
 
-/// Connects over TCP to `homevisit-sim reader serve` (the loopback transport): pairs on first run
-/// (the code the reader prints is confirmed), or reconnects.
-async fn connect_loopback(
-    app: &HomeVisit,
-    addr: std::net::SocketAddr,
-    phone_id: &str,
-) -> Result<ReaderSession, String> {
-    step("Bluetooth reader (loopback to `homevisit-sim reader serve`)");
-    let pairings = Arc::new(StorePairingStore::new(app.store()));
-    let (_client, session) = nhi_reader_sim::gatt::tcp::connect_loopback(addr, pairings, phone_id)
-        .await
-        .map_err(|e| format!("reader at {addr}: {e}"))?;
-    println!("secure session open with the reader at {addr} (ChaCha20-Poly1305, counters per direction)");
-    Ok(session)
-}
-
-/// One visit of the demo patient `patient`: the card transaction, then one commit.
-/// What every visit of the day shares: the app, the reader session, the cloud SAM, the network,
-/// the practitioner and the order sets.
-struct Round<'a> {
-    app: &'a HomeVisit,
-    session: &'a ReaderSession,
-    sam: &'a VpnClient,
-    connectivity: &'a dyn Connectivity,
-    practitioner_id: &'a str,
-    order_sets: &'a [OrderSet],
-    clock: &'a Arc<dyn Clock>,
-}
-
-async fn visit(round: &Round<'_>, patient: usize) -> Result<Visit, String> {
-    let Round {
-        app,
-        session,
-        sam,
-        connectivity,
-        practitioner_id,
-        order_sets,
-        clock,
-    } = *round;
-    let basic = basic_data::read(session)
-        .await
-        .map_err(|e| format!("patient card: {e}"))?;
-    let follow_up = app.has_visited(&basic.national_id).map_err(|e| e.to_string())?;
-    let visit_type = if follow_up {
-        VisitType::HomeCareFollowUp
-    } else {
-        VisitType::WesternOutpatient
-    };
+/// One visit of the demo patient `patient` through the facade's visit session.
+async fn visit(app: &Arc<HomeVisit>, patient: usize) -> Result<VisitSummary, String> {
+    let session = app.begin_visit().await.map_err(err("patient card"))?;
+    let who = session.patient();
+    let draft = session.draft();
     println!(
         "patient card read: {} {} (born {}), {} visit ({})",
-        mask_name(&basic.name),
-        mask(basic.national_id.expose()),
-        basic.birth_date.format("%Y"),
-        if follow_up { "a later home-care" } else { "a first" },
-        visit_type.code()
+        who.name_masked,
+        who.national_id_masked,
+        who.birth_year,
+        if draft.follow_up { "a later home-care" } else { "a first" },
+        draft.visit_type.code()
     );
-    let at = RocDateTime::now(clock.as_ref()).map_err(|e| e.to_string())?;
-    let (diagnoses, orders) = clinical(patient, order_sets)?;
-    let body = VisitBody {
-        diagnoses: diagnoses.clone(),
-        fee_points: 1631,
-        copayment: 0,
-    };
-    let plan = VisitPlan {
-        txn_id: txn_id(),
-        visit_type,
-        newborn: false,
-        replacement: false,
-        institution: app.institution().clone(),
-        at,
-        code_counter: app.reserve_code_counter().map_err(|e| e.to_string())?,
-        body: body.clone(),
-        prescriptions: orders
-            .iter()
-            .map(|o| PrescriptionEntry::from_order(o, at, true))
-            .collect(),
-        online: connectivity.is_online(),
-    };
-    let outcome = run_visit(session, sam, app.visit_codes(), &plan)
-        .await
-        .map_err(|e| format!("visit: {e}"))?;
-    let visit = outcome.to_visit(
-        app.institution(),
-        practitioner_id,
-        &body,
-        "居家訪視：生命徵象穩定".into(),
-        orders,
-    );
-    let summary = app.commit_visit(&visit).map_err(|e| format!("commit: {e}"))?;
-    println!("visit identification code {}", summary.visit_code);
-    println!(
-        "sequence number {} ({})",
-        visit.sequence_number,
-        sequence_meaning(&visit)
-    );
-    if visit.card_written {
-        println!(
-            "card written: visit record + {} prescription entries, read back and matched",
-            visit.orders.len()
-        );
-    } else if let Some(why) = &visit.abnormal_reason {
-        println!("card NOT written — for the abnormal-situation report: {why}");
-    }
-    println!("stored sealed with its card-upload job in one transaction");
-    Ok(visit)
-}
-
-fn sequence_meaning(visit: &Visit) -> String {
-    homevisit_core::model::SequenceNumber::parse(&visit.sequence_number)
-        .map(|s| s.meaning().en.to_string())
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// Diagnoses and orders of the demo visits.
-fn clinical(patient: usize, order_sets: &[OrderSet]) -> Result<(Vec<String>, Vec<Order>), String> {
-    let (dx, sets): (&[&str], &[&str]) = match patient {
+    let (diagnoses, sets): (&[&str], &[&str]) = match patient {
         0 => (&["I10", "E119"], &["HT28", "DM28"]),
         1 => (&["G309", "I639"], &["CONST7"]),
         _ => (&["J449"], &[]),
     };
-    let mut orders: Vec<Order> = Vec::new();
-    for id in sets {
-        let set = order_sets
-            .iter()
-            .find(|s| s.id == *id)
-            .ok_or_else(|| format!("order set {id} was not downloaded"))?;
-        for line in &set.lines {
-            if !orders.iter().any(|o| o.code == line.drug_code) {
-                orders.push(line.to_order());
-            }
-        }
+    for dx in diagnoses {
+        session.add_diagnosis(dx).map_err(err("diagnosis"))?;
     }
-    Ok((dx.iter().map(|s| s.to_string()).collect(), orders))
-}
-
-/// Downloads the institution's order sets (處方套餐) into the sealed cache, or reads the cache when
-/// the VPN cannot be reached.
-async fn order_sets(app: &HomeVisit, client: &VpnClient) -> Result<Vec<OrderSet>, String> {
-    step("Order sets (處方套餐)");
-    let store = app.store();
-    match refresh_order_sets(client, store.as_ref()).await {
-        Ok((sets, refused)) => {
-            let names: Vec<String> = sets.iter().map(|s| format!("{} {}", s.id, s.name)).collect();
-            println!(
-                "downloaded {} order set(s), cached sealed: {}",
-                sets.len(),
-                names.join(", ")
-            );
-            for (id, why) in refused {
-                println!("refused order set {id}: {why}");
-            }
-            Ok(sets)
-        }
-        Err(e) => {
-            let sets = cached_order_sets(store.as_ref()).map_err(|e| e.to_string())?;
-            println!("order sets not downloaded ({e}); using {} cached", sets.len());
-            Ok(sets)
-        }
+    for set in sets {
+        session.add_order_set(set).map_err(err("order set"))?;
     }
+    session
+        .set_note("居家訪視：生命徵象穩定")
+        .map_err(err("note"))?;
+    session.set_fees(1631, 0).map_err(err("fees"))?;
+    let summary = session
+        .finish(&uuid::Uuid::now_v7().to_string())
+        .await
+        .map_err(err("visit"))?;
+    println!("visit identification code {}", summary.visit_code);
+    println!(
+        "sequence number {} ({})",
+        summary.sequence_number,
+        SequenceNumber::parse(&summary.sequence_number)
+            .map(|s| s.meaning().en.to_string())
+            .unwrap_or_else(|_| "unknown".into())
+    );
+    if summary.card_written {
+        println!(
+            "card written: visit record + {} prescription entries, read back and matched",
+            summary.orders
+        );
+    } else if let Some(why) = &summary.abnormal_reason {
+        println!("card NOT written — for the abnormal-situation report: {why}");
+    }
+    println!("stored sealed with its card-upload job in one transaction");
+    Ok(summary)
 }
 
-fn txn_id() -> [u8; 16] {
-    *uuid::Uuid::now_v7().as_bytes()
-}
-
-/// Drains the outbox with a progress bar, then prints the NHI upload-result table.
-async fn drain(
-    app: &HomeVisit,
-    client: Arc<VpnClient>,
-    clock: Arc<dyn Clock>,
-    connectivity: Arc<ManualConnectivity>,
-) -> Result<(), String> {
+/// Drains the outbox through the facade's sync service with a progress bar, then prints the NHI
+/// upload-result table.
+async fn drain(app: &HomeVisit) -> Result<(), String> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("uploading {bar:30} {pos}/{len} {msg}").map_err(|e| e.to_string())?,
     );
-    let listener = Arc::new(Progress(bar.clone()));
-    let report = homevisit_core::sync::visit_day::drain_visit_day(
-        app.store(),
-        client,
-        clock,
-        connectivity,
-        listener,
-        SyncConfig::default(),
-        DrainOptions {
-            force: true,
-            time_budget_ms: Some(30_000),
-        },
-    )
-    .await
-    .map_err(|e| format!("sync: {e}"))?;
+    let sync = app.sync();
+    let _progress = sync.subscribe(Arc::new(Progress(bar.clone())));
+    let s = sync.drain_once(DRAIN_BUDGET_MS).await.map_err(err("sync"))?;
     bar.finish();
-    let s = &report.summary;
     println!(
         "drained: {} done, {} rejected, {} retries, {} batch(es); {}",
         s.done,
@@ -502,7 +397,9 @@ async fn drain(
             format!("{} still owed", s.remaining)
         }
     );
-    let t = &report.table;
+    let Some(t) = sync.last_upload_result() else {
+        return Ok(());
+    };
     println!("NHI upload result (上傳結果查詢)");
     println!(
         "  {:<34} {:>8} {:>6} {:>8}",
@@ -544,15 +441,14 @@ impl SyncListener for Progress {
 /// chronic prescription, the refill pick-up dates.
 fn prescription(
     app: &HomeVisit,
-    visit: &Visit,
+    visit: &VisitSummary,
     chronic_refills: Option<u8>,
-    client: &VpnClient,
     sim_dir: &Path,
-) -> Result<IssuedPrescription, String> {
-    use homevisit_core::rx::{otc, render};
+) -> Result<IssuedPrescriptionView, String> {
+    use homevisit_core::rx::render;
     let issued = app
-        .issue_prescription_signed_by(&visit.id, chronic_refills, client.device_key(), CONTACT)
-        .map_err(|e| format!("prescription: {e}"))?;
+        .issue_prescription(&visit.id, chronic_refills, CONTACT)
+        .map_err(err("prescription"))?;
     let code = render::qr_code(issued.qr_text.as_bytes()).map_err(|e| e.to_string())?;
     println!(
         "prescription QR: version {} (level M), {} characters, signed with the device key (Ed25519)",
@@ -563,19 +459,66 @@ fn prescription(
         println!("{}", render::to_terminal(&code));
     }
     let png = sim_dir.join(format!("prescription-{}.png", visit.visit_code));
-    std::fs::write(&png, issued.qr_png(4).map_err(|e| e.to_string())?)
-        .map_err(|e| format!("{}: {e}", png.display()))?;
+    std::fs::write(&png, &issued.qr_png).map_err(|e| format!("{}: {e}", png.display()))?;
     println!("QR saved as {}", png.display());
     println!(
         "one-time code for pharmacies without a scanner: {}",
-        otc::display(&issued.one_time_code)
+        issued.one_time_code_display
     );
     println!("abnormal-situation contact: {}", issued.contact);
-    for line in issued.pick_up_lines() {
+    for line in &issued.pick_up_lines {
         println!("{line}");
     }
     println!("registration with the VPN pharmacy service queued in the outbox");
     Ok(issued)
+}
+
+/// The pharmacist verifies the prescription (the QR offline against the cached keys, or the typed
+/// one-time code), dispenses it, and a second attempt is refused with who and when.
+async fn dispense(p: &Pharmacist, issued: &IssuedPrescriptionView, by_qr: bool) -> Result<(), String> {
+    let details = if by_qr {
+        let verified = p.verify_offline(&issued.qr_text).map_err(err("QR"))?;
+        println!(
+            "QR verified offline: signed by institution {}, {} drug line(s)",
+            verified.institution,
+            verified.lines.len()
+        );
+        p.scan(&issued.qr_text).await.map_err(err("scan"))?
+    } else {
+        p.lookup_code(&issued.one_time_code).await.map_err(err("one-time code"))?
+    };
+    println!(
+        "prescription {} of {} for {} {}: {} line(s){}",
+        details.visit_code,
+        details.issued_on_roc,
+        mask_name(&details.patient_name),
+        details.patient_id_masked,
+        details.lines.len(),
+        match details.due_refill {
+            Some(n) if details.chronic => format!(", chronic fill {n} of {}", details.refills.len()),
+            _ => String::new(),
+        }
+    );
+    let receipt = if by_qr {
+        p.dispense_qr(&issued.qr_text).await
+    } else {
+        p.dispense_code(&issued.one_time_code).await
+    }
+    .map_err(err("dispense"))?;
+    println!(
+        "dispensed: receipt {} at {} by pharmacy {}",
+        receipt.receipt_no, receipt.dispensed_at_roc, receipt.pharmacy
+    );
+    let again = if by_qr {
+        p.dispense_qr(&issued.qr_text).await
+    } else {
+        p.dispense_code(&issued.one_time_code).await
+    };
+    match again {
+        Err(e) => println!("second attempt refused: {e} [{}]", e.code()),
+        Ok(_) => return Err("the same prescription was dispensed twice".into()),
+    }
+    Ok(())
 }
 
 fn print_visits(visits: &[VisitSummary]) {
@@ -591,21 +534,13 @@ fn print_visits(visits: &[VisitSummary]) {
             v.visit_type,
             v.sequence_number,
             v.diagnoses.first().map(String::as_str).unwrap_or(""),
-            mask_name(&v.patient_name),
+            v.patient_name_masked,
             v.national_id_masked
         );
     }
 }
 
-/// `A123456789` → `A12****789` (what the screen shows; the clear value stays sealed).
-fn mask(id: &str) -> String {
-    id.chars()
-        .enumerate()
-        .map(|(i, c)| if (3..7).contains(&i) { '*' } else { c })
-        .collect()
-}
-
-/// `王小明` → `王○明`.
+/// `王小明` → `王○明` (what a printed receipt shows; the pharmacist's screen shows the name).
 fn mask_name(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     match chars.len() {
