@@ -500,4 +500,31 @@ mod tests {
         let dbg = format!("{v:?}");
         assert!(!dbg.contains("RX:") && !dbg.contains("A123456789") && !dbg.contains(&v.one_time_code));
     }
+
+    #[test]
+    fn two_concurrent_issues_of_one_visit_give_one_prescription() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = Arc::new(app(dir.path()));
+        let id = id_of(&app);
+        let results: Vec<_> = (0..4)
+            .map(|i| {
+                let (app, id) = (app.clone(), id.clone());
+                std::thread::spawn(move || {
+                    let key = DeviceKey::from_seed_for_tests(&[i; 32]);
+                    app.issue_prescription_signed_by(&id, None, &key, "02-2345-6789")
+                        .is_ok()
+                })
+            })
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
+        let regs = app
+            .store()
+            .jobs_for_visit(&id)
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.kind == JobKind::PrescriptionRegistration)
+            .count();
+        assert_eq!(regs, 1);
+    }
 }
