@@ -41,6 +41,9 @@ for pkg in libdbus-1-dev pkg-config libjna-java chromium chromium-driver; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 command -v java >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
+# The Swift API check reads the library's uniffi metadata symbols with nm, in python3.
+command -v nm >/dev/null 2>&1 || need_apt+=(binutils)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 command -v npm >/dev/null 2>&1 || [[ -x "$TARGET_DIR/kotlin-cache/kotlin-compiler-2.4.20/bin/kotlinc" ]] || need_apt+=(npm)
 if [[ ${#need_apt[@]} -gt 0 ]]; then
     echo "installing: ${need_apt[*]}"

@@ -8,10 +8,14 @@ import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
+import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.runBlocking
+import tw.homevisit.android.outboxStates
 import tw.homevisit.ffi.*
 
 var passed = 0
@@ -196,16 +200,40 @@ fun main(args: Array<String>) {
     val survived = attempt("record with a throwing listener") { runBlocking { app.recordVisit(card(), details("0011")) } }
     check("a throwing Kotlin listener does not fail the visit", survived != null)
     bad.close()
+
+    // 9b. The android/ layer: the outbox as a Flow (its state now, then each change); the
+    // collector's cancellation closes the subscription.
+    val flowed = attempt("outboxStates() flow") {
+        runBlocking {
+            val seen = CopyOnWriteArrayList<OutboxState>()
+            val listening = CompletableDeferred<Unit>()
+            val collector = launch {
+                app.outboxStates().collect { s ->
+                    seen.add(s)
+                    listening.complete(Unit)
+                    if (seen.size == 2) cancel()
+                }
+            }
+            listening.await()
+            app.recordVisit(card(), details("0012"))
+            collector.join()
+            seen.toList()
+        }
+    }
+    check("outboxStates() starts with the state now (7 queued)", flowed?.firstOrNull()?.counts?.queued == 7u,
+        "${flowed?.map { it.counts.queued }}")
+    check("outboxStates() then emits the change (8 queued)", flowed?.getOrNull(1)?.counts?.queued == 8u,
+        "${flowed?.map { it.counts.queued }}")
     val total = runBlocking { app.listVisits(100u, 0u) }.size
-    check("7 visits stored", total == 7, "total=$total")
+    check("8 visits stored", total == 8, "total=$total")
     app.close()
 
     // 10. Reopen with the same keys: the visits are still there (the blocking variant, no coroutine).
     val again = attempt("reopen") { HomeVisitApp.open(config, keys) }
-    check("reopened store sees the earlier visits", again?.listVisitsBlocking(100u, 0u)?.size == 7)
+    check("reopened store sees the earlier visits", again?.listVisitsBlocking(100u, 0u)?.size == 8)
     again?.close()
     val againAsync = attempt("reopen (suspend constructor)") { runBlocking { HomeVisitApp.openAsync(config, keys, null) } }
-    check("suspend constructor opens the same store", againAsync?.listVisitsBlocking(100u, 0u)?.size == 7)
+    check("suspend constructor opens the same store", againAsync?.listVisitsBlocking(100u, 0u)?.size == 8)
     againAsync?.close()
 
     // 11. Key store failures arrive as typed errors, never as a crash.
@@ -231,6 +259,11 @@ fun main(args: Array<String>) {
     expectError("bad institution code → Validation(institution_code)",
         { it is HomeVisitException.Validation && it.field == "institution_code" }) {
         HomeVisitApp.open(config.copy(institutionCode = "12AB"), keys)
+    }
+
+    // The demo's day through the mobile API, against the simulators running as processes.
+    runDay(work) { dir ->
+        HomeVisitApp.open(config.copy(dataDir = dir.path, deviceId = "kotlin-day-device"), KotlinKeyStore(seed = 21))
     }
 
     finish()

@@ -226,7 +226,7 @@ async fn registrations_land_exactly_once_through_injected_faults() {
     let sum = engine
         .drain(DrainOptions {
             force: false,
-            time_budget_ms: Some(60_000),
+            time_budget_ms: None,
         })
         .await
         .unwrap();

@@ -320,6 +320,11 @@ impl SyncEngine {
             }
             let now = self.clock.now_unix_ms();
             let Some(at) = self.outbox.next_retry_after(now)? else {
+                // The clock moved on since the pass looked: a retry that fell due meanwhile is
+                // ready now, not blocked (on a slow or loaded machine this window is wide).
+                if !self.outbox.ready(now, 1)?.is_empty() {
+                    continue;
+                }
                 // Nothing ready and nothing waiting for a time: the rest waits on rejected jobs.
                 sum.stopped = Some(StopReason::Blocked);
                 break;

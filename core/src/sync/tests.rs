@@ -565,3 +565,86 @@ async fn a_cancelled_drain_leaves_nothing_stuck_in_sending() {
         Some(&1)
     );
 }
+
+/// The in-memory outbox, except that the first time a ready query finds nothing, the clock jumps
+/// past every retry time before the engine looks again: a machine that was slow at that point.
+struct SlowAfterEmptyReady {
+    inner: Arc<MemoryOutbox>,
+    clock: Arc<ManualClock>,
+    jumped: std::sync::atomic::AtomicBool,
+}
+
+impl Outbox for SlowAfterEmptyReady {
+    fn reset_sending(&self) -> Result<usize, OutboxError> {
+        self.inner.reset_sending()
+    }
+    fn ready(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, OutboxError> {
+        let ready = self.inner.ready(now_ms, limit)?;
+        if ready.is_empty() && !self.jumped.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.clock.advance_ms(3_600_000);
+        }
+        Ok(ready)
+    }
+    fn next_retry_after(&self, now_ms: i64) -> Result<Option<i64>, OutboxError> {
+        self.inner.next_retry_after(now_ms)
+    }
+    fn make_all_due(&self, now_ms: i64) -> Result<usize, OutboxError> {
+        self.inner.make_all_due(now_ms)
+    }
+    fn mark_sending(&self, ids: &[JobId]) -> Result<(), OutboxError> {
+        self.inner.mark_sending(ids)
+    }
+    fn record(&self, updates: &[JobUpdate]) -> Result<(), OutboxError> {
+        self.inner.record(updates)
+    }
+    fn counts(&self) -> Result<OutboxCounts, OutboxError> {
+        self.inner.counts()
+    }
+    fn job(&self, id: &JobId) -> Result<Job, OutboxError> {
+        self.inner.job(id)
+    }
+    fn rejected(&self) -> Result<Vec<Job>, OutboxError> {
+        self.inner.rejected()
+    }
+    fn requeue_corrected(&self, id: &JobId, corrected: CorrectedJob) -> Result<JobId, OutboxError> {
+        self.inner.requeue_corrected(id, corrected)
+    }
+    fn deadlines(
+        &self,
+        now_ms: i64,
+        deadline_ms: i64,
+        window_ms: i64,
+    ) -> Result<DeadlineReport, OutboxError> {
+        self.inner.deadlines(now_ms, deadline_ms, window_ms)
+    }
+}
+
+#[tokio::test]
+async fn a_retry_that_falls_due_while_the_engine_looks_is_sent_not_reported_blocked() {
+    let clock = ManualClock::new(T0);
+    let outbox = Arc::new(SlowAfterEmptyReady {
+        inner: Arc::new(MemoryOutbox::new()),
+        clock: clock.clone(),
+        jumped: Default::default(),
+    });
+    let target = Arc::new(FakeTarget::new());
+    // The first upload fails: the job waits for its retry, and the next ready query finds nothing.
+    target.script([Some(Fault::ServerError)]);
+    let engine = SyncEngine::new(
+        outbox.clone(),
+        target.clone(),
+        clock.clone(),
+        ManualConnectivity::new(true),
+        config(4),
+    )
+    .with_sleeper(Arc::new(ManualSleeper(clock.clone())));
+    outbox.inner.enqueue(visit_job(0, 0), T0).unwrap();
+    let sum = engine.drain(DrainOptions::default()).await.unwrap();
+    assert!(
+        outbox.jumped.load(std::sync::atomic::Ordering::SeqCst),
+        "the slow moment happened"
+    );
+    assert!(sum.complete, "{sum:?}");
+    assert_eq!(sum.stopped, None);
+    assert_eq!(target.recorded_counts().get("CODE0000000000000000"), Some(&1));
+}
