@@ -110,6 +110,9 @@ fun main(args: Array<String>) {
     // 1. Open with a Kotlin key store and clock: the core calls back into Kotlin for its keys.
     val app = attempt("open") { HomeVisitApp.openWithClock(config, keys, clock) } ?: return finish()
     check("open calls the Kotlin key store", keys.calls.get() > 0, "calls=${keys.calls.get()}")
+    expectError("a second open of the same directory → AlreadyOpen (code already_open)", {
+        it is HomeVisitException.AlreadyOpen && errorCode(it) == "already_open"
+    }) { HomeVisitApp.open(config, keys) }
 
     // 2. Listener: registered before the visit, called back into Kotlin after the commit.
     val listener = RecordingListener()

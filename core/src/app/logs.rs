@@ -39,34 +39,34 @@ pub const FORWARDED_FIELDS: &[&str] = &[
 /// The host's sink and level; `None` forwards nothing.
 type Target = RwLock<Option<(Arc<dyn LogSink>, LogLevel)>>;
 
-static GLOBAL: OnceLock<Arc<Target>> = OnceLock::new();
+/// The process-wide target, and whether the forwarder became the global subscriber.
+static GLOBAL: OnceLock<(Arc<Target>, bool)> = OnceLock::new();
 
 /// Sends the core's log events at or above `level` to `sink` from now on. The first call installs
 /// the forwarding subscriber as the process's `tracing` subscriber; later calls replace the sink
 /// and level. [`AppError::Internal`] when another `tracing` subscriber was installed before.
 pub fn install_log_sink(sink: Arc<dyn LogSink>, level: LogLevel) -> Result<(), AppError> {
-    let mut installed_now = false;
-    let target = GLOBAL.get_or_init(|| {
-        installed_now = true;
-        Arc::new(RwLock::new(None))
-    });
-    *target.write().unwrap_or_else(|p| p.into_inner()) = Some((sink, level));
-    if installed_now {
+    let (target, installed) = GLOBAL.get_or_init(|| {
+        let target: Arc<Target> = Arc::new(RwLock::new(None));
         let forwarder = LogForwarder {
             target: target.clone(),
             next_span: AtomicU64::new(1),
         };
-        if tracing::subscriber::set_global_default(forwarder).is_err() {
-            return Err(AppError::Internal);
-        }
+        let installed = tracing::subscriber::set_global_default(forwarder).is_ok();
+        (target, installed)
+    });
+    if !installed {
+        tracing::warn!(target: "homevisit::app", "another tracing subscriber is installed; logs not forwarded");
+        return Err(AppError::Internal);
     }
+    *target.write().unwrap_or_else(|p| p.into_inner()) = Some((sink, level));
     tracing::callsite::rebuild_interest_cache();
     Ok(())
 }
 
 /// Stops forwarding (the subscriber stays, with no sink).
 pub fn uninstall_log_sink() {
-    if let Some(target) = GLOBAL.get() {
+    if let Some((target, _)) = GLOBAL.get() {
         *target.write().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
