@@ -168,12 +168,13 @@ pub struct OutboxCounts {
 
 impl From<app::OutboxCounts> for OutboxCounts {
     fn from(c: app::OutboxCounts) -> Self {
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
         Self {
-            queued: c.queued,
-            sending: c.sending,
-            done: c.done,
-            rejected: c.rejected,
-            waiting_retry: c.waiting_retry,
+            queued: n(c.queued),
+            sending: n(c.sending),
+            done: n(c.done),
+            rejected: n(c.rejected),
+            waiting_retry: n(c.waiting_retry),
         }
     }
 }

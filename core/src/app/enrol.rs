@@ -75,7 +75,12 @@ impl HomeVisit {
     /// screen (online), keeps the enrolment (with its device key) sealed, and returns the status.
     /// A garbage QR-2 is a validation error on `binding_qr`; a QR-2 of another institution than
     /// the app's is refused before anything is sent.
-    pub async fn enrol(&self, qr_text: &str, pin: &str, device_name: &str) -> Result<EnrolmentStatus, AppError> {
+    pub async fn enrol(
+        &self,
+        qr_text: &str,
+        pin: &str,
+        device_name: &str,
+    ) -> Result<EnrolmentStatus, AppError> {
         let qr = BindingQr::parse(qr_text.trim())?;
         if qr.institution_code != self.institution.as_str() {
             return Err(super::input::invalid(
@@ -85,7 +90,10 @@ impl HomeVisit {
         }
         let pin = pin.trim();
         if pin.is_empty() || !pin.chars().all(|c| c.is_ascii_digit()) {
-            return Err(super::input::invalid("pin", "must be the digits shown on the VPN screen"));
+            return Err(super::input::invalid(
+                "pin",
+                "must be the digits shown on the VPN screen",
+            ));
         }
         let client = VpnClient::enrol(&qr, pin, device_name.trim(), self.client_options()).await?;
         client.save(self.store.as_ref())?;

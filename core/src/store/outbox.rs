@@ -44,7 +44,8 @@ pub fn visit_code_of_record(record: &[u8]) -> Option<String> {
 
 /// The integer key behind a job id; an id that is not one names no job.
 fn key_of(id: &str) -> StoreResult<i64> {
-    id.parse::<i64>().map_err(|_| StoreError::NotFound { what: "job" })
+    id.parse::<i64>()
+        .map_err(|_| StoreError::NotFound { what: "job" })
 }
 
 fn place<'a>(row: &'a str, column: &'static str) -> Place<'a> {
@@ -214,7 +215,9 @@ impl RawJob {
             "rejected" => JobState::Rejected(Rejection {
                 reason: last_error.clone().unwrap_or_default(),
                 fields: match &self.field_errors {
-                    Some(sealed) => serde_json::from_slice(&sealer.open(place(row, "field_errors"), sealed)?)?,
+                    Some(sealed) => {
+                        serde_json::from_slice(&sealer.open(place(row, "field_errors"), sealed)?)?
+                    }
                     None => Vec::new(),
                 },
             }),
@@ -645,7 +648,12 @@ impl Store {
     /// upload deadline (`deadline_ms` after the visit: past due and not uploaded, or uploaded late),
     /// each with its least advanced job, its last failure and why it was abnormal. Candidates come
     /// from the visits' time index; [`deadline::status`] decides.
-    pub fn upload_deadlines(&self, now_ms: i64, deadline_ms: i64, window_ms: i64) -> StoreResult<DeadlineReport> {
+    pub fn upload_deadlines(
+        &self,
+        now_ms: i64,
+        deadline_ms: i64,
+        window_ms: i64,
+    ) -> StoreResult<DeadlineReport> {
         struct Candidate {
             visit_id: String,
             visit_code: String,

@@ -110,7 +110,12 @@ impl Outbox for CountingOutbox {
     fn requeue_corrected(&self, id: &JobId, corrected: CorrectedJob) -> Result<JobId, OutboxError> {
         Outbox::requeue_corrected(self.inner.as_ref(), id, corrected)
     }
-    fn deadlines(&self, now_ms: i64, deadline_ms: i64, window_ms: i64) -> Result<DeadlineReport, OutboxError> {
+    fn deadlines(
+        &self,
+        now_ms: i64,
+        deadline_ms: i64,
+        window_ms: i64,
+    ) -> Result<DeadlineReport, OutboxError> {
         Outbox::deadlines(self.inner.as_ref(), now_ms, deadline_ms, window_ms)
     }
 }
