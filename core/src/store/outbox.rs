@@ -83,7 +83,7 @@ pub(crate) fn insert_jobs(
     now_ms: i64,
 ) -> StoreResult<Vec<JobId>> {
     // No row is ever deleted, so max + 1 is the next row id; the payload is sealed under it.
-    let mut next: i64 = conn
+    let first: i64 = conn
         .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM outbox")?
         .query_row([], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(
@@ -93,12 +93,10 @@ pub(crate) fn insert_jobs(
     )?;
     let mut assigned: Vec<(&str, i64)> = Vec::with_capacity(jobs.len());
     let mut ids = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    for (seq, job) in (first..).zip(jobs) {
         if job.idempotency_key.is_empty() {
             return Err(StoreError::Invalid("a job needs an idempotency key"));
         }
-        let seq = next;
-        next += 1;
         let row = seq.to_string();
         let depends_on = match job.depends_on.as_deref() {
             None => None,
