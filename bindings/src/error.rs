@@ -124,7 +124,10 @@ impl From<HomeVisitError> for AppError {
             HomeVisitError::Corrupt { moved_to } => Self::Corrupt { moved_to },
             HomeVisitError::AlreadyOpen => Self::AlreadyOpen,
             HomeVisitError::NotEnrolled => Self::NotEnrolled,
-            HomeVisitError::AlreadyDispensed { by, at_unix_ms } => Self::AlreadyDispensed { by, at_ms: at_unix_ms },
+            HomeVisitError::AlreadyDispensed { by, at_unix_ms } => Self::AlreadyDispensed {
+                by,
+                at_ms: at_unix_ms,
+            },
             HomeVisitError::Internal => Self::Internal,
         }
     }

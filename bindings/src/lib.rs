@@ -29,9 +29,9 @@ pub use enrol::EnrolmentStatus;
 pub use error::{HomeVisitError, error_code, error_codes};
 pub use logs::{install_log_sink, uninstall_log_sink};
 pub use medicloud::{MediCloudLab, MediCloudMedication, MediCloudRecord};
-pub use platform::{HostClock, HostKeyStore, KeyStoreError, LogLevel, LogSink};
 pub use order_sets::{OrderSet, OrderSetLine, OrderSetList, OrderSetOrigin, RefusedOrderSet};
 pub use pharmacist::{DispenseDetails, DispenseReceipt, Pharmacist, VerifiedQr};
+pub use platform::{HostClock, HostKeyStore, KeyStoreError, LogLevel, LogSink};
 pub use prescription::{IssuedPrescription, PickUpWindow, RefillOperation, RefillState, RefillStatus};
 pub use records::{
     AppConfig, CardInput, JobStatus, OutboxCounts, OutboxJob, OutboxState, VisitDetails, VisitSummary,

@@ -52,7 +52,10 @@ fn child(dir: &std::path::Path, enrolment: &std::path::Path, base: i64) -> Comma
 /// (visits captured, jobs done) so far.
 fn store_progress(dir: &std::path::Path) -> (u64, u64) {
     let store = Store::open(dir.join("app.db"), &FileKeyStore::new(dir.join("keys"))).unwrap();
-    (store.count_visits().unwrap(), store.outbox_counts().unwrap().done)
+    (
+        store.count_visits().unwrap(),
+        store.outbox_counts().unwrap().done as u64,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,8 +142,8 @@ async fn sigkill_at_100_random_points_loses_and_duplicates_nothing() {
         "no visit lost or captured twice"
     );
     let counts = store.outbox_counts().unwrap();
-    assert_eq!(counts.done, TOTAL, "{counts:?}");
-    assert_eq!(counts.pending(), 0);
+    assert_eq!(counts.done as u64, TOTAL, "{counts:?}");
+    assert_eq!(counts.remaining(), 0);
     let visits = store.list_visits(TOTAL as u32 + 10, 0).unwrap();
     let mut codes: Vec<&str> = visits.iter().map(|v| v.visit.visit_code.as_str()).collect();
     codes.sort();

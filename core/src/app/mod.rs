@@ -24,18 +24,18 @@ pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};
 pub use listener::{OutboxListener, Subscription};
-pub use readers::{
-    PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent,
-    ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
-};
 pub use lock::LOCK_FILE;
 pub use logs::{LogForwarder, install_log_sink, uninstall_log_sink};
-pub use sync::SyncService;
 pub use order_sets::{OrderLineView, OrderSetList, OrderSetOrigin, OrderSetView, RefusedOrderSet};
 pub use pharmacist::{DispenseDetails, DispenseReceipt, Pharmacist, VerifiedQr, pharmacy_error};
 pub use prescription::{
     IssuedPrescriptionView, PickUpWindow, QR_PNG_SCALE, RefillOperation, RefillState, RefillStatus,
 };
+pub use readers::{
+    PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent,
+    ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
+};
+pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use visit::{PatientView, VisitDraft, VisitSession};
 

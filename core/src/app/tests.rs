@@ -56,8 +56,7 @@ struct Counting {
 impl OutboxListener for Counting {
     fn on_outbox_changed(&self, state: &OutboxState) {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.last_queued
-            .store(state.counts.queued as usize, Ordering::SeqCst);
+        self.last_queued.store(state.counts.queued, Ordering::SeqCst);
     }
 }
 

@@ -45,17 +45,17 @@ pub mod visits;
 #[cfg(test)]
 mod tests;
 
-pub use error::StoreError;
-pub use migrations::SCHEMA_VERSION;
-pub use outbox::Correction;
-pub use seal::{INDEX_KEY_ALIAS, SEAL_KEY_ALIAS};
-pub use visits::{Committed, StoredVisit, VisitState};
 /// The one outbox model, defined in `crate::sync` and kept here by the store.
 pub use crate::sync::deadline::{DeadlineEntry, DeadlineReport, DeadlineStatus, UPLOAD_DEADLINE_MS};
 pub use crate::sync::job::{
     FieldError, Job, JobId, JobKind, JobState, JobUpdate, NewJob, OutboxCounts, Rejection, new_job_id,
 };
 pub use crate::sync::target::FailureClass;
+pub use error::StoreError;
+pub use migrations::SCHEMA_VERSION;
+pub use outbox::Correction;
+pub use seal::{INDEX_KEY_ALIAS, SEAL_KEY_ALIAS};
+pub use visits::{Committed, StoredVisit, VisitState};
 
 use crate::platform::{Clock, KeyStore, SystemClock};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};

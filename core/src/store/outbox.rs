@@ -44,7 +44,8 @@ pub fn visit_code_of_record(record: &[u8]) -> Option<String> {
 
 /// The integer key behind a job id; an id that is not one names no job.
 fn key_of(id: &str) -> StoreResult<i64> {
-    id.parse::<i64>().map_err(|_| StoreError::NotFound { what: "job" })
+    id.parse::<i64>()
+        .map_err(|_| StoreError::NotFound { what: "job" })
 }
 
 fn place<'a>(row: &'a str, column: &'static str) -> Place<'a> {
@@ -82,7 +83,7 @@ pub(crate) fn insert_jobs(
     now_ms: i64,
 ) -> StoreResult<Vec<JobId>> {
     // No row is ever deleted, so max + 1 is the next row id; the payload is sealed under it.
-    let mut next: i64 = conn
+    let first: i64 = conn
         .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM outbox")?
         .query_row([], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(
@@ -92,12 +93,10 @@ pub(crate) fn insert_jobs(
     )?;
     let mut assigned: Vec<(&str, i64)> = Vec::with_capacity(jobs.len());
     let mut ids = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    for (seq, job) in (first..).zip(jobs) {
         if job.idempotency_key.is_empty() {
             return Err(StoreError::Invalid("a job needs an idempotency key"));
         }
-        let seq = next;
-        next += 1;
         let row = seq.to_string();
         let depends_on = match job.depends_on.as_deref() {
             None => None,
@@ -214,7 +213,9 @@ impl RawJob {
             "rejected" => JobState::Rejected(Rejection {
                 reason: last_error.clone().unwrap_or_default(),
                 fields: match &self.field_errors {
-                    Some(sealed) => serde_json::from_slice(&sealer.open(place(row, "field_errors"), sealed)?)?,
+                    Some(sealed) => {
+                        serde_json::from_slice(&sealer.open(place(row, "field_errors"), sealed)?)?
+                    }
                     None => Vec::new(),
                 },
             }),
@@ -645,7 +646,12 @@ impl Store {
     /// upload deadline (`deadline_ms` after the visit: past due and not uploaded, or uploaded late),
     /// each with its least advanced job, its last failure and why it was abnormal. Candidates come
     /// from the visits' time index; [`deadline::status`] decides.
-    pub fn upload_deadlines(&self, now_ms: i64, deadline_ms: i64, window_ms: i64) -> StoreResult<DeadlineReport> {
+    pub fn upload_deadlines(
+        &self,
+        now_ms: i64,
+        deadline_ms: i64,
+        window_ms: i64,
+    ) -> StoreResult<DeadlineReport> {
         struct Candidate {
             visit_id: String,
             visit_code: String,

@@ -66,7 +66,8 @@ fn read_visits(conn: &Connection, sealer: &Sealer, report: &mut RecoveryReport) 
 }
 
 fn read_jobs(conn: &Connection, report: &mut RecoveryReport) -> StoreResult<()> {
-    let mut stmt = conn.prepare("SELECT CAST(seq AS TEXT), kind, state FROM outbox WHERE state <> 'done' ORDER BY seq")?;
+    let mut stmt =
+        conn.prepare("SELECT CAST(seq AS TEXT), kind, state FROM outbox WHERE state <> 'done' ORDER BY seq")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         report.pending_jobs.push((row.get(0)?, row.get(1)?, row.get(2)?));

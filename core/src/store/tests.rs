@@ -784,15 +784,7 @@ fn insert_v1_rows(store: &Store, v: &Visit) -> String {
         "INSERT INTO visits (id, visit_code, patient_key, visited_at, upload_due_at, state, version, body,
                              created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 1, ?6, ?7, ?7)",
-        rusqlite::params![
-            v.id,
-            v.visit_code,
-            key,
-            at,
-            at + UPLOAD_DEADLINE_MS,
-            body,
-            T0
-        ],
+        rusqlite::params![v.id, v.visit_code, key, at, at + UPLOAD_DEADLINE_MS, body, T0],
     )
     .unwrap();
     let job = Store::new_id();
@@ -859,7 +851,11 @@ fn a_version_1_database_with_data_upgrades_without_loss() {
     assert_eq!(deadlines.missed.len(), 1);
     assert_eq!(deadlines.missed[0].due_at_ms, at + day);
     assert_eq!(
-        store.upload_deadlines(at + day - 10, day, 60).unwrap().at_risk.len(),
+        store
+            .upload_deadlines(at + day - 10, day, 60)
+            .unwrap()
+            .at_risk
+            .len(),
         1
     );
     assert_eq!(

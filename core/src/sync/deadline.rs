@@ -55,7 +55,12 @@ pub struct DeadlineReport {
 
 /// Where a visit due at `due_at_ms` stands at `now_ms`: uploaded late or overdue → missed; not
 /// uploaded and due within `window_ms` → at risk; otherwise nothing to report.
-pub fn status(due_at_ms: i64, uploaded_at_ms: Option<i64>, now_ms: i64, window_ms: i64) -> Option<DeadlineStatus> {
+pub fn status(
+    due_at_ms: i64,
+    uploaded_at_ms: Option<i64>,
+    now_ms: i64,
+    window_ms: i64,
+) -> Option<DeadlineStatus> {
     match uploaded_at_ms {
         Some(at) if at > due_at_ms => Some(DeadlineStatus::Missed),
         Some(_) => None,

@@ -133,7 +133,14 @@ pub enum JobState {
 
 impl JobState {
     /// Every state's stable name, in the order the app lists them.
-    pub const NAMES: [&'static str; 6] = ["queued", "sending", "waiting_retry", "rejected", "done", "superseded"];
+    pub const NAMES: [&'static str; 6] = [
+        "queued",
+        "sending",
+        "waiting_retry",
+        "rejected",
+        "done",
+        "superseded",
+    ];
 
     /// The state's short stable name (`queued`, `sending`, `done`, `rejected`, `waiting_retry`,
     /// `superseded`); the store keeps it in the `state` column.

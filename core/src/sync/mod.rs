@@ -49,7 +49,8 @@ pub use engine::{
 };
 pub use events::{DrainSummary, EventLog, StopReason, Subscription, SyncEvent, SyncListener};
 pub use job::{
-    FieldError, Job, JobId, JobKind, JobState, JobUpdate, JobVisit, NewJob, OutboxCounts, Rejection, new_job_id,
+    FieldError, Job, JobId, JobKind, JobState, JobUpdate, JobVisit, NewJob, OutboxCounts, Rejection,
+    new_job_id,
 };
 pub use outbox::{CorrectedJob, MemoryOutbox, Outbox, OutboxError};
 pub use target::{FailureClass, ItemOutcome, ItemResult, UploadError, UploadItem, UploadTarget};

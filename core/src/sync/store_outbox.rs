@@ -58,7 +58,12 @@ impl Outbox for Store {
         Ok(self.requeue_after_correction(id, Correction { visit: None, job })?)
     }
 
-    fn deadlines(&self, now_ms: i64, deadline_ms: i64, window_ms: i64) -> Result<DeadlineReport, OutboxError> {
+    fn deadlines(
+        &self,
+        now_ms: i64,
+        deadline_ms: i64,
+        window_ms: i64,
+    ) -> Result<DeadlineReport, OutboxError> {
         Ok(self.upload_deadlines(now_ms, deadline_ms, window_ms)?)
     }
 }
@@ -69,11 +74,11 @@ mod tests {
     use crate::model::InstitutionCode;
     use crate::platform::{ManualClock, ManualConnectivity, MemoryKeyStore};
     use crate::rules::visit_code::VisitCodeGenerator;
+    use crate::store;
     use crate::sync::fake::{FakeTarget, Fault};
     use crate::sync::visit_day::{capture, synthetic_visit};
-    use crate::store;
-    use crate::sync::{FieldError, JobState};
     use crate::sync::{Backoff, DrainOptions, ManualSleeper, SyncConfig, SyncEngine};
+    use crate::sync::{FieldError, JobState};
     use std::sync::Arc;
 
     const H: i64 = 3_600_000;

@@ -652,7 +652,7 @@ async fn a_retry_that_falls_due_while_the_engine_looks_is_sent_not_reported_bloc
         config(4),
     )
     .with_sleeper(Arc::new(ManualSleeper(clock.clone())));
-    outbox.inner.enqueue(visit_job(0, 0), T0).unwrap();
+    enqueue_at(&outbox.inner, visit_job(0, 0), T0);
     let sum = engine.drain(DrainOptions::default()).await.unwrap();
     assert!(
         outbox.jumped.load(std::sync::atomic::Ordering::SeqCst),

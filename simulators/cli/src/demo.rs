@@ -312,10 +312,19 @@ async fn connect_reader(
         match &shown {
             Some(s) if *s == code.code => println!("pairing code {} — the reader shows the same", code.code),
             Some(_) => return Err("the reader shows another pairing code: not confirmed".into()),
-            None => println!("pairing code {} — compare it with the reader's display", code.code),
+            None => println!(
+                "pairing code {} — compare it with the reader's display",
+                code.code
+            ),
         }
-        let r = readers.confirm_pairing(&code.code).await.map_err(err("pairing"))?;
-        println!("paired with reader {} (the 6-digit code matched on both screens)", r.name);
+        let r = readers
+            .confirm_pairing(&code.code)
+            .await
+            .map_err(err("pairing"))?;
+        println!(
+            "paired with reader {} (the 6-digit code matched on both screens)",
+            r.name
+        );
         readers.connect(Some(&r.id)).await.map_err(err("reader"))?;
     }
     println!("secure session open (ChaCha20-Poly1305, counters per direction)");
@@ -332,7 +341,11 @@ async fn visit(app: &Arc<HomeVisit>, patient: usize) -> Result<VisitSummary, Str
         who.name_masked,
         who.national_id_masked,
         who.birth_year,
-        if draft.follow_up { "a later home-care" } else { "a first" },
+        if draft.follow_up {
+            "a later home-care"
+        } else {
+            "a first"
+        },
         draft.visit_type.code()
     );
     let (diagnoses, sets): (&[&str], &[&str]) = match patient {
@@ -346,9 +359,7 @@ async fn visit(app: &Arc<HomeVisit>, patient: usize) -> Result<VisitSummary, Str
     for set in sets {
         session.add_order_set(set).map_err(err("order set"))?;
     }
-    session
-        .set_note("居家訪視：生命徵象穩定")
-        .map_err(err("note"))?;
+    session.set_note("居家訪視：生命徵象穩定").map_err(err("note"))?;
     session.set_fees(1631, 0).map_err(err("fees"))?;
     let summary = session
         .finish(&uuid::Uuid::now_v7().to_string())
@@ -485,7 +496,9 @@ async fn dispense(p: &Pharmacist, issued: &IssuedPrescriptionView, by_qr: bool) 
         );
         p.scan(&issued.qr_text).await.map_err(err("scan"))?
     } else {
-        p.lookup_code(&issued.one_time_code).await.map_err(err("one-time code"))?
+        p.lookup_code(&issued.one_time_code)
+            .await
+            .map_err(err("one-time code"))?
     };
     println!(
         "prescription {} of {} for {} {}: {} line(s){}",

@@ -161,6 +161,7 @@ async fn measure() -> Result<Vec<Metric>, String> {
         value,
         unit,
         target,
+        note: None,
     };
     Ok(vec![
         metric("card_txn_ms", total_ms, "ms", Some(1500.0)),

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 mod card;
+mod cdylib;
 mod rx;
 mod store;
 mod sync;
@@ -19,6 +20,10 @@ pub struct Metric {
     pub unit: &'static str,
     /// The target (an upper bound unless the name says otherwise); `None` when only reported.
     pub target: Option<f64>,
+    /// Why there is no value (`value` is then NaN, printed as JSON `null`), e.g. an artefact that
+    /// was not built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A group of metrics measured together (they share a set-up).
@@ -30,7 +35,13 @@ struct Group {
 }
 
 fn groups() -> Vec<Group> {
-    vec![card::group(), store::group(), rx::group(), sync::group()]
+    vec![
+        card::group(),
+        store::group(),
+        rx::group(),
+        sync::group(),
+        cdylib::group(),
+    ]
 }
 
 /// Runs the groups whose metrics match `only` and prints them.
@@ -53,7 +64,10 @@ pub fn run(json: bool, only: Option<&str>) -> Result<(), String> {
                     .target
                     .map(|t| format!(" (target {t} {})", m.unit))
                     .unwrap_or_default();
-                println!("{:<32} {:>12.3} {}{}", m.metric, m.value, m.unit, target);
+                match &m.note {
+                    Some(note) => println!("{:<32} {:>12} {}{} [{note}]", m.metric, "-", m.unit, target),
+                    None => println!("{:<32} {:>12.3} {}{}", m.metric, m.value, m.unit, target),
+                }
             }
         }
     }

@@ -78,30 +78,35 @@ fn run() -> Result<Vec<Metric>, String> {
             value: f64::from(version),
             unit: "version",
             target: Some(10.0),
+            note: None,
         },
         Metric {
             metric: "qr_payload_chars_10_lines",
             value: text.len() as f64,
             unit: "chars",
             target: None,
+            note: None,
         },
         Metric {
             metric: "qr_render_ms",
             value: render_ms,
             unit: "ms",
             target: Some(2.0),
+            note: None,
         },
         Metric {
             metric: "dispense_p50_ms",
             value: p50,
             unit: "ms",
             target: None,
+            note: None,
         },
         Metric {
             metric: "dispense_p99_ms",
             value: p99,
             unit: "ms",
             target: Some(50.0),
+            note: None,
         },
     ])
 }

@@ -228,24 +228,28 @@ fn run() -> Result<Vec<Metric>, String> {
                 value: bytes_per_visit.round(),
                 unit: "bytes",
                 target: Some(2048.0),
+                note: None,
             },
             Metric {
                 metric: "sync_connections",
                 value: connections as f64,
                 unit: "connections",
                 target: None,
+                note: None,
             },
             Metric {
                 metric: "sync_drain_10k_s",
                 value: (secs * 1000.0).round() / 1000.0,
                 unit: "s",
                 target: Some(10.0),
+                note: None,
             },
             Metric {
                 metric: "sync_visits_per_s",
                 value: (DRAIN_VISITS as f64 / secs).round(),
                 unit: "visits/s",
                 target: None,
+                note: None,
             },
         ])
     })
