@@ -409,6 +409,10 @@ mod tests {
             },
             AppError::AlreadyOpen,
             AppError::NotEnrolled,
+            AppError::AlreadyDispensed {
+                by: String::new(),
+                at_ms: 0,
+            },
             AppError::Internal,
         ];
         let codes: Vec<_> = all.iter().map(AppError::code).collect();
