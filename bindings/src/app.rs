@@ -2,7 +2,7 @@
 
 use crate::error::HomeVisitError;
 use crate::platform::{ClockAdapter, HostClock, HostKeyStore, KeyStoreAdapter};
-use crate::records::{AppConfig, CardInput, OutboxState, VisitDetails, VisitSummary};
+use crate::records::{AppConfig, CardInput, OutboxCounts, OutboxState, VisitDetails, VisitSummary};
 use homevisit_core::app;
 use homevisit_core::platform::SystemClock;
 use std::sync::{Arc, Mutex};
@@ -120,6 +120,11 @@ impl HomeVisitApp {
         let inner = self.inner.clone();
         let visits = tokio::task::spawn_blocking(move || inner.list_visits(limit, offset)).await??;
         Ok(visits.into_iter().map(Into::into).collect())
+    }
+
+    /// The outbox's counts by state, without listing jobs (a badge, the first screen).
+    pub fn outbox_counts(&self) -> Result<OutboxCounts, HomeVisitError> {
+        crate::error::guard(|| Ok(self.inner.outbox_counts()?).map(Into::into))
     }
 
     /// The outbox: counts by state and each job's state. Kotlin: `suspend`.

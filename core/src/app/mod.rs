@@ -249,6 +249,11 @@ impl HomeVisit {
         Ok(visits.iter().map(|v| VisitSummary::of(&v.visit)).collect())
     }
 
+    /// The outbox's exact counts by state, without listing jobs (a badge, the first screen).
+    pub fn outbox_counts(&self) -> Result<OutboxCounts, AppError> {
+        Ok(self.store.outbox_counts()?)
+    }
+
     /// The outbox: exact counts by state, and up to [`OUTBOX_LIST_LIMIT`] jobs of each state,
     /// oldest first.
     pub fn outbox_state(&self) -> Result<OutboxState, AppError> {

@@ -133,7 +133,7 @@ fn run() -> Result<Vec<Metric>, String> {
         let start = Instant::now();
         let app =
             HomeVisit::open(config, keys.clone() as Arc<dyn KeyStore>, Arc::new(SystemClock)).map_err(err)?;
-        let counts = app.store().outbox_counts().map_err(err)?;
+        let counts = app.outbox_counts().map_err(err)?;
         let newest = app.list_visits(FIRST_SCREEN_VISITS, 0).map_err(err)?;
         screens.push(start.elapsed());
         if counts.queued != PRELOAD || newest.len() != FIRST_SCREEN_VISITS as usize {
