@@ -124,7 +124,7 @@ impl HomeVisitApp {
 
     /// The outbox's counts by state, without listing jobs (a badge, the first screen).
     pub fn outbox_counts(&self) -> Result<OutboxCounts, HomeVisitError> {
-        crate::error::guard(|| Ok(self.inner.outbox_counts()?).map(Into::into))
+        crate::error::guard(|| self.inner.outbox_counts()).map(Into::into)
     }
 
     /// The outbox: counts by state and each job's state. Kotlin: `suspend`.
