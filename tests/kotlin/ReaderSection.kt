@@ -6,6 +6,10 @@ package homevisit.test
 
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.async
+import kotlinx.coroutines.flow.first
+import tw.homevisit.android.states
 import tw.homevisit.ffi.*
 
 /** Collects the reader-state events the core pushes. */
@@ -63,8 +67,18 @@ fun readerSection(day: Day) {
         events.events.toList().takeLast(2) == listOf(ReaderState.Connecting, ReaderState.Ready))
     check("reader: the core's frames went through the Kotlin stack", ble.writes.get() > 0 && ble.notifications.get() > 0)
 
-    // Reconnect without pairing: drop the session, the next operation reconnects on its own.
-    attempt("reader: disconnect") { runBlocking { readers.disconnect() } }
+    // Reconnect without pairing: drop the session, the next operation reconnects on its own. The
+    // disconnect is also watched through the android/ layer's Flow of reader states.
+    val flowed = attempt("reader: disconnect, watched as a Flow") {
+        runBlocking {
+            val listening = CompletableDeferred<Unit>()
+            val first = async { readers.states(listening).first() }
+            listening.await()
+            readers.disconnect()
+            first.await()
+        }
+    }
+    check("reader: the states Flow saw the disconnect", flowed?.state == ReaderState.Disconnected, "$flowed")
     check("reader: state stream says disconnected", events.events.lastOrNull() == ReaderState.Disconnected)
 
     // The practitioner PIN: wrong first (tries left), then right (reconnects without pairing).

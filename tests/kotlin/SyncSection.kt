@@ -9,6 +9,10 @@ import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.flow.takeWhile
+import kotlinx.coroutines.launch
+import tw.homevisit.android.events
 import tw.homevisit.ffi.*
 
 /** Keeps the forwarded log lines. */
@@ -73,9 +77,24 @@ fun syncSection(day: Day) {
         "$offline")
     check("sync: offline → the simulator has not got the visit", storedCount(day, offlineVisit.visitCode) == 0)
 
-    // Online: the drain, seen as events and by the outbox listeners.
+    // Online: the drain, seen as a Kotlin Flow of events and by the outbox listeners.
     app.setOnline(true)
-    val drained = attempt("sync: drain once online") { runBlocking { sync.drainOnce(0uL) } }
+    val flowed = CopyOnWriteArrayList<SyncEvent>()
+    val drained = attempt("sync: drain once online, collected as a Flow") {
+        runBlocking {
+            val listening = CompletableDeferred<Unit>()
+            val collector = launch {
+                sync.events(listening).takeWhile { it !is SyncEvent.Drained }.collect { flowed.add(it) }
+            }
+            listening.await()
+            val summary = sync.drainOnce(0uL)
+            collector.join()
+            summary
+        }
+    }
+    check("sync: the Flow saw the drain start and the visit done, and completed at Drained",
+        flowed.any { it is SyncEvent.Started } && flowed.any { it is SyncEvent.JobDone && it.visitCode == offlineVisit.visitCode },
+        "${flowed.map { it::class.simpleName }}")
     check("sync: online → the visit is sent", drained != null && drained.done >= 1u, "$drained")
     check("sync: the simulator stored the visit once", storedCount(day, offlineVisit.visitCode) == 1)
     check("sync: events: started … job done … drained",
