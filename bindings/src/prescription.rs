@@ -4,6 +4,7 @@
 
 use crate::app::HomeVisitApp;
 use crate::error::HomeVisitError;
+pub(crate) use crate::error::guard_async as spawn_guarded;
 use homevisit_core::app;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -14,13 +15,6 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, HomeVisitError>) -> Result<
         tracing::error!(target: "homevisit::ffi", "the core panicked");
         Err(HomeVisitError::Internal)
     })
-}
-
-/// Runs an async core call as its own task; a panic in it becomes `Internal`.
-pub(crate) async fn spawn_guarded<T: Send + 'static>(
-    fut: impl std::future::Future<Output = Result<T, app::AppError>> + Send + 'static,
-) -> Result<T, HomeVisitError> {
-    Ok(tokio::spawn(fut).await??)
 }
 
 /// When one dispense may be collected (both days inclusive, Taiwan dates).

@@ -4,28 +4,10 @@
 use crate::app::{HomeVisitApp, ListenerError};
 use crate::ble::{HostBle, HostBleAdapter};
 use crate::error::HomeVisitError;
+pub(crate) use crate::error::{guard, guard_async as task};
 use homevisit_core::app::{self, HomeVisit};
 use homevisit_core::reader;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
-
-/// Runs `f`, turning a panic into `Internal` (every synchronous export).
-pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, app::AppError>) -> Result<T, HomeVisitError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => Ok(r?),
-        Err(_) => {
-            tracing::error!(target: "homevisit::ffi", "a panic was caught at an export");
-            Err(HomeVisitError::Internal)
-        }
-    }
-}
-
-/// Runs the core's future as its own task, so a panic inside it becomes `Internal`.
-pub(crate) async fn task<T: Send + 'static>(
-    f: impl Future<Output = Result<T, app::AppError>> + Send + 'static,
-) -> Result<T, HomeVisitError> {
-    Ok(tokio::spawn(f).await??)
-}
 
 /// A supported reader model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]

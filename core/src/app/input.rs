@@ -79,6 +79,48 @@ pub struct VisitDetails {
     pub abnormal_reason: Option<String>,
 }
 
+/// Visit details that passed every check, in the visit's own forms (one home for the checks of a
+/// new visit and of a corrected one).
+pub(crate) struct CheckedDetails {
+    /// M07.
+    pub(crate) visit_type: String,
+    /// M13.
+    pub(crate) sequence_number: String,
+    /// The practitioner's national ID.
+    pub(crate) practitioner_id: String,
+    /// Normalised ICD-10-CM codes, main first.
+    pub(crate) diagnoses: Vec<String>,
+    /// The clinical note.
+    pub(crate) note: String,
+    /// Why the visit took an abnormal sequence number.
+    pub(crate) abnormal_reason: Option<String>,
+}
+
+impl VisitDetails {
+    /// Checks every field (visit type, sequence number, practitioner ID, at most
+    /// [`super::MAX_DIAGNOSES`] ICD-10-CM diagnoses); the first bad field is named in the error.
+    pub(crate) fn check(self) -> Result<CheckedDetails, AppError> {
+        use crate::model::{SequenceNumber, VisitType};
+        use crate::rules::RuleError;
+        let visit_type = VisitType::parse(self.visit_type.trim()).map_err(RuleError::from)?;
+        let sequence = SequenceNumber::parse(self.sequence_number.trim()).map_err(RuleError::from)?;
+        let practitioner = national_id::parse(&self.practitioner_id)
+            .map_err(|_| invalid("practitioner_id", "must be a valid national ID"))?;
+        if self.diagnoses.len() > super::MAX_DIAGNOSES {
+            return Err(invalid("diagnoses", "at most 6 (M35-M40)"));
+        }
+        let diagnoses = crate::rules::icd10::parse_all(&self.diagnoses).map_err(RuleError::from)?;
+        Ok(CheckedDetails {
+            visit_type: visit_type.code().to_string(),
+            sequence_number: sequence.code(),
+            practitioner_id: practitioner.expose().to_string(),
+            diagnoses: diagnoses.into_iter().map(String::from).collect(),
+            note: self.note,
+            abnormal_reason: self.abnormal_reason,
+        })
+    }
+}
+
 impl std::fmt::Debug for VisitDetails {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VisitDetails")

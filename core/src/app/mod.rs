@@ -39,7 +39,7 @@ pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use visit::{PatientView, VisitDraft, VisitSession};
 
-use crate::model::{CardBasicData, InstitutionCode, RocDateTime, SequenceNumber, Visit, VisitType};
+use crate::model::{CardBasicData, InstitutionCode, RocDateTime, Visit};
 use crate::platform::{Clock, Connectivity, KeyStore, ManualConnectivity};
 use crate::rules::RuleError;
 use crate::rules::visit_code::{VisitCodeGenerator, VisitCodeInput, VisitCodeStoreError};
@@ -197,14 +197,7 @@ impl HomeVisit {
     /// the visit with its `card_upload` outbox job in one transaction, then tells the listeners.
     pub fn record_visit(&self, card: CardBasicData, details: VisitDetails) -> Result<VisitSummary, AppError> {
         crate::rules::national_id::check_sex(&card.national_id, card.sex)?;
-        let visit_type = VisitType::parse(details.visit_type.trim()).map_err(RuleError::from)?;
-        let sequence = SequenceNumber::parse(details.sequence_number.trim()).map_err(RuleError::from)?;
-        let practitioner = crate::rules::national_id::parse(&details.practitioner_id)
-            .map_err(|_| input::invalid("practitioner_id", "must be a valid national ID"))?;
-        if details.diagnoses.len() > MAX_DIAGNOSES {
-            return Err(input::invalid("diagnoses", "at most 6 (M35-M40)"));
-        }
-        let diagnoses = crate::rules::icd10::parse_all(&details.diagnoses).map_err(RuleError::from)?;
+        let details = details.check()?;
         let visited_at = RocDateTime::now(self.clock.as_ref()).map_err(RuleError::from)?;
 
         let visit = {
@@ -216,11 +209,11 @@ impl HomeVisit {
                 visit_code,
                 patient: card,
                 institution: self.institution.clone(),
-                practitioner_id: practitioner.expose().to_string(),
-                visit_type: visit_type.code().to_string(),
-                sequence_number: sequence.code(),
+                practitioner_id: details.practitioner_id,
+                visit_type: details.visit_type,
+                sequence_number: details.sequence_number,
                 visited_at: visited_at.to_datetime(),
-                diagnoses: diagnoses.into_iter().map(String::from).collect(),
+                diagnoses: details.diagnoses,
                 note: details.note,
                 orders: Vec::new(),
                 security_signature: None,

@@ -7,10 +7,9 @@
 //! upload-result table of the last drain.
 
 use super::listener::Listeners;
-use super::{AppError, HomeVisit, MAX_DIAGNOSES, VisitDetails, input, runtime};
-use crate::model::{SequenceNumber, Visit, VisitType};
+use super::{AppError, HomeVisit, VisitDetails, input, runtime};
+use crate::model::Visit;
 use crate::platform::{Clock, Connectivity};
-use crate::rules::RuleError;
 use crate::store::Store;
 use crate::sync::visit_day::{UploadResultTable, card_upload_job};
 use crate::sync::vpn_target::VpnTarget;
@@ -286,18 +285,11 @@ fn store_job_id(id: &str) -> crate::sync::JobId {
 
 /// Applies corrected visit details, checked with the same rules as a new visit.
 fn apply_details(visit: &mut Visit, details: VisitDetails) -> Result<(), AppError> {
-    let visit_type = VisitType::parse(details.visit_type.trim()).map_err(RuleError::from)?;
-    let sequence = SequenceNumber::parse(details.sequence_number.trim()).map_err(RuleError::from)?;
-    let practitioner = crate::rules::national_id::parse(&details.practitioner_id)
-        .map_err(|_| input::invalid("practitioner_id", "must be a valid national ID"))?;
-    if details.diagnoses.len() > MAX_DIAGNOSES {
-        return Err(input::invalid("diagnoses", "at most 6 (M35-M40)"));
-    }
-    let diagnoses = crate::rules::icd10::parse_all(&details.diagnoses).map_err(RuleError::from)?;
-    visit.visit_type = visit_type.code().to_string();
-    visit.sequence_number = sequence.code();
-    visit.practitioner_id = practitioner.expose().to_string();
-    visit.diagnoses = diagnoses.into_iter().map(String::from).collect();
+    let details = details.check()?;
+    visit.visit_type = details.visit_type;
+    visit.sequence_number = details.sequence_number;
+    visit.practitioner_id = details.practitioner_id;
+    visit.diagnoses = details.diagnoses;
     visit.note = details.note;
     visit.abnormal_reason = details.abnormal_reason;
     Ok(())
