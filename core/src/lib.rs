@@ -4,6 +4,8 @@
 //! [`rules`], [`reader`], [`store`] and [`vpn`] stand on them; [`card`], [`rx`] and [`sync`] on those;
 //! the [`app`] facade on top. No FFI code lives here: `homevisit-ffi` wraps this crate.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod card;
 pub mod error;
