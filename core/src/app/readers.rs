@@ -318,7 +318,9 @@ impl Readers {
 
     /// The user confirmed `code` as the reader shows it. A code that does not match refuses the
     /// pairing on both sides, stores nothing, and gives a validation error on `pairing_code`
-    /// (pair again).
+    /// (pair again). The reader keeps the pairing only if it was confirmed on the reader itself
+    /// too (its button, pressed when its code matches) — else a validation error on
+    /// `reader_confirmation` and nothing is stored on either side.
     pub async fn confirm_pairing(&self, code: &str) -> Result<PairedReader, AppError> {
         let p = self
             .pending
@@ -587,6 +589,11 @@ pub(crate) fn mask_name(name: &str) -> String {
 pub(crate) fn reader_error(e: ReaderError) -> AppError {
     let public = match &e {
         ReaderError::NotPaired(_) => AppError::ReaderNotPaired,
+        // The reader's own confirmation (its button) is missing: the user can act on it.
+        ReaderError::NotConfirmed(_) => super::input::invalid(
+            "reader_confirmation",
+            "confirm on the reader too (press its button when it shows the same code), then pair again",
+        ),
         ReaderError::NoAdapter
         | ReaderError::Disconnected
         | ReaderError::Timeout

@@ -38,6 +38,10 @@ pub enum ReaderError {
     /// The reader reported an error of its own.
     #[error("reader error: {0}")]
     Device(String),
+    /// The pairing was not confirmed on the reader itself (its button was not pressed), or the
+    /// reader refuses pairing until it is (too many failed attempts).
+    #[error("pairing not confirmed on the reader: {0}")]
+    NotConfirmed(String),
 }
 
 /// Sends APDUs to the card in one slot and returns the card's response (data + SW1 SW2).

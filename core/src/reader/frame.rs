@@ -25,9 +25,9 @@ const START: u8 = 0x80;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum FrameKind {
-    /// Phone → reader: start pairing (phone id, X25519 public key, nonce).
+    /// Phone → reader: start pairing (phone id, X25519 public key, commitment to its nonce).
     PairRequest = 0x01,
-    /// Reader → phone: the reader's public key and nonce; both sides now show the short code.
+    /// Reader → phone: the reader's id, public key and nonce.
     PairResponse = 0x02,
     /// Phone → reader: the user confirmed the code; MAC proving the phone holds the derived key.
     PairConfirm = 0x03,
@@ -35,6 +35,10 @@ pub enum FrameKind {
     PairConfirmed = 0x04,
     /// Either side: pairing abandoned (wrong code or cancelled).
     PairAbort = 0x05,
+    /// Phone → reader: the phone's nonce, opening its commitment.
+    PairReveal = 0x06,
+    /// Reader → phone: the commitment opened; the reader now shows the short code.
+    PairShown = 0x07,
     /// Phone → reader: open a secure session (phone id, fresh nonce).
     SessionHello = 0x10,
     /// Reader → phone: the reader's fresh nonce and a MAC under the long-term key.
@@ -53,6 +57,8 @@ impl FrameKind {
             0x03 => Self::PairConfirm,
             0x04 => Self::PairConfirmed,
             0x05 => Self::PairAbort,
+            0x06 => Self::PairReveal,
+            0x07 => Self::PairShown,
             0x10 => Self::SessionHello,
             0x11 => Self::SessionAccept,
             0x20 => Self::Sealed,
@@ -435,15 +441,17 @@ mod tests {
     }
 
     fn frames_strategy() -> impl Strategy<Value = Vec<(u8, Vec<u8>)>> {
-        prop::collection::vec((0u8..9, prop::collection::vec(any::<u8>(), 0..600)), 1..4)
+        prop::collection::vec((0u8..11, prop::collection::vec(any::<u8>(), 0..600)), 1..4)
     }
 
-    const KINDS: [FrameKind; 9] = [
+    const KINDS: [FrameKind; 11] = [
         FrameKind::PairRequest,
         FrameKind::PairResponse,
         FrameKind::PairConfirm,
         FrameKind::PairConfirmed,
         FrameKind::PairAbort,
+        FrameKind::PairReveal,
+        FrameKind::PairShown,
         FrameKind::SessionHello,
         FrameKind::SessionAccept,
         FrameKind::Sealed,

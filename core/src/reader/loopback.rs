@@ -77,6 +77,15 @@ pub enum WireMsg {
         /// The text shown, if any.
         text: Option<String>,
     },
+    /// Central → sim (simulator only): the user presses the reader's button — the reader's own
+    /// confirmation of the pairing code it shows (or, with no code shown, re-opening pairing
+    /// after too many failed attempts).
+    PressButton,
+    /// Sim → central: the button was pressed; `confirmed` when it confirmed a shown code.
+    ButtonPressed {
+        /// A pairing code was on the display and is now confirmed on the reader.
+        confirmed: bool,
+    },
     /// Sim → central: the request failed.
     Error {
         /// What went wrong.
@@ -179,6 +188,19 @@ impl LoopbackTransport {
             Some(WireMsg::Display { text }) => Ok(text),
             other => Err(ReaderError::BadFrame(format!(
                 "unexpected display reply {other:?}"
+            ))),
+        }
+    }
+
+    /// Simulator only: presses the simulated reader's button (the user's confirmation on the
+    /// reader). Returns whether it confirmed a pairing code on the display.
+    pub async fn press_button(&self) -> Result<bool, ReaderError> {
+        let mut s = self.dial().await?;
+        write_msg(&mut s, &WireMsg::PressButton).await?;
+        match read_msg(&mut s).await? {
+            Some(WireMsg::ButtonPressed { confirmed }) => Ok(confirmed),
+            other => Err(ReaderError::BadFrame(format!(
+                "unexpected button reply {other:?}"
             ))),
         }
     }

@@ -22,6 +22,9 @@ pub enum ReaderErrorCode {
     Busy = 5,
     /// Any other fault inside the reader.
     Internal = 6,
+    /// The pairing was not confirmed on the reader itself (its button), or the reader refuses
+    /// pairing until it is (too many failed attempts).
+    NotConfirmed = 7,
 }
 
 impl ReaderErrorCode {
@@ -32,6 +35,7 @@ impl ReaderErrorCode {
             3 => Self::BadFrame,
             4 => Self::NotPaired,
             5 => Self::Busy,
+            7 => Self::NotConfirmed,
             _ => Self::Internal,
         }
     }
@@ -54,8 +58,9 @@ pub fn slot_from_byte(b: u8) -> Result<CardSlot, ReaderError> {
     }
 }
 
-/// What travels inside a sealed frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What travels inside a sealed frame. `Debug` shows APDU lengths only: commands carry PINs and
+/// responses carry patient data, and a message may end up in an error text or a log.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Message {
     /// Phone → reader: send this APDU to the card in `slot`.
     ApduRequest {
@@ -91,6 +96,25 @@ pub enum Message {
         /// A card sits in the patient slot.
         patient: bool,
     },
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::ApduRequest { slot, apdu } => write!(f, "ApduRequest({slot:?}, {} bytes)", apdu.len()),
+            Message::ApduResponse { slot, response } => {
+                write!(f, "ApduResponse({slot:?}, {} bytes)", response.len())
+            }
+            Message::CardInserted(s) => write!(f, "CardInserted({s:?})"),
+            Message::CardRemoved(s) => write!(f, "CardRemoved({s:?})"),
+            Message::ReaderError { code, .. } => write!(f, "ReaderError({code:?})"),
+            Message::StatusRequest => f.write_str("StatusRequest"),
+            Message::Status {
+                practitioner,
+                patient,
+            } => write!(f, "Status(practitioner: {practitioner}, patient: {patient})"),
+        }
+    }
 }
 
 impl Message {
@@ -263,6 +287,22 @@ mod tests {
         #[test]
         fn decoding_garbage_never_panics(b in prop::collection::vec(any::<u8>(), 0..64)) {
             let _ = Message::decode(&b);
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_card_bytes() {
+        let pin = Message::ApduRequest {
+            slot: CardSlot::Practitioner,
+            apdu: vec![0x00, 0x20, 0x00, 0x01, 0x04, 0x31, 0x32, 0x33, 0x34],
+        };
+        let answer = Message::ApduResponse {
+            slot: CardSlot::Patient,
+            response: b"A123456789".iter().copied().chain([0x90, 0x00]).collect(),
+        };
+        for (m, bytes) in [(pin, "49, 50"), (answer, "65, 49")] {
+            let d = format!("{m:?}");
+            assert!(!d.contains(bytes) && !d.contains("0x") && d.contains("bytes"), "{d}");
         }
     }
 }

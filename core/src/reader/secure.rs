@@ -1,19 +1,35 @@
 //! Pairing cryptography and the secure session channel.
 //!
-//! Pairing: both sides send an ephemeral X25519 public key and a nonce; HKDF-SHA256 over the shared
-//! secret (info binds both ids, keys and nonces) gives the 32-byte long-term reader key, a
-//! confirmation key and the 6-digit short code that both screens show. The phone sends its
-//! confirmation MAC only after the user confirmed the code; the reader answers with its own.
+//! Pairing (numeric comparison with a commitment, as in Bluetooth LE Secure Connections):
 //!
-//! Session: each connection derives fresh ChaCha20-Poly1305 keys, one per direction, from the
-//! long-term key and both sides' fresh nonces; every frame is sealed with the frame header as
-//! associated data and the per-direction sequence number as nonce, so a replayed, reordered,
-//! truncated or forged frame fails.
+//! 1. phone → reader `PairRequest`: its id, an ephemeral X25519 public key and a *commitment*
+//!    `C = HMAC-SHA256(Np, label ‖ id ‖ public key)` to a fresh 16-byte nonce `Np` it keeps secret;
+//! 2. reader → phone `PairResponse`: its id, ephemeral public key and fresh nonce `Nr`;
+//! 3. phone → reader `PairReveal`: `Np`; the reader checks it opens `C` and only then shows the
+//!    code (`PairShown`);
+//! 4. HKDF-SHA256 over the X25519 secret (info binds both ids, keys and nonces) gives the 32-byte
+//!    long-term key, a confirmation key and the 6-digit code both screens show.
+//!
+//! Whoever sits in the middle must fix its nonce towards the reader (by the commitment) before it
+//! sees `Nr`, and its nonce towards the phone before it sees `Np`: each code it makes the two
+//! devices show is a fresh uniform draw, so one attempt succeeds with probability 10⁻⁶, however
+//! much it computes. The phone sends its confirmation MAC only after the user confirmed the code;
+//! the reader stores nothing until its own button was pressed (see the simulator).
+//!
+//! Session: each connection runs a fresh ephemeral X25519 exchange, authenticated by a MAC under
+//! the long-term key over both ids, nonces and ephemeral keys; the ChaCha20-Poly1305 keys (one per
+//! direction) come from HKDF over the long-term key *and* the ephemeral secret, so a recorded
+//! session stays sealed even to someone who later learns the long-term key (forward secrecy).
+//! Every frame is sealed with the frame header as associated data and the per-direction sequence
+//! number as nonce, so a replayed, reordered, truncated or forged frame fails.
 
 use super::ReaderError;
 use super::frame::{Frame, FrameKind};
 use super::message::{BodyReader, put_bytes};
 use ring::{aead, agreement, hkdf, hmac, rand};
+
+/// Length of the commitment the phone sends before revealing its nonce.
+pub const COMMITMENT_LEN: usize = 32;
 
 /// Length of the long-term key and of the session keys.
 pub const KEY_LEN: usize = 32;
@@ -84,7 +100,85 @@ impl PairingOffer {
     }
 }
 
-/// An ephemeral X25519 key pair used for one pairing attempt.
+fn commitment_of(device_id: &str, public_key: &[u8; PUBLIC_KEY_LEN], nonce: &[u8; NONCE_LEN]) -> hmac::Tag {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, nonce);
+    let mut ctx = hmac::Context::with_key(&key);
+    ctx.update(b"homevisit pairing commitment v2");
+    let mut id = Vec::new();
+    put_bytes(&mut id, device_id.as_bytes());
+    ctx.update(&id);
+    ctx.update(public_key);
+    ctx.sign()
+}
+
+impl PairingOffer {
+    /// The commitment to this offer's nonce that the phone sends before revealing it.
+    pub fn commit(&self) -> PairingCommit {
+        let mut commitment = [0u8; COMMITMENT_LEN];
+        commitment.copy_from_slice(commitment_of(&self.device_id, &self.public_key, &self.nonce).as_ref());
+        PairingCommit {
+            device_id: self.device_id.clone(),
+            public_key: self.public_key,
+            commitment,
+        }
+    }
+}
+
+/// The phone's opening move (body of PairRequest): its id, ephemeral public key and a commitment
+/// to the nonce it reveals only after the reader has sent its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairingCommit {
+    /// Stable id of the phone installation.
+    pub device_id: String,
+    /// Ephemeral X25519 public key.
+    pub public_key: [u8; PUBLIC_KEY_LEN],
+    /// HMAC-SHA256 keyed by the nonce over a label, the id and the public key.
+    pub commitment: [u8; COMMITMENT_LEN],
+}
+
+impl PairingCommit {
+    /// Serialises the commitment (body of PairRequest).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_bytes(&mut out, self.device_id.as_bytes());
+        out.extend_from_slice(&self.public_key);
+        out.extend_from_slice(&self.commitment);
+        out
+    }
+    /// Parses a commitment.
+    pub fn decode(body: &[u8]) -> Result<Self, ReaderError> {
+        let mut r = BodyReader::new(body);
+        let device_id = r.string()?;
+        let public_key = r.array()?;
+        let commitment = r.array()?;
+        r.finish()?;
+        Ok(Self {
+            device_id,
+            public_key,
+            commitment,
+        })
+    }
+    /// The phone's offer, if `nonce` (body of PairReveal) opens the commitment; any other nonce
+    /// is refused (constant-time check).
+    pub fn open(&self, nonce: &[u8]) -> Result<PairingOffer, ReaderError> {
+        let nonce: [u8; NONCE_LEN] = nonce
+            .try_into()
+            .map_err(|_| bad("pairing reveal is not a nonce"))?;
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &nonce);
+        let mut msg = b"homevisit pairing commitment v2".to_vec();
+        put_bytes(&mut msg, self.device_id.as_bytes());
+        msg.extend_from_slice(&self.public_key);
+        hmac::verify(&key, &msg, &self.commitment)
+            .map_err(|_| ReaderError::NotPaired("the revealed nonce does not open the commitment".into()))?;
+        Ok(PairingOffer {
+            device_id: self.device_id.clone(),
+            public_key: self.public_key,
+            nonce,
+        })
+    }
+}
+
+/// An ephemeral X25519 key pair used for one pairing attempt or one session.
 pub struct EphemeralKey {
     private: agreement::EphemeralPrivateKey,
     public: [u8; PUBLIC_KEY_LEN],
@@ -131,26 +225,48 @@ impl EphemeralKey {
         };
         let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, peer);
         let mut info = Vec::new();
-        info.extend_from_slice(b"homevisit reader pairing v1");
+        info.extend_from_slice(b"homevisit reader pairing v2");
         for o in [phone, reader] {
             put_bytes(&mut info, o.device_id.as_bytes());
             info.extend_from_slice(&o.public_key);
             info.extend_from_slice(&o.nonce);
         }
         let okm = agreement::agree_ephemeral(self.private, &peer, |shared| {
-            hkdf_expand::<68>(b"homevisit-pairing-salt", shared, &info)
+            hkdf_expand::<72>(b"homevisit-pairing-salt", shared, &info)
         })
         .map_err(|_| bad("invalid X25519 public key from peer"))??;
         let mut long_term_key = [0u8; KEY_LEN];
         long_term_key.copy_from_slice(&okm[..32]);
         let mut confirm_key = [0u8; KEY_LEN];
         confirm_key.copy_from_slice(&okm[32..64]);
-        let code = u32::from_be_bytes([okm[64], okm[65], okm[66], okm[67]]) % 1_000_000;
+        // 64 bits reduced mod 10⁶: every code is equally likely to within 10⁻¹³.
+        let mut wide = [0u8; 8];
+        wide.copy_from_slice(&okm[64..72]);
+        let code = u64::from_be_bytes(wide) % 1_000_000;
         Ok(PairingSecrets {
             long_term_key,
             confirm_key,
             short_code: format!("{code:06}"),
         })
+    }
+}
+
+impl EphemeralKey {
+    /// Agrees with the peer's session key and derives this connection's channel from the
+    /// long-term key, both nonces and the ephemeral secret (which is never stored).
+    pub fn session_channel(
+        self,
+        role: Role,
+        ltk: &[u8; KEY_LEN],
+        peer_public: &[u8; PUBLIC_KEY_LEN],
+        phone_nonce: &[u8; NONCE_LEN],
+        reader_nonce: &[u8; NONCE_LEN],
+    ) -> Result<SecureChannel, ReaderError> {
+        let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, peer_public);
+        agreement::agree_ephemeral(self.private, &peer, |shared| {
+            SecureChannel::derive(role, ltk, phone_nonce, reader_nonce, shared)
+        })
+        .map_err(|_| bad("invalid X25519 session key from peer"))?
     }
 }
 
@@ -217,6 +333,8 @@ pub struct SessionHello {
     pub phone_id: String,
     /// The phone's fresh nonce.
     pub nonce: [u8; NONCE_LEN],
+    /// The phone's ephemeral X25519 public key for this session.
+    pub ephemeral: [u8; PUBLIC_KEY_LEN],
 }
 
 impl SessionHello {
@@ -225,6 +343,7 @@ impl SessionHello {
         let mut out = Vec::new();
         put_bytes(&mut out, self.phone_id.as_bytes());
         out.extend_from_slice(&self.nonce);
+        out.extend_from_slice(&self.ephemeral);
         out
     }
     /// Parses a hello.
@@ -232,53 +351,69 @@ impl SessionHello {
         let mut r = BodyReader::new(body);
         let phone_id = r.string()?;
         let nonce = r.array()?;
+        let ephemeral = r.array()?;
         r.finish()?;
-        Ok(Self { phone_id, nonce })
+        Ok(Self {
+            phone_id,
+            nonce,
+            ephemeral,
+        })
     }
 }
 
-/// Body of a SessionAccept frame: the reader's nonce and its proof of the long-term key.
+/// Body of a SessionAccept frame: the reader's nonce, its ephemeral key and its proof of the
+/// long-term key over both sides' contributions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionAccept {
     /// The reader's fresh nonce.
     pub nonce: [u8; NONCE_LEN],
-    /// HMAC-SHA256 under the long-term key over both ids and nonces.
+    /// The reader's ephemeral X25519 public key for this session.
+    pub ephemeral: [u8; PUBLIC_KEY_LEN],
+    /// HMAC-SHA256 under the long-term key over both ids, nonces and ephemeral keys.
     pub mac: [u8; 32],
 }
 
 impl SessionAccept {
     /// Serialises the accept.
     pub fn encode(&self) -> Vec<u8> {
-        [&self.nonce[..], &self.mac[..]].concat()
+        [&self.nonce[..], &self.ephemeral[..], &self.mac[..]].concat()
     }
     /// Parses an accept.
     pub fn decode(body: &[u8]) -> Result<Self, ReaderError> {
         let mut r = BodyReader::new(body);
         let nonce = r.array()?;
+        let ephemeral = r.array()?;
         let mac = r.array()?;
         r.finish()?;
-        Ok(Self { nonce, mac })
+        Ok(Self { nonce, ephemeral, mac })
     }
-    /// The MAC a reader holding `ltk` computes.
+    /// The MAC a reader holding `ltk` computes for `hello` and its own nonce and ephemeral key.
     pub fn compute_mac(
         ltk: &[u8; KEY_LEN],
-        phone_id: &str,
         reader_id: &str,
-        phone_nonce: &[u8; NONCE_LEN],
+        hello: &SessionHello,
         reader_nonce: &[u8; NONCE_LEN],
+        reader_ephemeral: &[u8; PUBLIC_KEY_LEN],
     ) -> [u8; 32] {
         let key = hmac::Key::new(hmac::HMAC_SHA256, ltk);
         let mut ctx = hmac::Context::with_key(&key);
-        ctx.update(b"homevisit session accept v1");
+        ctx.update(b"homevisit session accept v2");
         let mut ids = Vec::new();
-        put_bytes(&mut ids, phone_id.as_bytes());
+        put_bytes(&mut ids, hello.phone_id.as_bytes());
         put_bytes(&mut ids, reader_id.as_bytes());
         ctx.update(&ids);
-        ctx.update(phone_nonce);
+        ctx.update(&hello.nonce);
+        ctx.update(&hello.ephemeral);
         ctx.update(reader_nonce);
+        ctx.update(reader_ephemeral);
         let mut out = [0u8; 32];
         out.copy_from_slice(ctx.sign().as_ref());
         out
+    }
+    /// Checks the MAC in constant time.
+    pub fn verify_mac(&self, ltk: &[u8; KEY_LEN], reader_id: &str, hello: &SessionHello) -> bool {
+        let want = Self::compute_mac(ltk, reader_id, hello, &self.nonce, &self.ephemeral);
+        want.iter().zip(&self.mac).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 }
 
@@ -308,15 +443,18 @@ fn direction_nonce(from: Role, seq: u32) -> aead::Nonce {
 }
 
 impl SecureChannel {
-    /// Derives this connection's keys from the long-term key and both fresh nonces.
-    pub fn new(
+    /// Derives this connection's keys from the long-term key, both fresh nonces and the
+    /// connection's ephemeral X25519 secret (see [`EphemeralKey::session_channel`]).
+    pub fn derive(
         role: Role,
         ltk: &[u8; KEY_LEN],
         phone_nonce: &[u8; NONCE_LEN],
         reader_nonce: &[u8; NONCE_LEN],
+        ephemeral_secret: &[u8],
     ) -> Result<Self, ReaderError> {
         let salt = [&phone_nonce[..], &reader_nonce[..]].concat();
-        let okm = hkdf_expand::<64>(&salt, ltk, b"homevisit session keys v1")?;
+        let ikm = [&ltk[..], ephemeral_secret].concat();
+        let okm = hkdf_expand::<64>(&salt, &ikm, b"homevisit session keys v2")?;
         let key = |b: &[u8]| -> Result<aead::LessSafeKey, ReaderError> {
             Ok(aead::LessSafeKey::new(
                 aead::UnboundKey::new(&aead::CHACHA20_POLY1305, b).map_err(|_| crypto("AEAD key"))?,
@@ -412,8 +550,8 @@ mod tests {
     fn sealed_frames_open_only_once_in_place_and_untouched() {
         let ltk = [7u8; 32];
         let (np, nr) = ([1u8; 16], [2u8; 16]);
-        let phone = SecureChannel::new(Role::Phone, &ltk, &np, &nr).unwrap();
-        let reader = SecureChannel::new(Role::Reader, &ltk, &np, &nr).unwrap();
+        let phone = SecureChannel::derive(Role::Phone, &ltk, &np, &nr, &[9; 32]).unwrap();
+        let reader = SecureChannel::derive(Role::Reader, &ltk, &np, &nr, &[9; 32]).unwrap();
         let body = phone.seal(3, b"00A40400").unwrap();
         assert_eq!(reader.open(3, &body).unwrap(), b"00A40400");
         // Wrong seq (replay under another number), tampering, truncation, wrong direction: all fail.
@@ -423,8 +561,64 @@ mod tests {
         assert!(reader.open(3, &t).is_err());
         assert!(reader.open(3, &body[..body.len() - 1]).is_err());
         assert!(phone.open(3, &body).is_err());
-        // Another connection's keys (other nonces) do not open it.
-        let other = SecureChannel::new(Role::Reader, &ltk, &np, &[3u8; 16]).unwrap();
+        // Another ephemeral secret (same long-term key and nonces) does not open it.
+        let other = SecureChannel::derive(Role::Reader, &ltk, &np, &nr, &[8u8; 32]).unwrap();
         assert!(other.open(3, &body).is_err());
+        // Another connection's keys (other nonces) do not open it.
+        let other = SecureChannel::derive(Role::Reader, &ltk, &np, &[3u8; 16], &[9; 32]).unwrap();
+        assert!(other.open(3, &body).is_err());
+    }
+
+    #[test]
+    fn the_commitment_opens_only_with_its_nonce() {
+        let offer = PairingOffer {
+            device_id: "phone-1".into(),
+            public_key: [4; 32],
+            nonce: [5; 16],
+        };
+        let c = offer.commit();
+        assert_eq!(PairingCommit::decode(&c.encode()).unwrap(), c);
+        assert_eq!(c.open(&offer.nonce).unwrap(), offer);
+        assert!(c.open(&[6; 16]).is_err());
+        assert!(c.open(&[5; 15]).is_err());
+        // Bound to the id and the key too.
+        let mut other = c.clone();
+        other.device_id = "phone-2".into();
+        assert!(other.open(&offer.nonce).is_err());
+        let mut other = c;
+        other.public_key[0] ^= 1;
+        assert!(other.open(&offer.nonce).is_err());
+    }
+
+    #[test]
+    fn both_ends_of_a_session_agree_and_the_accept_mac_binds_the_ephemeral_keys() {
+        let ltk = [7u8; 32];
+        let pk = EphemeralKey::generate().unwrap();
+        let rk = EphemeralKey::generate().unwrap();
+        let hello = SessionHello {
+            phone_id: "phone-1".into(),
+            nonce: [1; 16],
+            ephemeral: pk.public(),
+        };
+        assert_eq!(SessionHello::decode(&hello.encode()).unwrap(), hello);
+        let nr = [2u8; 16];
+        let accept = SessionAccept {
+            nonce: nr,
+            ephemeral: rk.public(),
+            mac: SessionAccept::compute_mac(&ltk, "R", &hello, &nr, &rk.public()),
+        };
+        assert_eq!(SessionAccept::decode(&accept.encode()).unwrap(), accept);
+        assert!(accept.verify_mac(&ltk, "R", &hello));
+        let mut swapped = accept.clone();
+        swapped.ephemeral = [3; 32];
+        assert!(!swapped.verify_mac(&ltk, "R", &hello));
+        let phone = pk
+            .session_channel(Role::Phone, &ltk, &accept.ephemeral, &hello.nonce, &nr)
+            .unwrap();
+        let reader = rk
+            .session_channel(Role::Reader, &ltk, &hello.ephemeral, &hello.nonce, &nr)
+            .unwrap();
+        assert_eq!(reader.open(0, &phone.seal(0, b"hi").unwrap()).unwrap(), b"hi");
+        assert_eq!(phone.open(0, &reader.seal(0, b"ho").unwrap()).unwrap(), b"ho");
     }
 }

@@ -63,6 +63,7 @@ fn map_reader_error(code: ReaderErrorCode, text: String, slot: Option<CardSlot>)
         ReaderErrorCode::CardRemoved => ReaderError::CardRemoved,
         ReaderErrorCode::BadFrame => ReaderError::BadFrame(format!("the reader rejected our frame: {text}")),
         ReaderErrorCode::NotPaired => ReaderError::NotPaired(text),
+        ReaderErrorCode::NotConfirmed => ReaderError::NotConfirmed(text),
         ReaderErrorCode::Busy | ReaderErrorCode::Internal => ReaderError::Device(text),
     }
 }
@@ -267,8 +268,11 @@ impl ReaderClient {
             public_key: key.public(),
             nonce: secure::random_bytes()?,
         };
-        link.send(FrameKind::PairRequest, phone.encode()).await?;
+        // Commit to our nonce first; reveal it only once the reader's nonce is on the table.
+        link.send(FrameKind::PairRequest, phone.commit().encode()).await?;
         let reader = PairingOffer::decode(&link.expect(FrameKind::PairResponse).await?)?;
+        link.send(FrameKind::PairReveal, phone.nonce.to_vec()).await?;
+        link.expect(FrameKind::PairShown).await?;
         let secrets = key.agree(Role::Phone, &phone, &reader)?;
         Ok((secrets, reader))
     }
@@ -296,31 +300,29 @@ impl ReaderClient {
         link: &mut PlainLink,
         record: &PairingRecord,
     ) -> Result<SecureChannel, ReaderError> {
+        // A fresh ephemeral key per session: its secret goes into the session keys and is
+        // dropped with them (forward secrecy).
+        let key = EphemeralKey::generate()?;
         let hello = SessionHello {
             phone_id: self.phone_id.clone(),
             nonce: secure::random_bytes()?,
+            ephemeral: key.public(),
         };
         link.send(FrameKind::SessionHello, hello.encode()).await?;
         let accept = SessionAccept::decode(&link.expect(FrameKind::SessionAccept).await?)?;
-        let want = SessionAccept::compute_mac(
-            &record.long_term_key,
-            &self.phone_id,
-            &record.device_id,
-            &hello.nonce,
-            &accept.nonce,
-        );
-        if !ring_eq(&want, &accept.mac) {
+        if !accept.verify_mac(&record.long_term_key, &record.device_id, &hello) {
             return Err(ReaderError::NotPaired(
                 "the reader could not prove it holds our pairing key (re-pair the reader)".into(),
             ));
         }
-        SecureChannel::new(Role::Phone, &record.long_term_key, &hello.nonce, &accept.nonce)
+        key.session_channel(
+            Role::Phone,
+            &record.long_term_key,
+            &accept.ephemeral,
+            &hello.nonce,
+            &accept.nonce,
+        )
     }
-}
-
-fn ring_eq(a: &[u8], b: &[u8]) -> bool {
-    // Constant-time comparison via HMAC verification is overkill here; compare all bytes without early exit.
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A pairing waiting for the user to confirm the short code.
@@ -609,7 +611,11 @@ fn handle_fragment(
     };
     match frame.kind {
         FrameKind::Sealed => Ok(Some(Message::decode(&channel.open(frame.seq, &frame.body)?)?)),
-        FrameKind::Error => Err(plain_error(&frame.body)),
+        // Inside a session the reader reports errors sealed; a plain one is unauthenticated
+        // (anyone in radio range can send it), so its code and text are never believed.
+        FrameKind::Error => Err(ReaderError::BadFrame(
+            "an unauthenticated error frame inside the session was refused".into(),
+        )),
         other => Err(ReaderError::BadFrame(format!(
             "unexpected {other:?} frame inside a session"
         ))),
@@ -682,7 +688,11 @@ mod tests {
     }
 
     fn channel() -> SecureChannel {
-        SecureChannel::new(Role::Phone, &[5; 32], &[1; 16], &[2; 16]).unwrap()
+        SecureChannel::derive(Role::Phone, &[5; 32], &[1; 16], &[2; 16], &[6; 32]).unwrap()
+    }
+
+    fn reader_channel() -> SecureChannel {
+        SecureChannel::derive(Role::Reader, &[5; 32], &[1; 16], &[2; 16], &[6; 32]).unwrap()
     }
 
     proptest! {
@@ -705,7 +715,7 @@ mod tests {
         /// would) is refused.
         #[test]
         fn any_forged_bit_in_a_sealed_frame_is_refused(byte in any::<prop::sample::Index>(), bit in 0u8..8) {
-            let reader = SecureChannel::new(Role::Reader, &[5; 32], &[1; 16], &[2; 16]).unwrap();
+            let reader = reader_channel();
             let msg = Message::ApduResponse { slot: CardSlot::Patient, response: vec![0x90, 0x00] }.encode();
             let mut body = reader.seal(0, &msg).unwrap();
             let i = byte.index(body.len());
@@ -722,7 +732,7 @@ mod tests {
 
     #[test]
     fn an_untouched_sealed_frame_is_accepted() {
-        let reader = SecureChannel::new(Role::Reader, &[5; 32], &[1; 16], &[2; 16]).unwrap();
+        let reader = reader_channel();
         let msg = Message::CardInserted(CardSlot::Practitioner);
         let body = reader.seal(0, &msg.encode()).unwrap();
         let frame = Frame {

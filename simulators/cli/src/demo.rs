@@ -307,16 +307,9 @@ async fn connect_reader(
             .find(|r| r.model.is_some())
             .ok_or("no card reader in range")?;
         let code = readers.pair(&candidate.id).await.map_err(err("pairing"))?;
-        // The user compares the phone's code with the reader's display.
-        let shown = sim_reader.and_then(|r| r.displayed_code());
-        match &shown {
-            Some(s) if *s == code.code => println!("pairing code {} — the reader shows the same", code.code),
-            Some(_) => return Err("the reader shows another pairing code: not confirmed".into()),
-            None => println!(
-                "pairing code {} — compare it with the reader's display",
-                code.code
-            ),
-        }
+        // The user compares the phone's code with the reader's display and, when they match,
+        // presses the reader's button (its own confirmation) before confirming on the phone.
+        press_reader_button(sim_reader, reader_addr, &code.code).await?;
         let r = readers
             .confirm_pairing(&code.code)
             .await
@@ -328,6 +321,34 @@ async fn connect_reader(
         readers.connect(Some(&r.id)).await.map_err(err("reader"))?;
     }
     println!("secure session open (ChaCha20-Poly1305, counters per direction)");
+    Ok(())
+}
+
+/// The user at the reader: reads its display and presses its button when the code is the phone's
+/// (the in-process reader directly, `reader serve` through its loopback admin message).
+async fn press_reader_button(
+    sim_reader: Option<&SimReader>,
+    reader_addr: Option<std::net::SocketAddr>,
+    phone_code: &str,
+) -> Result<(), String> {
+    let loopback = reader_addr.map(homevisit_core::reader::LoopbackTransport::new);
+    let shown = match (sim_reader, &loopback) {
+        (Some(r), _) => r.displayed_code(),
+        (None, Some(t)) => t.read_display().await.map_err(|e| format!("reader display: {e}"))?,
+        (None, None) => None,
+    };
+    if shown.as_deref() != Some(phone_code) {
+        return Err("the reader shows another pairing code: not confirmed".into());
+    }
+    let pressed = match (sim_reader, &loopback) {
+        (Some(r), _) => r.press_button(),
+        (None, Some(t)) => t.press_button().await.map_err(|e| format!("reader button: {e}"))?,
+        (None, None) => false,
+    };
+    if !pressed {
+        return Err("the reader's button did not confirm the pairing".into());
+    }
+    println!("pairing code {phone_code} — the reader shows the same; its button pressed");
     Ok(())
 }
 

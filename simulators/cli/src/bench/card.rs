@@ -132,6 +132,7 @@ async fn measure() -> Result<Vec<Metric>, String> {
     let code = reader
         .displayed_code()
         .ok_or_else(|| err("no pairing code shown"))?;
+    reader.press_button(); // the reader's own confirmation of the code it shows
     pending.confirm(&code, 0).await.map_err(err)?;
     let session = client.connect(&reader.id()).await.map_err(err)?;
 

@@ -1,5 +1,6 @@
 //! The GATT peripheral side of the supported reader models: our service, pairing with a short
-//! code, secure sessions, framing, APDU relay to the [`SimCard`] in each slot, card insert/remove
+//! code confirmed on both devices (the phone's screen and the reader's button, [`SimReader::press_button`];
+//! failed attempts are limited), secure sessions with a fresh ephemeral key each, framing, APDU relay to the [`SimCard`] in each slot, card insert/remove
 //! notifications and reader errors, all over the virtual-time [`LinkModel`]. Serves the in-memory
 //! transport directly ([`MemoryPeripheral`]) and the loopback transport through [`tcp`].
 
@@ -11,7 +12,8 @@ use homevisit_core::reader::frame::{Frame, FrameEndpoint, FrameKind};
 use homevisit_core::reader::message::{Message, ReaderErrorCode, slot_byte};
 use homevisit_core::reader::model::{self, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID};
 use homevisit_core::reader::secure::{
-    self, EphemeralKey, PairingOffer, PairingSecrets, Role, SecureChannel, SessionAccept, SessionHello,
+    self, EphemeralKey, PairingCommit, PairingOffer, PairingSecrets, Role, SecureChannel, SessionAccept,
+    SessionHello,
 };
 use homevisit_core::reader::transport::Uuid;
 use homevisit_core::reader::transport::{
@@ -67,10 +69,23 @@ pub enum Tamper {
     Reorder,
     /// Cut the sealed body short (length and CRC recomputed).
     Truncate,
+    /// Answer an APDU as if another slot's card had (a confused or hostile reader).
+    WrongSlot,
 }
+
+/// Failed pairing attempts (commitment not opened, wrong confirmation, no button press, abort,
+/// link lost) after which the reader refuses pairing until its button is pressed.
+pub const MAX_FAILED_PAIRINGS: u32 = 3;
 
 enum Phase {
     Idle,
+    /// The phone committed to its nonce and has our offer; its reveal is due.
+    Committed {
+        commit: PairingCommit,
+        key: EphemeralKey,
+        offer: PairingOffer,
+    },
+    /// The code is on the display; the phone's confirmation (and our button) is due.
     Pairing {
         secrets: PairingSecrets,
         phone_id: String,
@@ -97,6 +112,9 @@ struct Inner {
     conn: Option<Conn>,
     next_conn: u64,
     displayed_code: Option<String>,
+    /// The button was pressed while the current code was shown.
+    button_pressed: bool,
+    failed_pairings: u32,
     tamper: VecDeque<Tamper>,
     reader_fault: Option<String>,
     apdus: u64,
@@ -141,6 +159,8 @@ impl SimReader {
                 conn: None,
                 next_conn: 1,
                 displayed_code: None,
+                button_pressed: false,
+                failed_pairings: 0,
                 tamper: VecDeque::new(),
                 reader_fault: None,
                 apdus: 0,
@@ -172,6 +192,32 @@ impl SimReader {
     /// The code on the reader's display while pairing (the user compares it with the phone's).
     pub fn displayed_code(&self) -> Option<String> {
         self.lock().displayed_code.clone()
+    }
+
+    /// The user presses the reader's button. While a pairing code is shown it confirms that
+    /// pairing (the user saw the same code on the phone) and returns true; otherwise it re-opens
+    /// pairing after [`MAX_FAILED_PAIRINGS`] failed attempts and returns false. Without a press no
+    /// pairing is ever stored or replaced.
+    pub fn press_button(&self) -> bool {
+        let mut i = self.lock();
+        let pairing = matches!(i.conn.as_ref().map(|c| &c.phase), Some(Phase::Pairing { .. }));
+        if pairing {
+            i.button_pressed = true;
+        } else {
+            i.failed_pairings = 0;
+        }
+        pairing
+    }
+
+    /// Whether the reader refuses pairing until its button is pressed (too many failed attempts).
+    pub fn pairing_locked(&self) -> bool {
+        self.lock().failed_pairings >= MAX_FAILED_PAIRINGS
+    }
+
+    /// Test attack: someone in radio range sends the connected phone a plain (unauthenticated)
+    /// error frame, numbered so that it passes the frame sequence check.
+    pub fn inject_plain_error(&self, code: ReaderErrorCode, text: &str) {
+        self.lock().send_plain(FrameKind::Error, error_body(code, text));
     }
 
     /// Whether the reader holds a pairing for `phone_id`.
@@ -308,7 +354,7 @@ impl SimReader {
             let _ = old.events.send(LinkEvent::Disconnected {
                 reason: "another phone connected".into(),
             });
-            i.displayed_code = None;
+            i.end_pairing_if(&old.phase);
             i.reset_cards();
         }
         let id = i.next_conn;
@@ -364,9 +410,10 @@ impl PeripheralLink for SimLink {
     }
     fn close(&mut self) {
         let mut i = self.reader.lock();
-        if i.conn.as_ref().is_some_and(|c| c.id == self.conn_id) {
-            i.conn = None;
-            i.displayed_code = None;
+        if i.conn.as_ref().is_some_and(|c| c.id == self.conn_id)
+            && let Some(c) = i.conn.take()
+        {
+            i.end_pairing_if(&c.phase);
             i.reset_cards();
         }
     }
@@ -448,9 +495,25 @@ impl Inner {
                 reason: reason.to_string(),
             });
             self.link.on_disconnect();
-            self.displayed_code = None;
+            self.end_pairing_if(&c.phase);
             self.reset_cards();
         }
+    }
+
+    /// Leaves pairing: the display clears, the button press is forgotten, and a failed attempt is
+    /// counted.
+    fn end_pairing(&mut self, failed: bool) {
+        self.displayed_code = None;
+        self.button_pressed = false;
+        if failed {
+            self.failed_pairings = self.failed_pairings.saturating_add(1);
+        }
+    }
+
+    /// A connection in `phase` went away: an unfinished pairing counts as failed.
+    fn end_pairing_if(&mut self, phase: &Phase) {
+        let pairing = matches!(phase, Phase::Committed { .. } | Phase::Pairing { .. });
+        self.end_pairing(pairing);
     }
 
     /// Puts fragments on air through the link model. Returns false if the link dropped.
@@ -495,6 +558,16 @@ impl Inner {
 
     fn send_sealed(&mut self, msg: Message) {
         let tamper = self.tamper.pop_front();
+        let msg = match (tamper, msg) {
+            (Some(Tamper::WrongSlot), Message::ApduResponse { slot, response }) => Message::ApduResponse {
+                slot: match slot {
+                    CardSlot::Patient => CardSlot::Practitioner,
+                    CardSlot::Practitioner => CardSlot::Patient,
+                },
+                response,
+            },
+            (_, msg) => msg,
+        };
         let Some(c) = self.conn.as_mut() else { return };
         let frames = (|| -> Result<Vec<Vec<u8>>, ReaderError> {
             let (seq, mut body) = Self::seal(c, &msg)?;
@@ -508,6 +581,7 @@ impl Inner {
                     body.truncate(body.len().saturating_sub(5));
                     c.endpoint.encode(FrameKind::Sealed, body)
                 }
+                Some(Tamper::WrongSlot) => c.endpoint.encode(FrameKind::Sealed, body),
                 Some(Tamper::Replay) => {
                     let fresh = c.endpoint.encode(FrameKind::Sealed, body)?;
                     Ok(c.last_sealed.clone().unwrap_or(fresh))
@@ -602,68 +676,138 @@ impl Inner {
         }
     }
 
-    /// Refuses a bad frame from the phone: tells it why (plain) and drops the connection.
+    /// Refuses a bad frame from the phone: tells it why (sealed inside a session, plain before)
+    /// and drops the connection.
     fn reject(&mut self, why: &str) {
         tracing::warn!(target: "nhi_reader_sim", reason = why, "rejected a frame from the phone");
-        self.send_plain(FrameKind::Error, error_body(ReaderErrorCode::BadFrame, why));
+        if matches!(self.conn.as_ref().map(|c| &c.phase), Some(Phase::Session { .. })) {
+            self.send_sealed(Message::ReaderError {
+                code: ReaderErrorCode::BadFrame,
+                text: why.to_string(),
+            });
+        } else {
+            self.send_plain(FrameKind::Error, error_body(ReaderErrorCode::BadFrame, why));
+        }
         self.drop_conn("bad frame from the phone");
     }
 
+    fn phase(&self) -> Option<&Phase> {
+        self.conn.as_ref().map(|c| &c.phase)
+    }
+
+    fn take_phase(&mut self) -> Phase {
+        match self.conn.as_mut() {
+            Some(c) => std::mem::replace(&mut c.phase, Phase::Idle),
+            None => Phase::Idle,
+        }
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        if let Some(c) = self.conn.as_mut() {
+            c.phase = phase;
+        }
+    }
+
     fn on_frame(&mut self, frame: Frame) {
-        let in_session = matches!(self.conn.as_ref().map(|c| &c.phase), Some(Phase::Session { .. }));
+        let idle = matches!(self.phase(), Some(Phase::Idle));
+        let committed = matches!(self.phase(), Some(Phase::Committed { .. }));
+        let pairing = matches!(self.phase(), Some(Phase::Pairing { .. }));
+        let in_session = matches!(self.phase(), Some(Phase::Session { .. }));
         match frame.kind {
-            FrameKind::PairRequest if !in_session => self.on_pair_request(&frame.body),
-            FrameKind::PairConfirm => self.on_pair_confirm(&frame.body),
-            FrameKind::PairAbort => {
-                if let Some(c) = self.conn.as_mut() {
-                    c.phase = Phase::Idle;
-                }
-                self.displayed_code = None;
+            FrameKind::PairRequest if idle => self.on_pair_request(&frame.body),
+            FrameKind::PairReveal if committed => self.on_pair_reveal(&frame.body),
+            FrameKind::PairConfirm if pairing => self.on_pair_confirm(&frame.body),
+            FrameKind::PairAbort if committed || pairing => {
+                self.take_phase();
+                self.end_pairing(true);
             }
-            FrameKind::SessionHello if !in_session => self.on_session_hello(&frame.body),
+            FrameKind::SessionHello if idle => self.on_session_hello(&frame.body),
             FrameKind::Sealed if in_session => self.on_sealed(frame.seq, &frame.body),
             other => self.reject(&format!("unexpected {other:?} frame")),
         }
     }
 
     fn on_pair_request(&mut self, body: &[u8]) {
-        let result = (|| -> Result<(PairingOffer, PairingSecrets, String), ReaderError> {
-            let phone = PairingOffer::decode(body)?;
+        if self.failed_pairings >= MAX_FAILED_PAIRINGS {
+            let text = format!(
+                "pairing refused after {MAX_FAILED_PAIRINGS} failed attempts; press the reader's button to allow it again"
+            );
+            self.send_plain(FrameKind::Error, error_body(ReaderErrorCode::NotConfirmed, &text));
+            return;
+        }
+        let result = (|| -> Result<(PairingCommit, EphemeralKey, PairingOffer), ReaderError> {
+            let commit = PairingCommit::decode(body)?;
             let key = EphemeralKey::generate()?;
-            let reader = PairingOffer {
+            let offer = PairingOffer {
                 device_id: self.device_id(),
                 public_key: key.public(),
                 nonce: secure::random_bytes()?,
             };
-            let secrets = key.agree(Role::Reader, &phone, &reader)?;
-            Ok((reader, secrets, phone.device_id))
+            Ok((commit, key, offer))
         })();
         match result {
-            Ok((offer, secrets, phone_id)) => {
-                self.displayed_code = Some(secrets.short_code.clone());
-                if let Some(c) = self.conn.as_mut() {
-                    c.phase = Phase::Pairing { secrets, phone_id };
-                }
-                self.send_plain(FrameKind::PairResponse, offer.encode());
+            Ok((commit, key, offer)) => {
+                let body = offer.encode();
+                self.button_pressed = false;
+                self.set_phase(Phase::Committed { commit, key, offer });
+                self.send_plain(FrameKind::PairResponse, body);
             }
             Err(e) => self.reject(&e.to_string()),
         }
     }
 
-    fn on_pair_confirm(&mut self, mac: &[u8]) {
-        let Some(c) = self.conn.as_mut() else { return };
-        let Phase::Pairing { secrets, phone_id } = std::mem::replace(&mut c.phase, Phase::Idle) else {
-            self.reject("pairing confirmation outside pairing");
-            return;
+    fn on_pair_reveal(&mut self, nonce: &[u8]) {
+        let Phase::Committed { commit, key, offer } = self.take_phase() else {
+            return self.reject("pairing reveal outside pairing");
         };
-        self.displayed_code = None;
+        // The phone's nonce must open the commitment it made before it saw ours.
+        let secrets = commit
+            .open(nonce)
+            .and_then(|phone| key.agree(Role::Reader, &phone, &offer));
+        match secrets {
+            Ok(secrets) => {
+                self.displayed_code = Some(secrets.short_code.clone());
+                self.button_pressed = false;
+                self.set_phase(Phase::Pairing {
+                    secrets,
+                    phone_id: commit.device_id,
+                });
+                self.send_plain(FrameKind::PairShown, Vec::new());
+            }
+            Err(e) => {
+                self.end_pairing(true);
+                self.send_plain(FrameKind::Error, error_body(ReaderErrorCode::NotPaired, &e.to_string()));
+            }
+        }
+    }
+
+    fn on_pair_confirm(&mut self, mac: &[u8]) {
+        let Phase::Pairing { secrets, phone_id } = self.take_phase() else {
+            return self.reject("pairing confirmation outside pairing");
+        };
+        let pressed = self.button_pressed;
         if secrets.verify_confirm(Role::Phone, mac).is_err() {
+            self.end_pairing(true);
             self.send_plain(
                 FrameKind::Error,
                 error_body(ReaderErrorCode::NotPaired, "pairing confirmation failed"),
             );
             return;
         }
+        if !pressed {
+            // Nothing is stored or replaced without the user's confirmation on the reader.
+            self.end_pairing(true);
+            self.send_plain(
+                FrameKind::Error,
+                error_body(
+                    ReaderErrorCode::NotConfirmed,
+                    "the pairing was not confirmed on the reader (press its button when the codes match)",
+                ),
+            );
+            return;
+        }
+        self.end_pairing(false);
+        self.failed_pairings = 0;
         self.pairings.insert(phone_id, secrets.long_term_key);
         save_pairings(self);
         self.send_plain(FrameKind::PairConfirmed, secrets.confirm_mac(Role::Reader));
@@ -680,20 +824,19 @@ impl Inner {
             return;
         };
         let setup = (|| -> Result<(SessionAccept, SecureChannel), ReaderError> {
+            let key = EphemeralKey::generate()?;
             let nonce = secure::random_bytes()?;
-            let mac =
-                SessionAccept::compute_mac(&ltk, &hello.phone_id, &self.device_id(), &hello.nonce, &nonce);
-            let channel = SecureChannel::new(Role::Reader, &ltk, &hello.nonce, &nonce)?;
-            Ok((SessionAccept { nonce, mac }, channel))
+            let ephemeral = key.public();
+            let mac = SessionAccept::compute_mac(&ltk, &self.device_id(), &hello, &nonce, &ephemeral);
+            let channel = key.session_channel(Role::Reader, &ltk, &hello.ephemeral, &hello.nonce, &nonce)?;
+            Ok((SessionAccept { nonce, ephemeral, mac }, channel))
         })();
         match setup {
             Ok((accept, channel)) => {
                 self.send_plain(FrameKind::SessionAccept, accept.encode());
-                if let Some(c) = self.conn.as_mut() {
-                    c.phase = Phase::Session {
-                        channel: Box::new(channel),
-                    };
-                }
+                self.set_phase(Phase::Session {
+                    channel: Box::new(channel),
+                });
             }
             Err(e) => self.reject(&e.to_string()),
         }
@@ -767,8 +910,8 @@ impl Inner {
     }
 }
 
-/// Pairs with `reader` over the in-memory transport (confirming the code the reader displays, as
-/// the user would) unless `store` already holds the pairing, then opens a secure session.
+/// Pairs with `reader` over the in-memory transport (comparing the code the reader displays and
+/// pressing its button, as the user would) unless `store` already holds the pairing, then opens a secure session.
 /// The one-call setup for tests, benchmarks and the demo.
 pub async fn connect_in_process(
     reader: &SimReader,
@@ -789,6 +932,10 @@ pub async fn connect_in_process(
         let code = reader
             .displayed_code()
             .ok_or_else(|| ReaderError::Device("the reader shows no pairing code".into()))?;
+        if code == pending.short_code() {
+            // The user sees the same code on both screens and confirms on the reader too.
+            reader.press_button();
+        }
         pending.confirm(&code, 0).await?;
     }
     let session = client.connect(&reader.id()).await?;

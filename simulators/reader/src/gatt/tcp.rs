@@ -46,6 +46,11 @@ async fn handle(stream: TcpStream, reader: SimReader) -> Result<(), ReaderError>
             )
             .await
         }
+        WireMsg::PressButton => {
+            let confirmed = reader.press_button();
+            tracing::info!(target: "nhi_reader_sim", confirmed, "the reader's button was pressed");
+            write_msg(&mut wr, &WireMsg::ButtonPressed { confirmed }).await
+        }
         WireMsg::Connect { id } => {
             if id != reader.id() {
                 return write_msg(
@@ -149,7 +154,7 @@ async fn forward(wr: &mut tokio::net::tcp::OwnedWriteHalf, ev: LinkEvent) -> Res
 }
 
 /// Pairs with the simulator at `addr` over the loopback transport (reading the code from the
-/// simulated reader's display, as the user would) unless `store` already holds a pairing for it,
+/// simulated reader's display and pressing its button, as the user would) unless `store` already holds a pairing for it,
 /// then opens a secure session. The loopback counterpart of [`super::connect_in_process`].
 pub async fn connect_loopback(
     addr: std::net::SocketAddr,
@@ -176,6 +181,10 @@ pub async fn connect_loopback(
             .read_display()
             .await?
             .ok_or_else(|| ReaderError::Device("the reader shows no pairing code".into()))?;
+        if code == pending.short_code() {
+            // The user sees the same code on both screens and confirms on the reader too.
+            transport.press_button().await?;
+        }
         pending.confirm(&code, 0).await?;
     }
     let session = client.connect(&reader.id).await?;
