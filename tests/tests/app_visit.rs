@@ -71,6 +71,7 @@ async fn pair(d: &Day) {
     let found = d.app.readers().scan(100).await.unwrap();
     let code = d.app.readers().pair(&found[0].id).await.unwrap();
     assert_eq!(Some(code.code.clone()), d.reader.displayed_code());
+    assert!(d.reader.press_button(), "the reader's own confirmation");
     d.app.readers().confirm_pairing(&code.code).await.unwrap();
 }
 

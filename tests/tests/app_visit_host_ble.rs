@@ -163,6 +163,7 @@ async fn the_reader_protocol_runs_over_a_host_ble_stack() {
     assert_eq!(found[0].model, Some(ReaderModel::HvS3));
     let code = readers.pair(&found[0].id).await.unwrap();
     assert_eq!(Some(code.code.clone()), reader.displayed_code());
+    assert!(reader.press_button(), "the reader's own confirmation");
     readers.confirm_pairing(&code.code).await.unwrap();
     readers.verify_practitioner_pin("1234").await.unwrap();
 

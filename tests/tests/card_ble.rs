@@ -24,6 +24,7 @@ async fn paired_reader() -> (SimReader, ReaderClient) {
     let found = client.scan(Duration::from_millis(10)).await.unwrap();
     let pending = client.pair(&found[0]).await.unwrap();
     let code = reader.displayed_code().unwrap();
+    assert!(reader.press_button());
     pending.confirm(&code, 0).await.unwrap();
     (reader, client)
 }

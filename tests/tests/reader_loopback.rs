@@ -45,6 +45,7 @@ async fn pair_connect_and_read_the_patient_card_over_loopback_then_survive_a_lin
         .unwrap()
         .expect("the reader shows a code");
     assert_eq!(shown, pending.short_code());
+    assert!(transport.press_button().await.unwrap(), "the button confirms the shown code");
     pending.confirm(&shown, 0).await.unwrap();
 
     let session = client.connect("sim-0009").await.unwrap();
@@ -87,6 +88,7 @@ async fn the_write_with_response_model_works_over_loopback() {
     let found = client.scan(Duration::from_millis(200)).await.unwrap();
     let pending = client.pair(&found[0]).await.unwrap();
     let code = transport.read_display().await.unwrap().unwrap();
+    assert!(transport.press_button().await.unwrap());
     pending.confirm(&code, 0).await.unwrap();
     let session = client.connect(&found[0].id).await.unwrap();
     let apdu = reader_common::long_apdu();

@@ -27,6 +27,7 @@ async fn pair_with_the_displayed_code_then_reconnect_without_pairing_again() {
         .expect("reader shows a code while pairing");
     assert_eq!(pending.short_code(), shown, "both screens show the same code");
     assert_eq!(shown.len(), 6);
+    assert!(reader.press_button(), "the user confirms on the reader too");
     let record = pending.confirm(&shown, 1_700_000_000_000).await.unwrap();
     assert_eq!(record.model, ReaderModel::HvBt200);
     assert!(reader.is_paired_with("phone-A"));
@@ -76,6 +77,7 @@ async fn a_wrong_short_code_is_refused_and_nothing_is_stored() {
     // Pairing again with the right code still works.
     let pending = client.pair(&found[0]).await.unwrap();
     let shown = reader.displayed_code().unwrap();
+    assert!(reader.press_button());
     pending.confirm(&shown, 0).await.unwrap();
     client.connect(&reader.id()).await.unwrap();
 }
