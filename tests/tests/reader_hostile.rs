@@ -24,8 +24,8 @@ use homevisit_core::reader::transport::{
     Connection, DiscoveredReader, GattService, LinkEvent, Transport, Uuid, WriteKind,
 };
 use homevisit_core::reader::{
-    ApduChannel, CardSlot, MemoryPeripheral, MemoryTransport, PeripheralLink, ReaderClient,
-    ReaderError, ReaderEvent, ReaderModel,
+    ApduChannel, CardSlot, MemoryPeripheral, MemoryTransport, PeripheralLink, ReaderClient, ReaderError,
+    ReaderEvent, ReaderModel,
 };
 use nhi_reader_sim::card::{self, PractitionerCard};
 use nhi_reader_sim::gatt::{MAX_FAILED_PAIRINGS, SimLink};
@@ -93,7 +93,9 @@ struct ReaderSide {
 impl ReaderSide {
     fn send(&mut self, kind: FrameKind, body: Vec<u8>) {
         for f in self.ep.encode(kind, body).unwrap() {
-            self.link.write(RX_CHAR_UUID, &f, WriteKind::WithResponse).unwrap();
+            self.link
+                .write(RX_CHAR_UUID, &f, WriteKind::WithResponse)
+                .unwrap();
         }
     }
     /// The reader answers synchronously inside `write`; collect its next frame.
@@ -121,7 +123,7 @@ struct RelayLink {
 }
 
 impl RelayLink {
-    fn to_phone(&mut self, kind: FrameKind, body: Vec<u8>) {
+    fn send_to_phone(&mut self, kind: FrameKind, body: Vec<u8>) {
         for value in self.phone_ep.encode(kind, body).unwrap() {
             let _ = self.to_phone.send(LinkEvent::Notification {
                 characteristic: TX_CHAR_UUID,
@@ -194,7 +196,7 @@ impl RelayLink {
         }
         side.secrets = Some(secrets);
         self.towards_reader = Some(side);
-        self.to_phone(FrameKind::PairShown, Vec::new());
+        self.send_to_phone(FrameKind::PairShown, Vec::new());
     }
 }
 
@@ -221,7 +223,7 @@ impl PeripheralLink for RelayLink {
                 };
                 let body = offer.encode();
                 self.towards_phone = Some((key, offer));
-                self.to_phone(FrameKind::PairResponse, body);
+                self.send_to_phone(FrameKind::PairResponse, body);
             }
             FrameKind::PairReveal => self.attack_the_reader(&frame.body),
             FrameKind::PairAbort | FrameKind::PairConfirm => {
@@ -281,7 +283,10 @@ async fn finding1_a_relay_mitm_that_grinds_nonces_fails_to_pair_in_a_million_tri
 
     // The user compares the screens: the phone refuses; the reader's button is not pressed.
     let err = pending.confirm(&reader_code, 0).await.unwrap_err();
-    assert!(matches!(&err, ReaderError::NotPaired(m) if m.contains("short code")), "{err}");
+    assert!(
+        matches!(&err, ReaderError::NotPaired(m) if m.contains("short code")),
+        "{err}"
+    );
     assert!(!phone.is_paired(&real.id()).unwrap());
     assert_eq!(
         report.lock().unwrap().reader_answer,
@@ -292,7 +297,10 @@ async fn finding1_a_relay_mitm_that_grinds_nonces_fails_to_pair_in_a_million_tri
     let victim = client_for(&real, store, "phone-A");
     let session = victim.connect(&real.id()).await.unwrap();
     let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
-    assert_eq!(session.transmit(CardSlot::Patient, &apdu).await.unwrap(), echo_response(&apdu));
+    assert_eq!(
+        session.transmit(CardSlot::Patient, &apdu).await.unwrap(),
+        echo_response(&apdu)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,7 +318,10 @@ async fn pair_without_the_button(reader: &SimReader, phone_id: &str) -> (ReaderC
     };
     let code = pending.short_code().to_string();
     let err = pending.confirm(&code, 0).await.unwrap_err();
-    assert!(!client.is_paired(&reader.id()).unwrap(), "nothing kept on the phone");
+    assert!(
+        !client.is_paired(&reader.id()).unwrap(),
+        "nothing kept on the phone"
+    );
     (client, err)
 }
 
@@ -325,7 +336,10 @@ async fn finding2_pairing_without_the_readers_confirmation_is_refused_and_the_vi
     // An attacker claims the victim's phone id (it travels in clear) and another id.
     for id in ["phone-A", "phone-X"] {
         let (attacker, err) = pair_without_the_button(&reader, id).await;
-        assert!(matches!(&err, ReaderError::NotConfirmed(m) if m.contains("button")), "{err}");
+        assert!(
+            matches!(&err, ReaderError::NotConfirmed(m) if m.contains("button")),
+            "{err}"
+        );
         let err = attacker.connect(&reader.id()).await.unwrap_err();
         assert!(matches!(err, ReaderError::NotPaired(_)), "{err}");
     }
@@ -336,7 +350,10 @@ async fn finding2_pairing_without_the_readers_confirmation_is_refused_and_the_vi
     let victim = client_for(&reader, store, "phone-A");
     let session = victim.connect(&reader.id()).await.unwrap();
     let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
-    assert_eq!(session.transmit(CardSlot::Patient, &apdu).await.unwrap(), echo_response(&apdu));
+    assert_eq!(
+        session.transmit(CardSlot::Patient, &apdu).await.unwrap(),
+        echo_response(&apdu)
+    );
 }
 
 #[tokio::test]
@@ -379,7 +396,10 @@ async fn finding2_failed_pairing_attempts_are_limited_until_the_readers_button_i
     assert!(reader.pairing_locked());
     // Further attempts do not even get a code (no more 10⁻⁶ chances for a man in the middle).
     let (_c, err) = pair_without_the_button(&reader, "phone-X").await;
-    assert!(matches!(&err, ReaderError::NotConfirmed(m) if m.contains("refused")), "{err}");
+    assert!(
+        matches!(&err, ReaderError::NotConfirmed(m) if m.contains("refused")),
+        "{err}"
+    );
     assert_eq!(reader.displayed_code(), None);
 
     // Sessions of paired phones are not affected.
@@ -387,7 +407,10 @@ async fn finding2_failed_pairing_attempts_are_limited_until_the_readers_button_i
     drop(victim.connect(&reader.id()).await.unwrap());
 
     // The user at the reader presses its button: pairing is possible again.
-    assert!(!reader.press_button(), "no code was shown: the press re-opens pairing");
+    assert!(
+        !reader.press_button(),
+        "no code was shown: the press re-opens pairing"
+    );
     assert!(!reader.pairing_locked());
     nhi_reader_sim::gatt::connect_in_process(&reader, memory_store(), "phone-B")
         .await
@@ -425,7 +448,10 @@ async fn finding8_a_plain_error_frame_inside_a_session_is_refused() {
     assert!(reader.is_paired_with("phone-A"));
     drop(session);
     let session = client.connect(&reader.id()).await.unwrap();
-    assert_eq!(session.transmit(CardSlot::Patient, &apdu).await.unwrap(), echo_response(&apdu));
+    assert_eq!(
+        session.transmit(CardSlot::Patient, &apdu).await.unwrap(),
+        echo_response(&apdu)
+    );
 }
 
 #[tokio::test]
@@ -436,8 +462,8 @@ async fn finding8_error_texts_carry_no_card_bytes() {
         .await
         .unwrap();
     const SELECT_NHI: [u8; 21] = [
-        0x00, 0xA4, 0x04, 0x00, 0x10, 0xD1, 0x58, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x11, 0x00,
+        0x00, 0xA4, 0x04, 0x00, 0x10, 0xD1, 0x58, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x11, 0x00,
     ];
     let basic_apdu = [0x00, 0xCA, 0x11, 0x00, 0x02, 0x00, 0x00];
     session.transmit(CardSlot::Patient, &SELECT_NHI).await.unwrap();
@@ -446,14 +472,25 @@ async fn finding8_error_texts_carry_no_card_bytes() {
 
     // A reader that attributes the answer to the wrong slot: the phone refuses it.
     reader.tamper_next(Tamper::WrongSlot);
-    let err = session.transmit(CardSlot::Patient, &basic_apdu).await.unwrap_err();
+    let err = session
+        .transmit(CardSlot::Patient, &basic_apdu)
+        .await
+        .unwrap_err();
     let text = err.to_string();
     let as_list = format!("{:?}", &basic[..4]);
     let as_list = &as_list[1..as_list.len() - 1];
     let as_text = String::from_utf8_lossy(&basic[..12]).into_owned();
     assert!(text.contains("bytes"), "{text}");
-    for leak in [as_list, &as_text, &hex_lower(&basic[..6]), &hex_lower(&basic[..6]).to_uppercase()] {
-        assert!(!text.contains(leak), "card bytes {leak} in the error text: {text}");
+    for leak in [
+        as_list,
+        &as_text,
+        &hex_lower(&basic[..6]),
+        &hex_lower(&basic[..6]).to_uppercase(),
+    ] {
+        assert!(
+            !text.contains(leak),
+            "card bytes {leak} in the error text: {text}"
+        );
     }
     // The card layer's errors built on it carry none either.
     let card_err = CardError::Reader(err);
@@ -574,7 +611,10 @@ async fn finding8_a_recorded_session_cannot_be_decrypted_with_the_long_term_keys
     );
     let session = client.connect(&reader.id()).await.unwrap();
     let verify_pin = [0x00, 0x20, 0x00, 0x01, 0x04, b'1', b'2', b'3', b'4'];
-    session.transmit(CardSlot::Practitioner, &verify_pin).await.unwrap();
+    session
+        .transmit(CardSlot::Practitioner, &verify_pin)
+        .await
+        .unwrap();
     session.disconnect().await;
 
     let up = frames(&rec.up.lock().unwrap());
@@ -586,7 +626,10 @@ async fn finding8_a_recorded_session_cannot_be_decrypted_with_the_long_term_keys
     let sealed: Vec<&Frame> = up.iter().filter(|f| f.kind == FrameKind::Sealed).collect();
     assert!(sealed.len() >= 2, "status request and the PIN were recorded");
     let raw: Vec<u8> = rec.up.lock().unwrap().concat();
-    assert!(!raw.windows(4).any(|w| w == b"1234"), "the PIN is not in clear on the air");
+    assert!(
+        !raw.windows(4).any(|w| w == b"1234"),
+        "the PIN is not in clear on the air"
+    );
 
     // Later the long-term key leaks (both devices hold it). Everything else is on the recording.
     let old_way = keys_from_long_term_key_and_nonces(&ltk, &hello.nonce, &accept.nonce);
@@ -596,7 +639,12 @@ async fn finding8_a_recorded_session_cannot_be_decrypted_with_the_long_term_keys
         hello.ephemeral.to_vec(),
         accept.ephemeral.to_vec(),
         [hello.ephemeral, accept.ephemeral].concat(),
-        hello.ephemeral.iter().zip(&accept.ephemeral).map(|(a, b)| a ^ b).collect(),
+        hello
+            .ephemeral
+            .iter()
+            .zip(&accept.ephemeral)
+            .map(|(a, b)| a ^ b)
+            .collect(),
     ];
     for f in &sealed {
         let mut nonce = [0u8; 12];
@@ -609,7 +657,10 @@ async fn finding8_a_recorded_session_cannot_be_decrypted_with_the_long_term_keys
             ring::aead::Aad::from(aad),
             &mut buf,
         );
-        assert!(opened.is_err(), "the long-term key and the nonces open a recorded frame");
+        assert!(
+            opened.is_err(),
+            "the long-term key and the nonces open a recorded frame"
+        );
         for g in &guesses {
             let ch = SecureChannel::derive(Role::Reader, &ltk, &hello.nonce, &accept.nonce, g).unwrap();
             assert!(ch.open(f.seq, &f.body).is_err());

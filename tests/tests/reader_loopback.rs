@@ -45,7 +45,10 @@ async fn pair_connect_and_read_the_patient_card_over_loopback_then_survive_a_lin
         .unwrap()
         .expect("the reader shows a code");
     assert_eq!(shown, pending.short_code());
-    assert!(transport.press_button().await.unwrap(), "the button confirms the shown code");
+    assert!(
+        transport.press_button().await.unwrap(),
+        "the button confirms the shown code"
+    );
     pending.confirm(&shown, 0).await.unwrap();
 
     let session = client.connect("sim-0009").await.unwrap();

@@ -302,7 +302,10 @@ mod tests {
         };
         for (m, bytes) in [(pin, "49, 50"), (answer, "65, 49")] {
             let d = format!("{m:?}");
-            assert!(!d.contains(bytes) && !d.contains("0x") && d.contains("bytes"), "{d}");
+            assert!(
+                !d.contains(bytes) && !d.contains("0x") && d.contains("bytes"),
+                "{d}"
+            );
         }
     }
 }

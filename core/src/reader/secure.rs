@@ -385,7 +385,11 @@ impl SessionAccept {
         let ephemeral = r.array()?;
         let mac = r.array()?;
         r.finish()?;
-        Ok(Self { nonce, ephemeral, mac })
+        Ok(Self {
+            nonce,
+            ephemeral,
+            mac,
+        })
     }
     /// The MAC a reader holding `ltk` computes for `hello` and its own nonce and ephemeral key.
     pub fn compute_mac(

@@ -334,7 +334,10 @@ async fn press_reader_button(
     let loopback = reader_addr.map(homevisit_core::reader::LoopbackTransport::new);
     let shown = match (sim_reader, &loopback) {
         (Some(r), _) => r.displayed_code(),
-        (None, Some(t)) => t.read_display().await.map_err(|e| format!("reader display: {e}"))?,
+        (None, Some(t)) => t
+            .read_display()
+            .await
+            .map_err(|e| format!("reader display: {e}"))?,
         (None, None) => None,
     };
     if shown.as_deref() != Some(phone_code) {
@@ -342,7 +345,10 @@ async fn press_reader_button(
     }
     let pressed = match (sim_reader, &loopback) {
         (Some(r), _) => r.press_button(),
-        (None, Some(t)) => t.press_button().await.map_err(|e| format!("reader button: {e}"))?,
+        (None, Some(t)) => t
+            .press_button()
+            .await
+            .map_err(|e| format!("reader button: {e}"))?,
         (None, None) => false,
     };
     if !pressed {

@@ -776,7 +776,10 @@ impl Inner {
             }
             Err(e) => {
                 self.end_pairing(true);
-                self.send_plain(FrameKind::Error, error_body(ReaderErrorCode::NotPaired, &e.to_string()));
+                self.send_plain(
+                    FrameKind::Error,
+                    error_body(ReaderErrorCode::NotPaired, &e.to_string()),
+                );
             }
         }
     }
@@ -829,7 +832,14 @@ impl Inner {
             let ephemeral = key.public();
             let mac = SessionAccept::compute_mac(&ltk, &self.device_id(), &hello, &nonce, &ephemeral);
             let channel = key.session_channel(Role::Reader, &ltk, &hello.ephemeral, &hello.nonce, &nonce)?;
-            Ok((SessionAccept { nonce, ephemeral, mac }, channel))
+            Ok((
+                SessionAccept {
+                    nonce,
+                    ephemeral,
+                    mac,
+                },
+                channel,
+            ))
         })();
         match setup {
             Ok((accept, channel)) => {
