@@ -221,7 +221,9 @@ impl Readers {
         })
     }
 
-    /// Confirms the code the reader shows; a mismatch refuses the pairing.
+    /// Confirms the code the reader shows; a mismatch refuses the pairing (`Validation` on
+    /// `pairing_code`), and so does a pairing not also confirmed on the reader's button
+    /// (`Validation` on `reader_confirmation`).
     pub async fn confirm_pairing(&self, code: String) -> Result<PairedReader, HomeVisitError> {
         let app = self.app.clone();
         Ok(task(async move { app.readers().confirm_pairing(&code).await })

@@ -181,6 +181,21 @@ class LoopbackBle(private val port: Int) : HostBle {
         }
     }
 
+    /**
+     * Simulator only: the user presses the reader's button — the reader's own confirmation of the
+     * pairing code it shows (`PressButton` on the wire). True when it confirmed a shown code.
+     */
+    fun pressReaderButton(): Boolean {
+        dial().use { s ->
+            s.soTimeout = 5000
+            frame(DataOutputStream(s.getOutputStream()), "\"PressButton\"")
+            val reply = readWire(DataInputStream(s.getInputStream()))
+                ?: throw BleException.Failed("the simulator closed the button press")
+            if (reply.tag != "ButtonPressed") throw BleException.Failed("unexpected button reply ${reply.tag}")
+            return reply.fields["confirmed"] as Boolean
+        }
+    }
+
     override fun connect(peripheralId: String, events: BleEvents): BleLink {
         conns.remove(peripheralId)?.let { close(it) }
         val s = dial()

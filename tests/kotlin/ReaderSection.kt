@@ -1,6 +1,6 @@
 // The reader part of the visit day from Kotlin: the core's reader protocol over a Kotlin BLE stack
 // (LoopbackBle → `homevisit-sim reader serve`), scan, pairing with the code the reader printed
-// (a wrong code refused first), the reader-state stream, and the practitioner PIN (a wrong PIN
+// (a wrong code refused first, then a pairing nobody confirmed on the reader's button), the reader-state stream, and the practitioner PIN (a wrong PIN
 // shows the tries left, then the right one).
 package homevisit.test
 
@@ -52,11 +52,25 @@ fun readerSection(day: Day) {
     check("reader: a wrong pairing code is refused", refused)
     check("reader: nothing is paired after the refusal", readers.pairedReaders().isEmpty())
 
-    // Then the right one, compared with the code the reader-serve process printed.
+    // The right code on the phone, but nobody confirmed on the reader (its button): refused, and
+    // the reader keeps nothing either.
+    mark = day.sims.readerOutput.size
+    val unconfirmed = attempt("reader: pair without the reader's button") { runBlocking { readers.pair(id) } } ?: return
+    attempt("reader: prints the code") { day.sims.awaitReaderLine(PAIRING_LINE, mark) }
+    val needsButton = try {
+        runBlocking { readers.confirmPairing(unconfirmed.code) }; false
+    } catch (e: HomeVisitException.Validation) { e.field == "reader_confirmation" }
+    check("reader: pairing without the reader's own confirmation is refused", needsButton)
+    check("reader: nothing is paired without the reader's button", readers.pairedReaders().isEmpty())
+
+    // Then the right one, compared with the code the reader-serve process printed, confirmed on
+    // the reader (its button) and on the phone.
     mark = day.sims.readerOutput.size
     val pending = attempt("reader: pair again") { runBlocking { readers.pair(id) } } ?: return
     val printed = attempt("reader: prints its new code") { day.sims.awaitReaderLine(PAIRING_LINE, mark).groupValues[1] }
     check("reader: the new code matches the printed one", printed == pending.code)
+    val pressed = attempt("reader: press the reader's button") { ble.pressReaderButton() }
+    check("reader: the button confirms the code the reader shows", pressed == true)
     val paired = attempt("reader: confirm pairing") { runBlocking { readers.confirmPairing(printed ?: "") } }
         ?: return
     check("reader: paired with HV-BT200", paired.model == ReaderModel.HV_BT200 && paired.id == id)
