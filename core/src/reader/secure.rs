@@ -77,7 +77,7 @@ pub struct PairingOffer {
 }
 
 impl PairingOffer {
-    /// Serialises the offer (body of PairRequest / PairResponse).
+    /// Serialises the offer (body of PairResponse).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         put_bytes(&mut out, self.device_id.as_bytes());

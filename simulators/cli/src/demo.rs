@@ -320,7 +320,7 @@ async fn connect_reader(
         );
         readers.connect(Some(&r.id)).await.map_err(err("reader"))?;
     }
-    println!("secure session open (ChaCha20-Poly1305, counters per direction)");
+    println!("secure session open (fresh X25519 per session, ChaCha20-Poly1305, counters per direction)");
     Ok(())
 }
 
