@@ -746,4 +746,24 @@ mod tests {
         let got = handle_fragment(&s, &channel(), &super::super::frame::fragment(&frame, 182)[0]).unwrap();
         assert_eq!(got, Some(msg));
     }
+
+    #[test]
+    fn a_plain_error_frame_inside_a_session_is_not_believed() {
+        let frame = Frame {
+            kind: FrameKind::Error,
+            seq: 0,
+            body: [&[ReaderErrorCode::NotPaired as u8][..], b"pair again"].concat(),
+        }
+        .encode()
+        .unwrap();
+        let got = handle_fragment(
+            &shared(),
+            &channel(),
+            &super::super::frame::fragment(&frame, 182)[0],
+        );
+        assert!(
+            matches!(&got, Err(ReaderError::BadFrame(m)) if m.contains("unauthenticated") && !m.contains("pair again")),
+            "{got:?}"
+        );
+    }
 }
