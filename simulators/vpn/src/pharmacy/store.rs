@@ -105,8 +105,15 @@ pub fn random_hex(n: usize) -> String {
 /// the simulator keeps tests quick, and the count is stored per row so it can be raised).
 pub const PBKDF2_ITERATIONS: u32 = 100_000;
 
-/// The PBKDF2-HMAC-SHA256 hash of `password` under `salt` with `iterations` rounds (32 bytes).
+/// The PBKDF2-HMAC-SHA256 hash of `password` under `salt` with `iterations` rounds (32 bytes);
+/// `iterations` 0 is a row of an older simulator (one SHA-256 of salt ‖ password), rehashed with
+/// PBKDF2 at its next good login.
 pub fn pw_hash(salt: &[u8], password: &str, iterations: u32) -> Vec<u8> {
+    if iterations == 0 {
+        return ring::digest::digest(&ring::digest::SHA256, &[salt, password.as_bytes()].concat())
+            .as_ref()
+            .to_vec();
+    }
     let mut out = [0u8; 32];
     let rounds = std::num::NonZeroU32::new(iterations).unwrap_or(std::num::NonZeroU32::MIN);
     ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, rounds, salt, password.as_bytes(), &mut out);
@@ -839,4 +846,49 @@ pub fn audit_log(conn: &Connection, visit_code: &str) -> rusqlite::Result<Vec<(S
         conn.prepare("SELECT actor, action, refill, detail FROM rx_audit WHERE visit_code = ?1 ORDER BY id")?;
     st.query_map([visit_code], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding 5 (issue 11): a stolen pharmacy table does not give the passwords away at the
+    /// speed of one SHA-256 per guess: PBKDF2-HMAC-SHA256 with its round count kept per row; an
+    /// older row (one SHA-256) still logs in and is rehashed at once.
+    #[test]
+    fn finding5_pharmacy_passwords_are_hashed_with_pbkdf2_not_one_sha256() {
+        let conn = Connection::open_in_memory().unwrap();
+        init(&conn).unwrap();
+        add_pharmacy(&conn, "5901010099", "x", "correct horse").unwrap();
+        let row = |conn: &Connection| -> (Vec<u8>, Vec<u8>, u32) {
+            conn.query_row(
+                "SELECT salt, pw_hash, kdf_iter FROM rx_pharmacies WHERE code = '5901010099'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+        };
+        let (salt, hash, iter) = row(&conn);
+        assert!(iter >= 100_000, "{iter} rounds");
+        let one_sha = ring::digest::digest(&ring::digest::SHA256, &[salt.as_slice(), b"correct horse"].concat());
+        assert_ne!(hash.as_slice(), one_sha.as_ref());
+        let mut expect = [0u8; 32];
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            std::num::NonZeroU32::new(iter).unwrap(),
+            &salt,
+            b"correct horse",
+            &mut expect,
+        );
+        assert_eq!(hash, expect);
+        // A row of an older simulator: verified once with its SHA-256, then rehashed.
+        conn.execute(
+            "UPDATE rx_pharmacies SET pw_hash = ?1, kdf_iter = 0 WHERE code = '5901010099'",
+            [one_sha.as_ref()],
+        )
+        .unwrap();
+        login(&conn, "5901010099", "correct horse", "test", 0).unwrap();
+        assert_eq!(row(&conn).2, PBKDF2_ITERATIONS);
+        assert_eq!(row(&conn).1, expect.to_vec());
+    }
 }
