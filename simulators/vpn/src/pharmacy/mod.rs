@@ -288,8 +288,8 @@ impl PharmacyState {
     }
 
     /// Runs `f` for a one-time code presented by `caller`: refused while the account or the
-    /// address is throttled, and every answer that is not a live prescription (unknown, used,
-    /// spent, expired, not yet due) counts as a wrong code.
+    /// address is throttled; a code that names no prescription (what a guess gets) counts as a
+    /// wrong code. A known code with nothing due answers only why, never the patient.
     fn by_code<T>(
         &self,
         caller: &Caller,
@@ -299,9 +299,7 @@ impl PharmacyState {
         let mut db = self.db()?;
         store::check_code_throttle(&db, &caller.pharmacy, &caller.source, ms)?;
         let r = f(&mut db);
-        if let Err(e) = &r
-            && !e.is_retryable()
-        {
+        if let Err(PharmacyError::UnknownCode | PharmacyError::Malformed(_)) = &r {
             store::record_code_failure(&db, &caller.pharmacy, &caller.source, ms)?;
         }
         r

@@ -226,7 +226,7 @@ pub fn session(conn: &Connection, token: &str, now_ms: i64) -> Result<(String, S
     .ok_or(PharmacyError::Unauthorized)
 }
 
-/// Wrong one-time codes (unknown, used or dead) per account, and per address, within
+/// One-time codes that name no prescription, per account and per address, within
 /// [`CODE_WINDOW_MS`] before lookups by code are refused for the rest of the window.
 pub const MAX_CODE_FAILURES: i64 = 10;
 /// The window of [`MAX_CODE_FAILURES`].
