@@ -160,7 +160,7 @@ def main():
         wd.type("#pharmacy", pharmacy)
         wd.type("#password", "wrong-password")
         wd.click("#login")
-        check("wrong password refused", wd.exists("#error") and wd.exists("#login"))
+        check("wrong password refused", wd.exists("#error") and wd.exists("#login"), wd.source()[:600])
 
         wd.type("#pharmacy", pharmacy)
         wd.type("#password", password)

@@ -587,11 +587,16 @@ fn form_session(s: &PharmacyState, headers: &HeaderMap, form_csrf: &str) -> Resu
 
 /// A form posted from another site (its `Origin` names another host) is refused before anything
 /// else, the login form included.
-fn same_origin(headers: &HeaderMap) -> bool {
+fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    // HTTP/1.1 names the host in `Host`, HTTP/2 in the request's authority.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .unwrap_or("");
     origin
         .split_once("://")
         .is_some_and(|(_, h)| !host.is_empty() && h.trim_end_matches('/') == host)
@@ -613,10 +618,11 @@ struct LoginForm {
 async fn page_login(
     State(s): State<PharmacyState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     peer: Peer,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, &uri) {
         return html_fail(&PharmacyError::Csrf, "");
     }
     let (ms, _, _) = s.now();
@@ -798,7 +804,7 @@ pub fn content_security_policy() -> String {
 }
 
 /// Every pharmacy answer (page and API): never cached (patient data), never framed, a strict
-/// CSP, no MIME sniffing, no referrer.
+/// CSP, no MIME sniffing, no referrer to other sites.
 async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
@@ -812,7 +818,8 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
     set(h, header::CONTENT_SECURITY_POLICY, &content_security_policy());
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // `same-origin`: our own form posts carry our Origin (with `no-referrer` they say `null`).
+    set(h, header::REFERRER_POLICY, "same-origin");
     resp
 }
 
