@@ -266,7 +266,10 @@ async fn the_pharmacist_dispenses_once_and_every_bad_qr_has_its_code() {
     // Offline checks, each failure its own code.
     let ok = ph.verify_offline(&a.qr_text).unwrap();
     assert_eq!(ok.visit_code, a.visit_code);
-    assert_eq!(ok.prescriber_id_masked, "E12*****11", "the verified practitioner, signed");
+    assert_eq!(
+        ok.prescriber_id_masked, "E12*****11",
+        "the verified practitioner, signed"
+    );
     assert_eq!(ok.lines.len(), 2);
     for (qr, code) in [
         ("WIFI:S:cafe;T:WPA;P:1234;;", "not_ours"),
@@ -385,7 +388,11 @@ async fn finding4_a_prescription_without_a_verified_practitioner_card_is_refused
         app.issue_prescription(&id, None, CONTACT).unwrap_err(),
         AppError::PractitionerNotVerified
     );
-    assert_eq!(app.store().jobs_for_visit(&id).unwrap().len(), queued, "nothing queued");
+    assert_eq!(
+        app.store().jobs_for_visit(&id).unwrap().len(),
+        queued,
+        "nothing queued"
+    );
 }
 
 struct Events(tokio::sync::mpsc::UnboundedSender<ReaderStateEvent>);

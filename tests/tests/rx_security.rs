@@ -119,7 +119,9 @@ fn caller(pharmacy: &str, source: &str) -> Caller {
 async fn finding4_a_qr_signed_by_a_revoked_device_is_refused_after_the_pharmacys_refresh() {
     let f = fixture().await;
     let kept = DeviceKey::from_seed_for_tests(&[12; 32]);
-    f.state.register_signer(INST, "D00002", kept.public_key()).unwrap();
+    f.state
+        .register_signer(INST, "D00002", kept.public_key())
+        .unwrap();
     let stolen_qr = f.issue("3K7Q2M9X4T8W1Z5R6N0B", Some(3), &f.key);
     let kept_qr = f.issue("4K7Q2M9X4T8W1Z5R6N0B", None, &kept);
     let ph = f.pharmacist().await;
@@ -147,7 +149,13 @@ async fn finding4_a_qr_signed_by_a_revoked_device_is_refused_after_the_pharmacys
         .unwrap();
     assert_eq!(trust.revoked.len(), 1);
     assert_eq!(trust.revoked[0].device_id, "D00001");
-    assert!(trust.keys.iter().flat_map(|d| &d.keys).all(|k| k.device_id != "D00001"));
+    assert!(
+        trust
+            .keys
+            .iter()
+            .flat_map(|d| &d.keys)
+            .all(|k| k.device_id != "D00001")
+    );
     assert!(trust.max_age_ms > 0 && trust.max_age_ms <= 3_600_000);
 
     // The server refuses the stolen phone's QR at once, with its own error.
@@ -157,7 +165,10 @@ async fn finding4_a_qr_signed_by_a_revoked_device_is_refused_after_the_pharmacys
     );
     // Past the maximum age the pharmacist's cache is not used: a scan fetches the list again.
     f.clock.advance_ms(trust.max_age_ms + 1);
-    assert_eq!(ph.verify(&stolen_qr.qr_text).unwrap_err(), PharmacyError::KeysStale);
+    assert_eq!(
+        ph.verify(&stolen_qr.qr_text).unwrap_err(),
+        PharmacyError::KeysStale
+    );
     assert_eq!(
         ph.scan(&stolen_qr.qr_text).await.unwrap_err(),
         PharmacyError::Revoked(INST.into())
@@ -167,7 +178,10 @@ async fn finding4_a_qr_signed_by_a_revoked_device_is_refused_after_the_pharmacys
         PharmacyError::Revoked(INST.into()),
         "offline too, now"
     );
-    assert!(ph.verify(&kept_qr.qr_text).is_ok(), "the institution's other phone still works");
+    assert!(
+        ph.verify(&kept_qr.qr_text).is_ok(),
+        "the institution's other phone still works"
+    );
 
     // The thief's new prescriptions (back-dated or not) cannot be registered …
     let mut v = sample_visit("5K7Q2M9X4T8W1Z5R6N0B", INST, VISIT_MS - 30 * DAY_MS).unwrap();
@@ -181,8 +195,15 @@ async fn finding4_a_qr_signed_by_a_revoked_device_is_refused_after_the_pharmacys
     );
     // … nor may it cancel the patient's refills.
     let api = f.api(DEMO_PHARMACY).await;
-    let c = RefillOpRequest::signed(true, "3K7Q2M9X4T8W1Z5R6N0B", 3, INST, f.clock.now_unix_ms(), &f.key)
-        .unwrap();
+    let c = RefillOpRequest::signed(
+        true,
+        "3K7Q2M9X4T8W1Z5R6N0B",
+        3,
+        INST,
+        f.clock.now_unix_ms(),
+        &f.key,
+    )
+    .unwrap();
     assert_eq!(
         api.refill_op(&c).await.unwrap_err(),
         PharmacyError::UnknownSigner(INST.into())
@@ -195,7 +216,8 @@ async fn finding4_a_qr_signed_by_a_revoked_device_is_refused_after_the_pharmacys
 /// account from the same address is throttled too (per address), a pharmacy elsewhere is not;
 /// the window passes in virtual time. Over HTTPS, the same throttle answers `throttled`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finding5_ten_thousand_random_one_time_codes_are_throttled_after_about_ten_and_reveal_no_patient_data() {
+async fn finding5_ten_thousand_random_one_time_codes_are_throttled_after_about_ten_and_reveal_no_patient_data()
+ {
     let f = fixture().await;
     let issued = f.issue("3K7Q2M9X4T8W1Z5R6N0B", None, &f.key);
     let attacker = caller("5901010020", "10.0.0.66");
@@ -220,7 +242,11 @@ async fn finding5_ten_thousand_random_one_time_codes_are_throttled_after_about_t
         }
     }
     assert_eq!(found, 0, "no details for any guess");
-    assert_eq!(unknown, store::MAX_CODE_FAILURES as usize, "about 10 tries, then nothing");
+    assert_eq!(
+        unknown,
+        store::MAX_CODE_FAILURES as usize,
+        "about 10 tries, then nothing"
+    );
     assert_eq!(throttled, 10_000 - unknown);
     let right = Presented {
         qr: None,
@@ -246,7 +272,15 @@ async fn finding5_ten_thousand_random_one_time_codes_are_throttled_after_about_t
     // The window passes (virtual time): the attacker gets another 10 tries, no more.
     f.clock.advance_ms(store::CODE_WINDOW_MS);
     assert_eq!(
-        f.state.lookup(&Presented { qr: None, code: Some("22222222".into()) }, &attacker).unwrap_err(),
+        f.state
+            .lookup(
+                &Presented {
+                    qr: None,
+                    code: Some("22222222".into())
+                },
+                &attacker
+            )
+            .unwrap_err(),
         PharmacyError::UnknownCode
     );
 
@@ -254,9 +288,18 @@ async fn finding5_ten_thousand_random_one_time_codes_are_throttled_after_about_t
     let api = f.api(("5901010020", "second")).await;
     let mut last = None;
     for _ in 0..12 {
-        last = Some(api.lookup(&Presented { qr: None, code: Some(otc::generate().unwrap()) }).await);
+        last = Some(
+            api.lookup(&Presented {
+                qr: None,
+                code: Some(otc::generate().unwrap()),
+            })
+            .await,
+        );
     }
-    assert!(matches!(last, Some(Err(PharmacyError::Throttled { .. }))), "{last:?}");
+    assert!(
+        matches!(last, Some(Err(PharmacyError::Throttled { .. }))),
+        "{last:?}"
+    );
     f.server.shutdown();
 }
 
@@ -287,9 +330,7 @@ async fn finding5_a_dead_or_expired_one_time_code_shows_no_patient_data() {
 async fn finding5_a_strangers_wrong_passwords_from_another_address_do_not_lock_the_pharmacy_out() {
     let f = fixture().await;
     let stranger = f.raw(Some("127.0.0.2".parse().unwrap()));
-    let login = |pw: &str| {
-        serde_json::json!({"pharmacy": DEMO_PHARMACY.0, "password": pw})
-    };
+    let login = |pw: &str| serde_json::json!({"pharmacy": DEMO_PHARMACY.0, "password": pw});
     let mut statuses = Vec::new();
     for _ in 0..8 {
         let r = stranger
@@ -334,7 +375,8 @@ async fn finding8_a_replayed_refill_request_is_refused() {
         api.refill_op(&moved).await.unwrap_err(),
         PharmacyError::UnknownSigner(INST.into())
     );
-    let old = RefillOpRequest::signed(true, code, 3, INST, f.clock.now_unix_ms() - 10 * 60_000, &f.key).unwrap();
+    let old =
+        RefillOpRequest::signed(true, code, 3, INST, f.clock.now_unix_ms() - 10 * 60_000, &f.key).unwrap();
     assert_eq!(api.refill_op(&old).await.unwrap_err(), PharmacyError::Replayed);
     f.server.shutdown();
 }
@@ -356,7 +398,10 @@ async fn finding8_a_restored_dispense_cannot_be_restored_again() {
     ph.dispense_qr(&issued.qr_text).await.unwrap();
     api.restore(&restore).await.unwrap();
     ph.dispense_qr(&issued.qr_text).await.unwrap();
-    assert_eq!(api.restore(&restore).await.unwrap_err(), PharmacyError::RestoreLimit);
+    assert_eq!(
+        api.restore(&restore).await.unwrap_err(),
+        PharmacyError::RestoreLimit
+    );
     assert!(matches!(
         ph.dispense_qr(&issued.qr_text).await.unwrap_err(),
         PharmacyError::AlreadyDispensed { .. }
@@ -379,7 +424,10 @@ async fn finding8_pharmacy_page_headers_and_a_form_post_without_the_csrf_token_i
     let h = page.headers();
     assert_eq!(h["cache-control"], "no-store");
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
     assert_eq!(h["x-frame-options"], "DENY");
     // A logged-in session (the cookie a browser would send along with a forged form).
     let token: serde_json::Value = http
@@ -418,21 +466,29 @@ async fn finding8_pharmacy_page_headers_and_a_form_post_without_the_csrf_token_i
     let forged = post(vec![("query", issued.one_time_code.clone())]).await.unwrap();
     assert_eq!(forged.status(), 403);
     assert!(forged.text().await.unwrap().contains(">csrf<"));
-    let wrong = post(vec![("query", issued.one_time_code.clone()), ("csrf", "0".repeat(32))])
-        .await
-        .unwrap();
+    let wrong = post(vec![
+        ("query", issued.one_time_code.clone()),
+        ("csrf", "0".repeat(32)),
+    ])
+    .await
+    .unwrap();
     assert_eq!(wrong.status(), 403);
     let cross = http
         .post(f.url("/pharmacy/login"))
         .header("origin", "https://evil.example")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(urlencoded(&[("pharmacy", DEMO_PHARMACY.0.into()), ("password", DEMO_PHARMACY.1.into())]))
+        .body(urlencoded(&[
+            ("pharmacy", DEMO_PHARMACY.0.into()),
+            ("password", DEMO_PHARMACY.1.into()),
+        ]))
         .send()
         .await
         .unwrap();
     assert_eq!(cross.status(), 403, "a login form posted from another site");
     // Nothing was dispensed; with the token it is.
-    let ok = post(vec![("query", issued.one_time_code.clone()), ("csrf", csrf)]).await.unwrap();
+    let ok = post(vec![("query", issued.one_time_code.clone()), ("csrf", csrf)])
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     assert!(ok.text().await.unwrap().contains("data-status=\"ok\""));
     f.server.shutdown();

@@ -287,7 +287,13 @@ impl HomeVisit {
             tracing::info!(target: "homevisit::app", "prescription refused: no verified practitioner card");
             return Err(AppError::PractitionerNotVerified);
         };
-        self.issue_prescription_as(visit_id, chronic_refills, signer, contact, &practitioner.national_id)
+        self.issue_prescription_as(
+            visit_id,
+            chronic_refills,
+            signer,
+            contact,
+            &practitioner.national_id,
+        )
     }
 
     /// Issues as prescriber `prescriber` (a verified practitioner's national ID).
@@ -412,7 +418,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(e, AppError::PractitionerNotVerified);
         assert_eq!(e.code(), "practitioner_not_verified");
-        assert_eq!(app.store().jobs_for_visit(&id).unwrap().len(), before, "nothing queued");
+        assert_eq!(
+            app.store().jobs_for_visit(&id).unwrap().len(),
+            before,
+            "nothing queued"
+        );
         let issued = app
             .issue_prescription_as(&id, None, &key, "02-2345-6789", PRESCRIBER)
             .unwrap();

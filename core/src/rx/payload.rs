@@ -380,14 +380,20 @@ pub(crate) mod tests {
         bytes.extend_from_slice(&crc.to_be_bytes());
         let forged = decode(&format!("RX:{}", base45::encode(&bytes))).unwrap();
         assert_eq!(forged.prescription.prescriber_id.expose(), "A123456789");
-        assert!(!forged.verify(signer.public_key()), "the signature covers the prescriber");
+        assert!(
+            !forged.verify(signer.public_key()),
+            "the signature covers the prescriber"
+        );
         // A version-1 QR (no prescriber) is refused.
         let mut b = base45::decode(&text[3..]).unwrap();
         b[0] = 1;
         let n = b.len() - 2;
         let crc = crc16(&b[..n]);
         b[n..].copy_from_slice(&crc.to_be_bytes());
-        assert!(matches!(decode(&format!("RX:{}", base45::encode(&b))), Err(QrError::Malformed(_))));
+        assert!(matches!(
+            decode(&format!("RX:{}", base45::encode(&b))),
+            Err(QrError::Malformed(_))
+        ));
     }
 
     #[test]

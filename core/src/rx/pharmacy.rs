@@ -275,7 +275,8 @@ pub mod wire {
         issued_ms: i64,
         nonce: &str,
     ) -> Vec<u8> {
-        format!("homevisit-rx-op-v2\0{op}|{visit_code}|{refill}|{institution}|{issued_ms}|{nonce}").into_bytes()
+        format!("homevisit-rx-op-v2\0{op}|{visit_code}|{refill}|{institution}|{issued_ms}|{nonce}")
+            .into_bytes()
     }
 
     /// An error answer: a stable `error` code and a message, plus who/when for `already_dispensed`.
@@ -1038,7 +1039,10 @@ mod tests {
             verify_offline(&qr, &set, today).unwrap_err(),
             PharmacyError::Revoked("3501200000".into())
         );
-        assert!(verify_offline(&good, &set, today).is_ok(), "the other device still works");
+        assert!(
+            verify_offline(&good, &set, today).is_ok(),
+            "the other device still works"
+        );
     }
 
     /// A pharmacy service whose trust list the test changes, and which can be unreachable.
@@ -1088,7 +1092,11 @@ mod tests {
         // 2024-03-02 10:00 Taiwan.
         let clock = crate::platform::ManualClock::new(1_709_344_800_000);
         let ph = Pharmacist::new(service.clone(), clock.clone());
-        assert_eq!(ph.verify(&qr).unwrap_err(), PharmacyError::KeysStale, "never fetched");
+        assert_eq!(
+            ph.verify(&qr).unwrap_err(),
+            PharmacyError::KeysStale,
+            "never fetched"
+        );
         ph.refresh_keys().await.unwrap();
         assert!(ph.verify(&qr).is_ok());
         // The administrator revokes the phone; within the server's 30 minutes the old list
@@ -1105,7 +1113,10 @@ mod tests {
         // refuses the QR as revoked.
         clock.advance_ms(2 * 60 * 1000);
         assert_eq!(ph.verify(&qr).unwrap_err(), PharmacyError::KeysStale);
-        assert_eq!(ph.scan(&qr).await.unwrap_err(), PharmacyError::Revoked("3501200000".into()));
+        assert_eq!(
+            ph.scan(&qr).await.unwrap_err(),
+            PharmacyError::Revoked("3501200000".into())
+        );
         assert_eq!(service.fetches.load(SeqCst), 2);
         assert_eq!(ph.keys_age_ms(), Some(0));
         // Stale again and the service unreachable: refused, never verified with the old list.

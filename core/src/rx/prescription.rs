@@ -73,7 +73,11 @@ impl Prescription {
     }
 
     /// As [`Self::from_visit`], prescribed by `prescriber` (a practitioner's national ID).
-    pub fn from_visit_by(visit: &Visit, chronic_refills: Option<u8>, prescriber: &str) -> Result<Self, RxError> {
+    pub fn from_visit_by(
+        visit: &Visit,
+        chronic_refills: Option<u8>,
+        prescriber: &str,
+    ) -> Result<Self, RxError> {
         let prescriber_id = crate::rules::national_id::parse(prescriber).map_err(|_| RxError::Invalid {
             field: "prescriber",
             reason: "must be the practitioner's national ID".into(),

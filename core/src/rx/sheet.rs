@@ -45,7 +45,14 @@ pub fn issue(
     contact: &str,
     extras: &BarcodeExtras,
 ) -> Result<IssuedPrescription, RxError> {
-    issue_by(visit, &visit.practitioner_id, chronic_refills, signer, contact, extras)
+    issue_by(
+        visit,
+        &visit.practitioner_id,
+        chronic_refills,
+        signer,
+        contact,
+        extras,
+    )
 }
 
 /// As [`issue`], prescribed by `prescriber` (the national ID of the practitioner whose card PIN

@@ -20,8 +20,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use homevisit_core::model::roc::RocDateTime;
 use homevisit_core::platform::{Clock, SystemClock};
-use homevisit_core::rx::pharmacy::wire::{self, Presented};
 pub use homevisit_core::rx::pharmacy::TRUST_MAX_AGE_MS;
+use homevisit_core::rx::pharmacy::wire::{self, Presented};
 use homevisit_core::rx::pharmacy::{KeySet, PharmacyError, taiwan_date, verify_offline};
 use homevisit_core::rx::refill::RefillOp;
 use homevisit_core::rx::{otc, payload};
@@ -176,12 +176,14 @@ impl PharmacyState {
         Ok(store::revoked(&*self.db()?)
             .map_err(store::server_err)?
             .into_iter()
-            .map(|(institution_code, device_id, key, revoked_at_ms)| wire::RevokedKey {
-                institution_code,
-                device_id,
-                public_key: hex::encode(key),
-                revoked_at_ms,
-            })
+            .map(
+                |(institution_code, device_id, key, revoked_at_ms)| wire::RevokedKey {
+                    institution_code,
+                    device_id,
+                    public_key: hex::encode(key),
+                    revoked_at_ms,
+                },
+            )
             .collect())
     }
 
@@ -404,8 +406,10 @@ pub struct Caller {
 type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 fn source_of(peer: &Peer) -> String {
-    peer.as_ref()
-        .map_or_else(|| "unknown".to_string(), |Extension(ConnectInfo(a))| a.ip().to_string())
+    peer.as_ref().map_or_else(
+        || "unknown".to_string(),
+        |Extension(ConnectInfo(a))| a.ip().to_string(),
+    )
 }
 
 fn status_of(e: &PharmacyError) -> StatusCode {
@@ -576,7 +580,11 @@ fn html_fail(e: &PharmacyError, csrf: &str) -> Response {
 }
 
 /// The page's session, and the form's anti-forgery token checked against it (constant time).
-fn form_session(s: &PharmacyState, headers: &HeaderMap, form_csrf: &str) -> Result<(String, String), Response> {
+fn form_session(
+    s: &PharmacyState,
+    headers: &HeaderMap,
+    form_csrf: &str,
+) -> Result<(String, String), Response> {
     let (pharmacy, csrf) = s.session(headers).map_err(|e| html_fail(&e, ""))?;
     if csrf.is_empty() || !nhi_reader_sim::keys::ct_eq(csrf.as_bytes(), form_csrf.as_bytes()) {
         tracing::warn!("pharmacy form posted without its anti-forgery token");
@@ -659,7 +667,11 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn page_logout(State(s): State<PharmacyState>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+async fn page_logout(
+    State(s): State<PharmacyState>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
     if let Err(r) = form_session(&s, &headers, &f.csrf) {
         return r;
     }

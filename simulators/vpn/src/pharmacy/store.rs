@@ -71,7 +71,9 @@ pub fn init(conn: &Connection) -> rusqlite::Result<()> {
 fn add_column(conn: &Connection, table: &str, def: &str) -> rusqlite::Result<()> {
     let name = def.split_whitespace().next().unwrap_or_default();
     let has: bool = conn
-        .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+        ))?
         .exists([name])?;
     if !has {
         conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {def}"))?;
@@ -116,7 +118,13 @@ pub fn pw_hash(salt: &[u8], password: &str, iterations: u32) -> Vec<u8> {
     }
     let mut out = [0u8; 32];
     let rounds = std::num::NonZeroU32::new(iterations).unwrap_or(std::num::NonZeroU32::MIN);
-    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, rounds, salt, password.as_bytes(), &mut out);
+    ring::pbkdf2::derive(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        rounds,
+        salt,
+        password.as_bytes(),
+        &mut out,
+    );
     out.to_vec()
 }
 
@@ -197,7 +205,11 @@ pub fn login(
     {
         conn.execute(
             "UPDATE rx_pharmacies SET pw_hash = ?1, kdf_iter = ?2 WHERE code = ?3",
-            params![pw_hash(&salt, password, PBKDF2_ITERATIONS), PBKDF2_ITERATIONS, code],
+            params![
+                pw_hash(&salt, password, PBKDF2_ITERATIONS),
+                PBKDF2_ITERATIONS,
+                code
+            ],
         )
         .map_err(server_err)?;
     }
@@ -234,7 +246,12 @@ pub const CODE_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// Refused with [`PharmacyError::Throttled`] when the account or the address used up its wrong
 /// one-time codes in the current window.
-pub fn check_code_throttle(conn: &Connection, account: &str, source: &str, now_ms: i64) -> Result<(), PharmacyError> {
+pub fn check_code_throttle(
+    conn: &Connection,
+    account: &str,
+    source: &str,
+    now_ms: i64,
+) -> Result<(), PharmacyError> {
     for (scope, who) in [("account", account), ("source", source)] {
         let row: Option<(i64, i64)> = conn
             .query_row(
@@ -257,7 +274,12 @@ pub fn check_code_throttle(conn: &Connection, account: &str, source: &str, now_m
 }
 
 /// Counts one wrong one-time code against the account and the address.
-pub fn record_code_failure(conn: &Connection, account: &str, source: &str, now_ms: i64) -> Result<(), PharmacyError> {
+pub fn record_code_failure(
+    conn: &Connection,
+    account: &str,
+    source: &str,
+    now_ms: i64,
+) -> Result<(), PharmacyError> {
     for (scope, who) in [("account", account), ("source", source)] {
         conn.execute(
             "INSERT INTO rx_code_failures (scope, who, window_start_ms, failures) VALUES (?1, ?2, ?3, 1)
@@ -297,7 +319,12 @@ pub fn revoked(conn: &Connection) -> rusqlite::Result<Vec<(String, String, Vec<u
 /// Records the nonce of a signed `C`/`E` request; a nonce seen before is [`PharmacyError::Replayed`].
 /// Nonces older than twice the allowed clock difference are forgotten (their requests are
 /// refused by their time anyway).
-pub fn use_op_nonce(conn: &Connection, nonce: &str, now_ms: i64, max_skew_ms: i64) -> Result<(), PharmacyError> {
+pub fn use_op_nonce(
+    conn: &Connection,
+    nonce: &str,
+    now_ms: i64,
+    max_skew_ms: i64,
+) -> Result<(), PharmacyError> {
     conn.execute(
         "DELETE FROM rx_op_nonces WHERE seen_ms < ?1",
         [now_ms - 2 * max_skew_ms],
@@ -870,7 +897,10 @@ mod tests {
         };
         let (salt, hash, iter) = row(&conn);
         assert!(iter >= 100_000, "{iter} rounds");
-        let one_sha = ring::digest::digest(&ring::digest::SHA256, &[salt.as_slice(), b"correct horse"].concat());
+        let one_sha = ring::digest::digest(
+            &ring::digest::SHA256,
+            &[salt.as_slice(), b"correct horse"].concat(),
+        );
         assert_ne!(hash.as_slice(), one_sha.as_ref());
         let mut expect = [0u8; 32];
         ring::pbkdf2::derive(
