@@ -15,6 +15,8 @@ use std::sync::Arc;
 pub struct VerifiedQr {
     pub visit_code: String,
     pub institution: String,
+    /// The prescriber's national ID (signed into the QR), middle masked.
+    pub prescriber_id_masked: String,
     /// Issue date, ROC `YYYMMDD`.
     pub issued_on_roc: String,
     /// Last day any dispense may happen, ROC `YYYMMDD`.
@@ -31,6 +33,7 @@ impl From<app::VerifiedQr> for VerifiedQr {
         Self {
             visit_code: v.visit_code,
             institution: v.institution,
+            prescriber_id_masked: v.prescriber_id_masked,
             issued_on_roc: v.issued_on_roc,
             valid_until_roc: v.valid_until_roc,
             valid_until_unix_ms: v.valid_until_ms,

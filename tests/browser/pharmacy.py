@@ -7,6 +7,7 @@ Prints `browser: N passed, N failed`; exits non-zero on any failure.
 """
 import json
 import os
+import ssl
 import shutil
 import socket
 import subprocess
@@ -139,6 +140,18 @@ def main():
             failed += 1
             print(f"  FAIL {name} {detail}")
 
+    # The page's headers (issue 11, finding 8): never cached, a CSP that forbids framing.
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the simulator's self-signed certificate
+    with urllib.request.urlopen(base + "/pharmacy", context=ctx, timeout=30) as r:
+        headers = {k.lower(): v for k, v in r.getheaders()}
+    check("page is Cache-Control: no-store", headers.get("cache-control") == "no-store", str(headers))
+    csp = headers.get("content-security-policy", "")
+    check("page has a CSP with frame-ancestors 'none'",
+          "frame-ancestors 'none'" in csp and "default-src 'none'" in csp and
+          headers.get("x-frame-options") == "DENY", csp)
+
     wd = WebDriver()
     try:
         wd.go(base + "/pharmacy")
@@ -147,7 +160,7 @@ def main():
         wd.type("#pharmacy", pharmacy)
         wd.type("#password", "wrong-password")
         wd.click("#login")
-        check("wrong password refused", wd.exists("#error") and wd.exists("#login"))
+        check("wrong password refused", wd.exists("#error") and wd.exists("#login"), wd.source()[:600])
 
         wd.type("#pharmacy", pharmacy)
         wd.type("#password", password)
@@ -184,10 +197,22 @@ def main():
         wd.go(base + "/pharmacy")
         wd.type("#query", qr)
         wd.click("#find")
-        # Submit the dispense form directly (no button is offered): still refused.
+        # A form posted without the session's anti-forgery token (what a forged cross-site form
+        # would be; the session cookie alone) is refused before anything happens.
         wd.s("POST", "/execute/sync", {
             "script": "var f=document.createElement('form');f.method='post';f.action='/pharmacy/dispense';"
                       "var i=document.createElement('input');i.name='query';i.value=arguments[0];f.appendChild(i);"
+                      "document.body.appendChild(f);f.submit();",
+            "args": [qr]})
+        time.sleep(0.5)
+        check("form post without the CSRF token refused",
+              wd.exists("#error-code") and wd.text("#error-code") == "csrf")
+        # Submit the dispense form directly with the token (no button is offered): still refused.
+        wd.s("POST", "/execute/sync", {
+            "script": "var t=document.querySelector('input[name=csrf]').value;"
+                      "var f=document.createElement('form');f.method='post';f.action='/pharmacy/dispense';"
+                      "var i=document.createElement('input');i.name='query';i.value=arguments[0];f.appendChild(i);"
+                      "var c=document.createElement('input');c.name='csrf';c.value=t;f.appendChild(c);"
                       "document.body.appendChild(f);f.submit();",
             "args": [qr]})
         time.sleep(0.5)

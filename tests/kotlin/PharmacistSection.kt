@@ -2,13 +2,37 @@
 // VPN simulator's pharmacy service with its demo account, verifies the chronic prescription's QR
 // offline, dispenses it once (the second attempt refused with who and when), dispenses the single
 // prescription by its one-time code once, and every bad QR or code gets its typed error code.
+// Issue 11, finding 4: the QR names the prescriber (masked); last, the institution administrator
+// revokes the app's device on the VPN, and after a refresh of the pharmacist's keys the device's
+// QR is refused as `revoked`.
 //
 // Needs: the prescription section's day.state entries, and the sync section having sent the
 // registrations (the pharmacy service knows a prescription only once its registration arrived).
 package homevisit.test
 
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.security.SecureRandom
+import javax.net.ssl.SSLContext
+import javax.net.ssl.TrustManager
 import kotlinx.coroutines.runBlocking
 import tw.homevisit.ffi.*
+
+/** The institution administrator revokes device [deviceId] on the VPN (admin route); the HTTP status. */
+fun revokeDevice(sims: Sims, deviceId: String): Int {
+    val http = HttpClient.newBuilder()
+        .sslContext(SSLContext.getInstance("TLS").apply {
+            init(null, arrayOf<TrustManager>(PinnedTrust(sims.certSha256)), SecureRandom())
+        })
+        .build()
+    val request = HttpRequest.newBuilder(URI.create("${sims.vpnUrl}/admin/devices/$deviceId/revoke"))
+        .header("x-admin-token", sims.adminToken)
+        .POST(HttpRequest.BodyPublishers.noBody())
+        .build()
+    return http.send(request, HttpResponse.BodyHandlers.ofString()).statusCode()
+}
 
 /** The VPN simulator's demo pharmacy account (simulators/vpn/src/pharmacy/mod.rs DEMO_PHARMACY). */
 const val DEMO_PHARMACY = "5901010010"
@@ -86,6 +110,9 @@ fun pharmacistSection(day: Day) {
     check("pharmacist: the QR verifies offline, chronic with 3 dispenses",
         verified?.visitCode == chronicCode && verified.chronic && verified.refills == 3u.toUByte() &&
             verified.lines.isNotEmpty(), "$verified")
+    check("pharmacist: the QR names the verified prescriber (masked, signed)",
+        verified != null && verified.prescriberIdMasked == day.state["rx_prescriber_masked"],
+        "${verified?.prescriberIdMasked} vs ${day.state["rx_prescriber_masked"]}")
     expectError("pharmacist: a street QR is not ours (not_ours)", rejectedWith("not_ours")) {
         ph.verifyOffline("WIFI:S:cafe;T:WPA;P:1234;;")
     }
@@ -127,5 +154,18 @@ fun pharmacistSection(day: Day) {
     }
     expectError("pharmacist: an unknown code is refused (unknown_code)", rejectedWith("unknown_code")) {
         runBlocking { ph.lookupCode("2222-2222") }
+    }
+
+    // Finding 4: the phone is reported stolen; the administrator revokes it on the VPN. After the
+    // pharmacist's key refresh its QR is refused as revoked, offline and by the service.
+    val deviceId = attempt("pharmacist: the app's device id") { day.app.enrolmentStatus().deviceId } ?: return
+    check("pharmacist: the administrator revokes the device (admin route)",
+        attempt("pharmacist: revoke") { revokeDevice(sims, deviceId) } == 200)
+    attempt("pharmacist: refresh keys after the revocation") { runBlocking { ph.refreshKeys() } }
+    expectError("pharmacist: the revoked device's QR is refused offline (revoked)", rejectedWith("revoked")) {
+        ph.verifyOffline(qr)
+    }
+    expectError("pharmacist: a scan of it is refused too (revoked)", rejectedWith("revoked")) {
+        runBlocking { ph.scan(qr) }
     }
 }

@@ -2,7 +2,10 @@
 // sealed cache while offline; two visits prescribed from a cached set in a home without signal —
 // a chronic continuous prescription (3 dispenses) and a single one — each signed with the
 // enrolled device key and its registration queued in the outbox; the QR as PNG and SVG, the
-// one-time code, the refill pick-up dates; a second issue refused.
+// one-time code, the refill pick-up dates; a second issue refused. A prescription needs the
+// practitioner card's PIN verified in the reader session (issue 11, finding 4): with the reader
+// disconnected the issue is refused (PractitionerNotVerified); after the PIN it goes through, and
+// the prescriber's ID is signed into the QR (the pharmacist section sees it masked).
 //
 // Needs: the enrolment section (the device enrolled). Leaves for the pharmacist section:
 //   day.state["rx_chronic_qr"], ["rx_chronic_visit_code"], ["rx_single_code"], ["rx_single_visit_code"]
@@ -62,6 +65,19 @@ fun rxSection(day: Day) {
                 app.applyOrderSet(singleVisit.id, set.id)
             }
         } ?: return
+
+        // Finding 4: no verified practitioner card in the session (the reader disconnected, which
+        // ends the PIN's verification) — the prescription is refused with its own error.
+        attempt("rx: disconnect the reader") { runBlocking { app.readers().disconnect() } }
+        expectError("rx: no verified practitioner card: refused (PractitionerNotVerified)",
+            { it is HomeVisitException.PractitionerNotVerified }) {
+            runBlocking { app.issuePrescription(chronicVisit.id, 3u.toUByte(), RX_CONTACT) }
+        }
+        val prescriber = attempt("rx: verify the practitioner PIN before prescribing") {
+            runBlocking { app.readers().verifyPractitionerPin(HPC_PIN) }
+        } ?: return
+        check("rx: the prescriber is shown masked", prescriber.nationalIdMasked.contains('*'))
+        day.state["rx_prescriber_masked"] = prescriber.nationalIdMasked
 
         val chronic = attempt("rx: issue a chronic prescription offline") {
             runBlocking { app.issuePrescription(chronicVisit.id, 3u.toUByte(), RX_CONTACT) }

@@ -5,8 +5,8 @@
 //! refusal a typed error with its stable code.
 
 use homevisit_core::app::{
-    AppConfig, AppError, CardInput, HomeVisit, OrderSetOrigin, Pharmacist, RefillOperation, RefillStatus,
-    VisitDetails,
+    AppConfig, AppError, CardInput, HomeVisit, OrderSetOrigin, Pharmacist, ReaderState, ReaderStateEvent,
+    ReaderStateListener, RefillOperation, RefillStatus, VisitDetails,
 };
 use homevisit_core::platform::{Clock, ManualClock, ManualConnectivity, MemoryKeyStore, SystemClock};
 use homevisit_core::store::{JobKind, JobState};
@@ -16,6 +16,8 @@ use homevisit_core::vpn::{BindingQr, ClientOptions, DeviceKey, VpnClient};
 use nhi_vpn_sim::pharmacy::DEMO_PHARMACY;
 use nhi_vpn_sim::{SimConfig, VpnSim};
 use std::sync::Arc;
+
+mod rx_common;
 
 const CONTACT: &str = "居家醫療示範診所 02-2345-6789";
 
@@ -101,6 +103,7 @@ async fn order_sets_download_then_the_cache_serves_and_a_prescription_is_issued_
     let sim = VpnSim::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = enrolled_app(&sim, dir.path()).await;
+    let _reader = rx_common::verified_practitioner(&app).await;
 
     assert!(
         app.order_sets().unwrap().sets.is_empty(),
@@ -222,6 +225,7 @@ async fn the_pharmacist_dispenses_once_and_every_bad_qr_has_its_code() {
     let sim = VpnSim::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = enrolled_app(&sim, dir.path()).await;
+    let _reader = rx_common::verified_practitioner(&app).await;
     app.refresh_order_sets().await.unwrap();
     let first = record(&app);
     app.apply_order_set(&first, "HT28").unwrap();
@@ -262,6 +266,10 @@ async fn the_pharmacist_dispenses_once_and_every_bad_qr_has_its_code() {
     // Offline checks, each failure its own code.
     let ok = ph.verify_offline(&a.qr_text).unwrap();
     assert_eq!(ok.visit_code, a.visit_code);
+    assert_eq!(
+        ok.prescriber_id_masked, "E12*****11",
+        "the verified practitioner, signed"
+    );
     assert_eq!(ok.lines.len(), 2);
     for (qr, code) in [
         ("WIFI:S:cafe;T:WPA;P:1234;;", "not_ours"),
@@ -342,6 +350,57 @@ async fn the_pharmacist_dispenses_once_and_every_bad_qr_has_its_code() {
         .await
         .unwrap();
     assert_eq!(ph.dispense_code(&b.one_time_code).await.unwrap().refill, 1);
+}
+
+/// Finding 4 (issue 11): a stolen, unlocked, enrolled phone issues nothing without the
+/// practitioner's card and PIN: never verified, or the card pulled after the PIN — refused with
+/// its own error, nothing signed or queued. With the card and PIN the prescriber is signed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding4_a_prescription_without_a_verified_practitioner_card_is_refused() {
+    let sim = VpnSim::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = enrolled_app(&sim, dir.path()).await;
+    app.refresh_order_sets().await.unwrap();
+    let id = record(&app);
+    app.apply_order_set(&id, "HT28").unwrap();
+    let queued = app.store().jobs_for_visit(&id).unwrap().len();
+    let e = app.issue_prescription(&id, None, CONTACT).unwrap_err();
+    assert_eq!(e, AppError::PractitionerNotVerified);
+    assert!(AppError::CODES.contains(&e.code()));
+    let reader = rx_common::verified_practitioner(&app).await;
+    // The card pulled after its PIN was verified: the verification ends with it (waited for by
+    // the reader's state event, not by time).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _sub = app.readers().subscribe(Arc::new(Events(tx)));
+    reader
+        .remove(homevisit_core::reader::CardSlot::Practitioner)
+        .unwrap();
+    loop {
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv())
+            .await
+            .expect("no hang")
+            .expect("events");
+        if ev.state == ReaderState::CardRemoved(homevisit_core::reader::CardSlot::Practitioner) {
+            break;
+        }
+    }
+    assert_eq!(
+        app.issue_prescription(&id, None, CONTACT).unwrap_err(),
+        AppError::PractitionerNotVerified
+    );
+    assert_eq!(
+        app.store().jobs_for_visit(&id).unwrap().len(),
+        queued,
+        "nothing queued"
+    );
+}
+
+struct Events(tokio::sync::mpsc::UnboundedSender<ReaderStateEvent>);
+
+impl ReaderStateListener for Events {
+    fn on_reader_state(&self, event: &ReaderStateEvent) {
+        let _ = self.0.send(event.clone());
+    }
 }
 
 /// The QR with one byte of its signed body changed.

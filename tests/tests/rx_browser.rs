@@ -1,6 +1,9 @@
 //! The pharmacist's dispensing on the simulator's web page, end to end in headless Chromium:
 //! starts the pharmacy server on 127.0.0.1, registers a prescription, and runs
-//! `tests/browser/pharmacy.py` (W3C WebDriver through `/usr/bin/chromedriver`).
+//! `tests/browser/pharmacy.py` (W3C WebDriver through `/usr/bin/chromedriver`). Issue 11,
+//! finding 8: the script checks the page's `Cache-Control: no-store`, its CSP with
+//! `frame-ancestors 'none'`, and that a form posted without the session's anti-forgery token is
+//! refused (`csrf`).
 
 use homevisit_core::platform::{Clock, SystemClock};
 use homevisit_core::rx::base45;
@@ -47,5 +50,5 @@ async fn pharmacist_dispenses_on_the_web_page_and_the_second_attempt_is_refused(
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "browser test failed:\n{stdout}");
-    assert!(stdout.contains("browser: 17 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("browser: 20 passed, 0 failed"), "{stdout}");
 }

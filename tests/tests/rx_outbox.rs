@@ -19,6 +19,8 @@ use nhi_vpn_sim::{FaultConfig, SimConfig, VpnSim};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod rx_common;
+
 const CONTACT: &str = "居家醫療示範診所 02-2345-6789";
 
 async fn enrol(sim: &VpnSim) -> Arc<VpnClient> {
@@ -125,6 +127,7 @@ async fn a_prescription_issued_offline_is_registered_when_the_signal_returns() {
     let client = enrol(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let app = open_app(dir.path(), &client);
+    let _reader = rx_common::verified_practitioner(&app).await;
     let net = ManualConnectivity::new(false);
     let engine = engine(&app, client.clone(), net.clone());
 
@@ -196,6 +199,7 @@ async fn registrations_land_exactly_once_through_injected_faults() {
     let client = enrol(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let app = open_app(dir.path(), &client);
+    let _reader = rx_common::verified_practitioner(&app).await;
     let net = ManualConnectivity::new(false);
     let engine = engine(&app, client.clone(), net.clone());
 
@@ -254,10 +258,16 @@ async fn registrations_land_exactly_once_through_injected_faults() {
         assert_eq!(sim.stored_visit_count(&rx.prescription.visit_code), 1);
         let details = sim
             .pharmacy()
-            .lookup(&homevisit_core::rx::pharmacy::wire::Presented {
-                qr: None,
-                code: Some(rx.one_time_code.clone()),
-            })
+            .lookup(
+                &homevisit_core::rx::pharmacy::wire::Presented {
+                    qr: None,
+                    code: Some(rx.one_time_code.clone()),
+                },
+                &nhi_vpn_sim::pharmacy::Caller {
+                    pharmacy: DEMO_PHARMACY.0.into(),
+                    source: "test".into(),
+                },
+            )
             .unwrap();
         assert_eq!(
             details.refills.len(),

@@ -238,7 +238,8 @@ async fn each_failure_gives_its_own_error() {
         bad.lookup(&Presented::default()).await.unwrap_err(),
         PharmacyError::Unauthorized
     );
-    // Five wrong passwords in a row lock the account for 15 minutes, even for the right one.
+    // Five wrong passwords in a row lock the account for this address for 15 minutes, even for
+    // the right one.
     for _ in 0..4 {
         assert_eq!(
             bad.login("5901010020", "nope").await.unwrap_err(),
@@ -254,7 +255,7 @@ async fn each_failure_gives_its_own_error() {
     }
     assert!(matches!(
         bad.login("5901010020", "second").await.unwrap_err(),
-        PharmacyError::Refused(_)
+        PharmacyError::Throttled { .. }
     ));
     f.clock.advance_ms(16 * 60 * 1000);
     bad.login("5901010020", "second").await.unwrap();
@@ -344,21 +345,22 @@ async fn chronic_refills_and_cancel_undo() {
     f.state
         .register_signer("3501209999", "D00009", other_inst.public_key())
         .unwrap();
-    let c_other = RefillOpRequest::signed(true, code, 3, "3501209999", &other_inst).unwrap();
+    let now = || f.clock.now_unix_ms();
+    let c_other = RefillOpRequest::signed(true, code, 3, "3501209999", now(), &other_inst).unwrap();
     assert!(matches!(
         api.refill_op(&c_other).await.unwrap_err(),
         PharmacyError::Refused(_)
     ));
     // A request claiming our institution but signed by another key is not ours.
-    let forged = RefillOpRequest::signed(true, code, 3, INST, &other_inst).unwrap();
+    let forged = RefillOpRequest::signed(true, code, 3, INST, now(), &other_inst).unwrap();
     assert_eq!(
         api.refill_op(&forged).await.unwrap_err(),
         PharmacyError::UnknownSigner(INST.into())
     );
-    let c = RefillOpRequest::signed(true, code, 3, INST, &f.key).unwrap();
-    assert_eq!(api.refill_op(&c).await.unwrap().status, "cancelled");
+    let cancel3 = || RefillOpRequest::signed(true, code, 3, INST, now(), &f.key).unwrap();
+    assert_eq!(api.refill_op(&cancel3()).await.unwrap().status, "cancelled");
     assert!(matches!(
-        api.refill_op(&c).await.unwrap_err(),
+        api.refill_op(&cancel3()).await.unwrap_err(),
         PharmacyError::Refused(_)
     ));
     // 4/16 (refill 3 window): cancelled.
@@ -369,14 +371,14 @@ async fn chronic_refills_and_cancel_undo() {
         PharmacyError::Cancelled
     );
     // `E` undoes it; then refill 3 can be dispensed, and a dispensed refill cannot be cancelled.
-    let e = RefillOpRequest::signed(false, code, 3, INST, &f.key).unwrap();
+    let e = RefillOpRequest::signed(false, code, 3, INST, now(), &f.key).unwrap();
     assert_eq!(api.refill_op(&e).await.unwrap().status, "open");
     assert_eq!(ph.dispense_qr(&issued.qr_text).await.unwrap().refill, 3);
     assert!(matches!(
-        api.refill_op(&c).await.unwrap_err(),
+        api.refill_op(&cancel3()).await.unwrap_err(),
         PharmacyError::AlreadyDispensed { .. }
     ));
-    let c2 = RefillOpRequest::signed(true, code, 2, INST, &f.key).unwrap();
+    let c2 = RefillOpRequest::signed(true, code, 2, INST, now(), &f.key).unwrap();
     assert!(matches!(
         api.refill_op(&c2).await.unwrap_err(),
         PharmacyError::AlreadyDispensed { .. }
@@ -467,7 +469,7 @@ async fn demo_prints_the_qr_saves_the_png_and_shows_the_refusal() {
         .unwrap();
     let out = String::from_utf8(out).unwrap();
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
-    assert!(out.contains("version 10"), "{out}");
+    assert!(out.contains("version 11"), "{out}");
     assert!(out.contains('█'));
     assert!(out.contains("Dispensed: receipt"));
     assert!(out.contains("Second attempt (one-time code) refused: already dispensed by 5901010010"));

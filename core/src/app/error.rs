@@ -108,6 +108,10 @@ pub enum AppError {
         /// When, ms since the epoch.
         at_ms: i64,
     },
+    /// A prescription needs the prescriber's practitioner card with its PIN verified in this
+    /// reader session (insert the card, verify the PIN, then issue).
+    #[error("verify the practitioner card's PIN before prescribing")]
+    PractitionerNotVerified,
     /// A bug or an unexpected state inside the core; logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -136,12 +140,13 @@ impl AppError {
             AppError::AlreadyOpen => "already_open",
             AppError::NotEnrolled => "not_enrolled",
             AppError::AlreadyDispensed { .. } => "already_dispensed",
+            AppError::PractitionerNotVerified => "practitioner_not_verified",
             AppError::Internal => "internal",
         }
     }
 
     /// Every code [`AppError::code`] can give (for hosts that switch on codes, and for tests).
-    pub const CODES: [&'static str; 20] = [
+    pub const CODES: [&'static str; 21] = [
         "validation",
         "wrong_pin",
         "card_locked",
@@ -161,6 +166,7 @@ impl AppError {
         "already_open",
         "not_enrolled",
         "already_dispensed",
+        "practitioner_not_verified",
         "internal",
     ];
 
@@ -413,6 +419,7 @@ mod tests {
                 by: String::new(),
                 at_ms: 0,
             },
+            AppError::PractitionerNotVerified,
             AppError::Internal,
         ];
         let codes: Vec<_> = all.iter().map(AppError::code).collect();

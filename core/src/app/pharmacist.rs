@@ -20,6 +20,8 @@ pub struct VerifiedQr {
     pub visit_code: String,
     /// The prescribing institution.
     pub institution: String,
+    /// The prescriber's national ID (signed into the QR) with its middle masked.
+    pub prescriber_id_masked: String,
     /// Taiwan issue date (ROC `YYYMMDD`).
     pub issued_on_roc: String,
     /// Last day any dispense may happen (ROC `YYYMMDD`).
@@ -41,6 +43,7 @@ impl VerifiedQr {
         Self {
             visit_code: rx.visit_code.clone(),
             institution: rx.institution.as_str().to_string(),
+            prescriber_id_masked: super::view::mask_id(rx.prescriber_id.expose()),
             issued_on_roc: barcode::roc_date(rx.issued_on),
             valid_until_roc: barcode::roc_date(until),
             valid_until_ms: taiwan_day_start_ms(until),
@@ -240,8 +243,8 @@ impl Pharmacist {
         &self.account
     }
 
-    /// Downloads the institutions' published device keys again (kept for offline checks); returns
-    /// how many keys are kept.
+    /// Downloads the institutions' published device keys and the revocation list again (kept for
+    /// offline checks for at most an hour); returns how many live keys are kept.
     pub async fn refresh_keys(&self) -> Result<u32, AppError> {
         let n = self
             .inner
@@ -252,7 +255,9 @@ impl Pharmacist {
     }
 
     /// Verifies a scanned QR offline with the keys last downloaded: not ours, malformed, tampered,
-    /// unknown institution or signer, expired — each `Rejected` with its code on field `qr`.
+    /// unknown institution or signer, signed by a revoked device (`revoked`), expired — each
+    /// `Rejected` with its code on field `qr`. Keys older than their maximum age (an hour at
+    /// most) are refused (`keys_stale`): call [`Self::refresh_keys`] (a scan does it itself).
     pub fn verify_offline(&self, qr: &str) -> Result<VerifiedQr, AppError> {
         let p = self
             .inner

@@ -255,8 +255,11 @@ impl HomeVisit {
     /// 2–3 for a chronic continuous prescription), signed with the enrolled device key — the key
     /// the VPN publishes for pharmacies — with `contact` as the abnormal-situation contact. Works
     /// offline: the registration with the VPN is queued in the outbox (one per visit) and sent by
-    /// the sync engine when the signal returns. A second issue for the same visit is refused; not
-    /// enrolled: [`AppError::NotEnrolled`].
+    /// the sync engine when the signal returns. The prescriber is the practitioner whose card PIN
+    /// was verified in this reader session ([`super::Readers::verify_practitioner_pin`]); their
+    /// national ID is signed into the QR. No verified practitioner (never verified, card pulled,
+    /// reader disconnected): [`AppError::PractitionerNotVerified`]. A second issue for the same
+    /// visit is refused; not enrolled: [`AppError::NotEnrolled`].
     pub fn issue_prescription(
         &self,
         visit_id: &str,
@@ -271,13 +274,36 @@ impl HomeVisit {
 
     /// As [`Self::issue_prescription`], signed by `signer`: for tools that hold their own enrolled
     /// VPN client (the desktop demo); `signer` must be that client's `device_key()`, the key the VPN
-    /// publishes, or pharmacies will refuse the QR.
+    /// publishes, or pharmacies will refuse the QR. The practitioner's PIN must have been verified
+    /// in this reader session, as for [`Self::issue_prescription`].
     pub fn issue_prescription_signed_by(
         &self,
         visit_id: &str,
         chronic_refills: Option<u8>,
         signer: &dyn RxSigner,
         contact: &str,
+    ) -> Result<IssuedPrescription, AppError> {
+        let Some(practitioner) = self.readers.practitioner() else {
+            tracing::info!(target: "homevisit::app", "prescription refused: no verified practitioner card");
+            return Err(AppError::PractitionerNotVerified);
+        };
+        self.issue_prescription_as(
+            visit_id,
+            chronic_refills,
+            signer,
+            contact,
+            &practitioner.national_id,
+        )
+    }
+
+    /// Issues as prescriber `prescriber` (a verified practitioner's national ID).
+    fn issue_prescription_as(
+        &self,
+        visit_id: &str,
+        chronic_refills: Option<u8>,
+        signer: &dyn RxSigner,
+        contact: &str,
+        prescriber: &str,
     ) -> Result<IssuedPrescription, AppError> {
         let visit = self.store.get_visit(visit_id)?.visit;
         if contact.trim().is_empty() {
@@ -291,8 +317,9 @@ impl HomeVisit {
                 "is already issued for this visit",
             ));
         }
-        let issued = sheet::issue(
+        let issued = sheet::issue_by(
             &visit,
+            prescriber,
             chronic_refills,
             signer,
             contact.trim(),
@@ -337,6 +364,7 @@ impl HomeVisit {
             &visit.visit_code,
             refill,
             visit.institution.as_str(),
+            self.clock.now_unix_ms(),
             client.device_key(),
         )
         .map_err(rx_error)?;
@@ -370,6 +398,37 @@ mod tests {
             ManualClock::new(1_709_280_000_000),
         )
         .unwrap()
+    }
+
+    /// A valid practitioner's national ID.
+    const PRESCRIBER: &str = "B234567894";
+
+    /// Finding 4 (issue 11): a stolen, unlocked phone cannot issue prescriptions: without a
+    /// practitioner card whose PIN was verified in this reader session, issuing is refused with
+    /// its own error and nothing is signed or queued; the prescriber is signed into the QR.
+    #[test]
+    fn finding4_a_prescription_without_a_verified_practitioner_card_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let id = id_of(&app);
+        let key = DeviceKey::from_seed_for_tests(&[6; 32]);
+        let before = app.store().jobs_for_visit(&id).unwrap().len();
+        let e = app
+            .issue_prescription_signed_by(&id, None, &key, "02-2345-6789")
+            .unwrap_err();
+        assert_eq!(e, AppError::PractitionerNotVerified);
+        assert_eq!(e.code(), "practitioner_not_verified");
+        assert_eq!(
+            app.store().jobs_for_visit(&id).unwrap().len(),
+            before,
+            "nothing queued"
+        );
+        let issued = app
+            .issue_prescription_as(&id, None, &key, "02-2345-6789", PRESCRIBER)
+            .unwrap();
+        let signed = crate::rx::payload::decode(&issued.qr_text).unwrap();
+        assert_eq!(signed.prescription.prescriber_id.expose(), PRESCRIBER);
+        assert!(signed.verify(key.public_key()));
     }
 
     fn set() -> OrderSet {
@@ -411,12 +470,12 @@ mod tests {
         let key = DeviceKey::from_seed_for_tests(&[6; 32]);
         // No drug orders yet: nothing to prescribe, nothing queued.
         assert!(matches!(
-            app.issue_prescription_signed_by(&id, None, &key, "02-2345-6789"),
+            app.issue_prescription_as(&id, None, &key, "02-2345-6789", PRESCRIBER),
             Err(AppError::Validation { .. })
         ));
         app.apply_order_set_lines(&id, &set()).unwrap();
         let issued = app
-            .issue_prescription_signed_by(&id, None, &key, "02-2345-6789")
+            .issue_prescription_as(&id, None, &key, "02-2345-6789", PRESCRIBER)
             .unwrap();
         assert!(issued.qr_text.starts_with("RX:"));
         let store = app.store();
@@ -439,7 +498,7 @@ mod tests {
         assert_eq!(ready[0].id, upload.id);
         // Issued once: a second issue and further orders are refused, nothing more is queued.
         assert!(matches!(
-            app.issue_prescription_signed_by(&id, None, &key, "02-2345-6789"),
+            app.issue_prescription_as(&id, None, &key, "02-2345-6789", PRESCRIBER),
             Err(AppError::Validation { field, .. }) if field == "prescription"
         ));
         assert!(app.apply_order_set_lines(&id, &set()).is_err());
@@ -457,13 +516,13 @@ mod tests {
             "no enrolled device key: nothing to sign with"
         );
         assert!(matches!(
-            app.issue_prescription_signed_by("no-such-visit", None, &key, "02"),
+            app.issue_prescription_as("no-such-visit", None, &key, "02", PRESCRIBER),
             Err(AppError::NotFound { what }) if what == "visit"
         ));
         let id = record(&app);
         app.apply_order_set_lines(&id, &set()).unwrap();
         assert!(matches!(
-            app.issue_prescription_signed_by(&id, None, &key, "  "),
+            app.issue_prescription_as(&id, None, &key, "  ", PRESCRIBER),
             Err(AppError::Validation { field, .. }) if field == "contact"
         ));
     }
@@ -481,7 +540,7 @@ mod tests {
         let id = id_of(&app);
         let key = DeviceKey::from_seed_for_tests(&[6; 32]);
         let issued = app
-            .issue_prescription_signed_by(&id, Some(3), &key, "02-2345-6789")
+            .issue_prescription_as(&id, Some(3), &key, "02-2345-6789", PRESCRIBER)
             .unwrap();
         let v = IssuedPrescriptionView::of(&id, &issued).unwrap();
         assert!(v.qr_png.starts_with(b"\x89PNG"));
@@ -511,7 +570,7 @@ mod tests {
                 let (app, id) = (app.clone(), id.clone());
                 std::thread::spawn(move || {
                     let key = DeviceKey::from_seed_for_tests(&[i; 32]);
-                    app.issue_prescription_signed_by(&id, None, &key, "02-2345-6789")
+                    app.issue_prescription_as(&id, None, &key, "02-2345-6789", PRESCRIBER)
                         .is_ok()
                 })
             })

@@ -1,14 +1,16 @@
 //! The signed prescription QR payload: a tightly packed binary record, signed with the device key,
 //! guarded by a CRC, written as Base45 after the prefix `RX:` so the QR uses alphanumeric mode.
 //!
-//! Layout (bits, most significant first), version 1:
+//! Layout (bits, most significant first), version 2:
 //! `version 8 · chronic 1 · refills 2 · institution 34 · visit code 102 (base 34) · issue date 16
-//! (days since ROC 1-01-01 = 1912-01-01) · patient ID 37 · key id 16 · line count 6`, then per line
+//! (days since ROC 1-01-01 = 1912-01-01) · patient ID 37 · prescriber ID 37 · key id 16 · line
+//! count 6`, then per line
 //! `drug code 37 · dose 16 (hundredths) · frequency 6 · route 4 · days 7 · total 17 (tenths)`,
-//! zero-padded to a byte; then the 64-byte ECDSA P-256 signature of
+//! zero-padded to a byte; then the 64-byte Ed25519 signature of
 //! [`sign::SIGNING_CONTEXT`] ‖ those bytes; then CRC-16/CCITT of everything before it.
 //! The CRC tells a changed byte (tampering, or a bad scan) apart from a genuine QR whose key we do
-//! not know; the signature stops anyone who recomputes the CRC.
+//! not know; the signature stops anyone who recomputes the CRC. Version 1 (no prescriber) is
+//! refused: every prescription names the practitioner whose card PIN was verified.
 
 use super::RxError;
 use super::base45;
@@ -23,7 +25,7 @@ use chrono::NaiveDate;
 /// Every QR text of ours starts with this.
 pub const QR_PREFIX: &str = "RX:";
 /// The payload version this code writes.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Length of the signature.
 pub const SIG_LEN: usize = 64;
 
@@ -165,6 +167,10 @@ pub fn encode_body(p: &Prescription, key_id: u16) -> Result<Vec<u8>, RxError> {
         pack_lnd8(p.patient_id.expose()).ok_or_else(|| bad("patient ID"))?,
         37,
     );
+    w.put(
+        pack_lnd8(p.prescriber_id.expose()).ok_or_else(|| bad("prescriber ID"))?,
+        37,
+    );
     w.put(u64::from(key_id), 16);
     if p.lines.len() > 63 {
         return Err(bad("at most 63 lines fit a QR"));
@@ -232,6 +238,11 @@ pub fn decode(text: &str) -> Result<SignedPayload, QrError> {
         .and_then(unpack_lnd8)
         .ok_or_else(|| m("patient ID out of range"))?;
     let patient_id = NationalId::try_from(patient).map_err(|_| m("patient ID check digit"))?;
+    let prescriber = r
+        .get(37)
+        .and_then(unpack_lnd8)
+        .ok_or_else(|| m("prescriber ID out of range"))?;
+    let prescriber_id = NationalId::try_from(prescriber).map_err(|_| m("prescriber ID check digit"))?;
     let key_id = r.get(16).ok_or_else(|| m("truncated"))? as u16;
     let n = r.get(6).ok_or_else(|| m("truncated"))? as usize;
     let mut lines = Vec::with_capacity(n);
@@ -271,6 +282,7 @@ pub fn decode(text: &str) -> Result<SignedPayload, QrError> {
         visit_code,
         institution,
         patient_id,
+        prescriber_id,
         issued_on,
         lines,
         chronic,
@@ -337,10 +349,51 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn ten_lines_fit_version_10_alphanumeric() {
+    fn ten_lines_fit_version_11_alphanumeric() {
         let signer = DeviceKey::from_seed_for_tests(&[7; 32]);
         let text = encode(&ten_line_prescription(), &signer).unwrap();
-        assert!(text.len() <= 311, "{} chars", text.len());
+        // Version 11 at level M holds 362 alphanumeric characters (version 10: 311; the signed
+        // prescriber ID, 37 bits, took the 10-line QR just past it).
+        assert!(text.len() <= 362, "{} chars", text.len());
+    }
+
+    /// Finding 4 (issue 11): the prescriber is in the signed bytes — changing it (and recomputing
+    /// the CRC, as a forger would) breaks the signature.
+    #[test]
+    fn finding4_the_prescriber_id_is_signed_and_tampering_fails_the_signature() {
+        let signer = DeviceKey::from_seed_for_tests(&[7; 32]);
+        let mut v = visit();
+        htn_set().apply_to(&mut v).unwrap();
+        let p = Prescription::from_visit_by(&v, None, "B234567894").unwrap();
+        let text = encode(&p, &signer).unwrap();
+        let d = decode(&text).unwrap();
+        assert_eq!(d.prescription.prescriber_id.expose(), "B234567894");
+        assert!(d.verify(signer.public_key()));
+        // Put another valid practitioner ID in the prescriber field, recompute the CRC.
+        let mut other = p.clone();
+        other.prescriber_id = crate::rules::national_id::parse("A123456789").unwrap();
+        let forged_body = encode_body(&other, d.key_id).unwrap();
+        assert_ne!(forged_body, d.body, "the prescriber is part of the signed body");
+        let mut bytes = forged_body;
+        bytes.extend_from_slice(&d.signature);
+        let crc = crc16(&bytes);
+        bytes.extend_from_slice(&crc.to_be_bytes());
+        let forged = decode(&format!("RX:{}", base45::encode(&bytes))).unwrap();
+        assert_eq!(forged.prescription.prescriber_id.expose(), "A123456789");
+        assert!(
+            !forged.verify(signer.public_key()),
+            "the signature covers the prescriber"
+        );
+        // A version-1 QR (no prescriber) is refused.
+        let mut b = base45::decode(&text[3..]).unwrap();
+        b[0] = 1;
+        let n = b.len() - 2;
+        let crc = crc16(&b[..n]);
+        b[n..].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(
+            decode(&format!("RX:{}", base45::encode(&b))),
+            Err(QrError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -391,7 +444,7 @@ pub(crate) mod tests {
         let body = encode_body(&p, 0xBEEF).unwrap();
         assert_eq!(
             hex::encode(&body),
-            "01e6858094022dda704eec1cde0076083decb40100075bcd15beef0800178be1800c8001c008c0129050df000c8103801180"
+            "02e6858094022dda704eec1cde0076083decb40100075bcd15072476e6b5f7784000bc5f0c0064000e004600948286f80064081c008c00"
         );
     }
 

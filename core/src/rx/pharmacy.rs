@@ -58,12 +58,49 @@ pub mod wire {
     }
 
     /// A pharmacy logs in (`POST /pharmacy/api/login`).
-    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[derive(Clone, Serialize, Deserialize)]
     pub struct Login {
         /// Pharmacy institution code.
         pub pharmacy: String,
         /// Its password.
         pub password: String,
+    }
+
+    impl std::fmt::Debug for Login {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Login")
+                .field("pharmacy", &self.pharmacy)
+                .field("password", &"<redacted>")
+                .finish()
+        }
+    }
+
+    /// A device key the institution's administrator revoked (a lost or stolen phone): whatever
+    /// it signed is refused from then on, whatever issue date the QR claims.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RevokedKey {
+        /// The institution the device belonged to.
+        pub institution_code: String,
+        /// The device.
+        pub device_id: String,
+        /// Its Ed25519 public key, hex.
+        pub public_key: String,
+        /// When it was revoked, ms since the epoch.
+        pub revoked_at_ms: i64,
+    }
+
+    /// What a pharmacy trusts (`GET /pharmacy/api/trust`): the published device keys (revoked
+    /// ones left out) and the revocation list, with the longest a pharmacy may keep it.
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    pub struct TrustList {
+        /// Every institution's live device keys.
+        pub keys: Vec<crate::vpn::wire::DeviceKeys>,
+        /// Every revoked device key.
+        pub revoked: Vec<RevokedKey>,
+        /// When the server made the list, ms since the epoch.
+        pub issued_at_ms: i64,
+        /// The longest a pharmacy may verify with this list before fetching it again, ms.
+        pub max_age_ms: i64,
     }
 
     /// The session token of a logged-in pharmacy.
@@ -162,7 +199,8 @@ pub mod wire {
     }
 
     /// Operation `C` or `E` on a chronic refill, signed by the prescriber's device
-    /// (`POST /pharmacy/api/refill-op`).
+    /// (`POST /pharmacy/api/refill-op`). The signed time and nonce make a captured request
+    /// useless: the server refuses one outside [`REFILL_OP_MAX_SKEW_MS`] of its clock or seen before.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     pub struct RefillOpRequest {
         /// Visit identification code.
@@ -173,34 +211,72 @@ pub mod wire {
         pub op: String,
         /// The requesting institution.
         pub institution: String,
+        /// When the device made the request, ms since the epoch (signed).
+        pub issued_ms: i64,
+        /// A random value never used before (signed), 32 hex digits.
+        pub nonce: String,
         /// Hex Ed25519 signature of [`refill_op_message`] by one of the institution's devices.
         pub signature: String,
     }
 
+    /// How far a `C`/`E` request's time may be from the server's clock.
+    pub const REFILL_OP_MAX_SKEW_MS: i64 = 5 * 60 * 1000;
+
     impl RefillOpRequest {
-        /// A `C` (`cancel`) or `E` request for refill `refill`, signed by the prescriber's device.
+        /// A `C` (`cancel`) or `E` request for refill `refill` made at `now_ms`, with a fresh
+        /// nonce, signed by the prescriber's device.
         pub fn signed(
             cancel: bool,
             visit_code: &str,
             refill: u8,
             institution: &str,
+            now_ms: i64,
             signer: &dyn crate::rx::sign::RxSigner,
         ) -> Result<Self, crate::rx::RxError> {
+            use ring::rand::SecureRandom;
             let op = if cancel { "C" } else { "E" };
-            let sig = signer.sign(&refill_op_message(op, visit_code, refill, institution))?;
+            let mut n = [0u8; 16];
+            ring::rand::SystemRandom::new()
+                .fill(&mut n)
+                .map_err(|_| crate::rx::RxError::Key("no system randomness".into()))?;
+            let nonce = hex::encode(n);
+            let msg = refill_op_message(op, visit_code, refill, institution, now_ms, &nonce);
+            let sig = signer.sign(&msg)?;
             Ok(Self {
                 visit_code: visit_code.to_string(),
                 refill,
                 op: op.to_string(),
                 institution: institution.to_string(),
+                issued_ms: now_ms,
+                nonce,
                 signature: hex::encode(sig),
             })
+        }
+
+        /// The bytes its signature covers.
+        pub fn message(&self) -> Vec<u8> {
+            refill_op_message(
+                &self.op,
+                &self.visit_code,
+                self.refill,
+                &self.institution,
+                self.issued_ms,
+                &self.nonce,
+            )
         }
     }
 
     /// The bytes a prescriber's device signs for a `C`/`E`.
-    pub fn refill_op_message(op: &str, visit_code: &str, refill: u8, institution: &str) -> Vec<u8> {
-        format!("homevisit-rx-op-v1\0{op}|{visit_code}|{refill}|{institution}").into_bytes()
+    pub fn refill_op_message(
+        op: &str,
+        visit_code: &str,
+        refill: u8,
+        institution: &str,
+        issued_ms: i64,
+        nonce: &str,
+    ) -> Vec<u8> {
+        format!("homevisit-rx-op-v2\0{op}|{visit_code}|{refill}|{institution}|{issued_ms}|{nonce}")
+            .into_bytes()
     }
 
     /// An error answer: a stable `error` code and a message, plus who/when for `already_dispensed`.
@@ -274,6 +350,29 @@ pub enum PharmacyError {
     /// Not logged in, or the session ended.
     #[error("the pharmacy is not logged in")]
     Unauthorized,
+    /// The QR was signed by a device key the institution revoked (a lost or stolen phone).
+    #[error("the signing device of institution {0} was revoked: do not dispense")]
+    Revoked(String),
+    /// The published keys kept for offline checks are older than the maximum age and could not
+    /// be fetched again (a revocation may be missing): refresh them online first.
+    #[error("the published keys are too old: refresh them before verifying")]
+    KeysStale,
+    /// Too many failed attempts (wrong one-time codes, wrong passwords) from this account or
+    /// address: wait `retry_after_s` seconds.
+    #[error("too many failed attempts: try again in {retry_after_s} s")]
+    Throttled {
+        /// Seconds to wait.
+        retry_after_s: u64,
+    },
+    /// A signed request that was already received, or whose time is too far from the server's.
+    #[error("this request was already received or is too old")]
+    Replayed,
+    /// The dispense was already restored once; another restore needs the prescriber.
+    #[error("this dispense was already restored once")]
+    RestoreLimit,
+    /// A form of the pharmacy page was posted without its session's anti-forgery token.
+    #[error("the form's anti-forgery token is missing or wrong: reload the page")]
+    Csrf,
     /// The request was refused for another stated reason.
     #[error("refused: {0}")]
     Refused(String),
@@ -301,6 +400,12 @@ impl PharmacyError {
             Self::UnknownCode => "unknown_code",
             Self::NotRegistered => "not_registered",
             Self::Unauthorized => "unauthorized",
+            Self::Revoked(_) => "revoked",
+            Self::KeysStale => "keys_stale",
+            Self::Throttled { .. } => "throttled",
+            Self::Replayed => "replayed",
+            Self::RestoreLimit => "restore_limit",
+            Self::Csrf => "csrf",
             Self::Refused(_) => "refused",
             Self::Network(_) => "network",
             Self::Server(_) => "server",
@@ -327,7 +432,8 @@ impl PharmacyError {
                 e.at = Some(at.clone());
             }
             Self::Expired { valid_until: d } | Self::NotYetDue { from: d } => e.date = Some(d.clone()),
-            Self::UnknownInstitution(i) | Self::UnknownSigner(i) => e.by = Some(i.clone()),
+            Self::UnknownInstitution(i) | Self::UnknownSigner(i) | Self::Revoked(i) => e.by = Some(i.clone()),
+            Self::Throttled { retry_after_s } => e.date = Some(retry_after_s.to_string()),
             _ => {}
         }
         e
@@ -354,40 +460,89 @@ impl PharmacyError {
             "unknown_code" => Self::UnknownCode,
             "not_registered" => Self::NotRegistered,
             "unauthorized" => Self::Unauthorized,
+            "revoked" => Self::Revoked(s(e.by)),
+            "keys_stale" => Self::KeysStale,
+            "throttled" => Self::Throttled {
+                retry_after_s: s(e.date).parse().unwrap_or(60),
+            },
+            "replayed" => Self::Replayed,
+            "restore_limit" => Self::RestoreLimit,
+            "csrf" => Self::Csrf,
             "refused" => Self::Refused(e.message),
             _ => Self::Server(format!("{}: {}", e.error, e.message)),
         }
     }
 }
 
-/// The published device keys, by institution.
+/// The published device keys by institution, and the revoked ones.
 #[derive(Debug, Clone, Default)]
-pub struct KeySet(HashMap<String, Vec<Vec<u8>>>);
+pub struct KeySet {
+    keys: HashMap<String, Vec<Vec<u8>>>,
+    revoked: HashMap<String, Vec<Vec<u8>>>,
+}
 
 impl KeySet {
     /// Builds the set from the VPN's key listing; keys that are not hex are skipped.
     pub fn from_published(list: &[DeviceKeys]) -> Self {
-        let mut m: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+        let mut s = Self::default();
         for inst in list {
-            let keys = m.entry(inst.institution_code.clone()).or_default();
-            keys.extend(inst.keys.iter().filter_map(|k| hex::decode(&k.public_key).ok()));
+            for k in inst.keys.iter().filter_map(|k| hex::decode(&k.public_key).ok()) {
+                s.insert(&inst.institution_code, k);
+            }
         }
-        Self(m)
+        s
+    }
+    /// Builds the set from a trust list: its keys, less every revoked one (a revoked key listed
+    /// as live by mistake stays revoked).
+    pub fn from_trust(t: &wire::TrustList) -> Self {
+        let mut s = Self::from_published(&t.keys);
+        for r in &t.revoked {
+            if let Ok(k) = hex::decode(&r.public_key) {
+                s.revoke(&r.institution_code, k);
+            }
+        }
+        s
     }
     /// Adds one key.
     pub fn insert(&mut self, institution: &str, public_key: Vec<u8>) {
-        self.0
+        if self.is_revoked(institution, &public_key) {
+            return;
+        }
+        self.keys
             .entry(institution.to_string())
             .or_default()
             .push(public_key);
     }
-    /// Number of keys.
-    pub fn len(&self) -> usize {
-        self.0.values().map(Vec::len).sum()
+    /// Marks one key revoked (and drops it from the live keys).
+    pub fn revoke(&mut self, institution: &str, public_key: Vec<u8>) {
+        if let Some(live) = self.keys.get_mut(institution) {
+            live.retain(|k| *k != public_key);
+        }
+        self.revoked
+            .entry(institution.to_string())
+            .or_default()
+            .push(public_key);
     }
-    /// Whether it holds no key.
+    fn is_revoked(&self, institution: &str, public_key: &[u8]) -> bool {
+        self.revoked
+            .get(institution)
+            .is_some_and(|r| r.iter().any(|k| k == public_key))
+    }
+    /// The live keys of `institution`.
+    pub fn keys_of(&self, institution: &str) -> &[Vec<u8>] {
+        self.keys.get(institution).map_or(&[], Vec::as_slice)
+    }
+    /// Number of live keys.
+    pub fn len(&self) -> usize {
+        self.keys.values().map(Vec::len).sum()
+    }
+    /// Whether it holds no live key.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// Number of revoked keys.
+    pub fn revoked_len(&self) -> usize {
+        self.revoked.values().map(Vec::len).sum()
     }
 }
 
@@ -408,9 +563,22 @@ pub fn verify_offline(text: &str, keys: &KeySet, today: NaiveDate) -> Result<Sig
         QrError::Altered => PharmacyError::Tampered,
     })?;
     let inst = p.prescription.institution.as_str().to_string();
-    let Some(inst_keys) = keys.0.get(&inst).filter(|k| !k.is_empty()) else {
-        return Err(PharmacyError::UnknownInstitution(inst));
-    };
+    // A revoked key is refused whatever the QR claims (a thief can back-date the issue day).
+    if let Some(revoked) = keys.revoked.get(&inst)
+        && revoked
+            .iter()
+            .any(|k| super::sign::key_id(k) == p.key_id && p.verify(k))
+    {
+        return Err(PharmacyError::Revoked(inst));
+    }
+    let inst_keys = keys.keys_of(&inst);
+    if inst_keys.is_empty() {
+        return Err(if keys.revoked.contains_key(&inst) {
+            PharmacyError::UnknownSigner(inst)
+        } else {
+            PharmacyError::UnknownInstitution(inst)
+        });
+    }
     let mut candidates = inst_keys
         .iter()
         .filter(|k| super::sign::key_id(k) == p.key_id)
@@ -430,21 +598,34 @@ pub fn verify_offline(text: &str, keys: &KeySet, today: NaiveDate) -> Result<Sig
     Ok(p)
 }
 
+/// The longest a pharmacist verifies QR codes with the same trust list before fetching it again
+/// (a revoked phone is refused at every pharmacy within this time); a server may ask for less.
+pub const TRUST_MAX_AGE_MS: i64 = 60 * 60 * 1000;
+
 /// The pharmacy services the pharmacist's app talks to.
 #[async_trait::async_trait]
 pub trait PharmacyService: Send + Sync {
-    /// Every institution's published device keys.
-    async fn published_keys(&self) -> Result<Vec<DeviceKeys>, PharmacyError>;
+    /// Every institution's published device keys and the revocation list.
+    async fn trust_list(&self) -> Result<wire::TrustList, PharmacyError>;
     /// Details of the presented prescription.
     async fn lookup(&self, presented: &Presented) -> Result<Details, PharmacyError>;
     /// Dispenses the due refill of the presented prescription.
     async fn dispense(&self, presented: &Presented) -> Result<Receipt, PharmacyError>;
 }
 
+/// The trust list as kept: the keys, when they were fetched (by the pharmacist's clock) and how
+/// long they may be used.
+#[derive(Debug, Default)]
+struct Trust {
+    keys: KeySet,
+    fetched_ms: Option<i64>,
+    max_age_ms: i64,
+}
+
 /// The pharmacist role of the app.
 pub struct Pharmacist {
     service: Arc<dyn PharmacyService>,
-    keys: RwLock<KeySet>,
+    trust: RwLock<Trust>,
     clock: Arc<dyn Clock>,
 }
 
@@ -462,33 +643,83 @@ impl Pharmacist {
     pub fn new(service: Arc<dyn PharmacyService>, clock: Arc<dyn Clock>) -> Self {
         Self {
             service,
-            keys: RwLock::new(KeySet::default()),
+            trust: RwLock::new(Trust::default()),
             clock,
         }
     }
 
-    /// Downloads the published device keys (kept for offline verification); returns how many.
+    /// Downloads the published device keys and the revocation list (kept for offline
+    /// verification, for at most [`TRUST_MAX_AGE_MS`] or the server's shorter maximum); returns
+    /// how many live keys are kept.
     pub async fn refresh_keys(&self) -> Result<usize, PharmacyError> {
-        let set = KeySet::from_published(&self.service.published_keys().await?);
+        let list = self.service.trust_list().await?;
+        let set = KeySet::from_trust(&list);
         let n = set.len();
+        let max_age_ms = if list.max_age_ms > 0 {
+            list.max_age_ms.min(TRUST_MAX_AGE_MS)
+        } else {
+            TRUST_MAX_AGE_MS
+        };
         *self
-            .keys
+            .trust
             .write()
-            .map_err(|_| PharmacyError::Server("key cache poisoned".into()))? = set;
+            .map_err(|_| PharmacyError::Server("key cache poisoned".into()))? = Trust {
+            keys: set,
+            fetched_ms: Some(self.clock.now_unix_ms()),
+            max_age_ms,
+        };
         Ok(n)
     }
 
-    /// Verifies a QR offline with the keys last downloaded.
-    pub fn verify(&self, qr: &str) -> Result<SignedPayload, PharmacyError> {
-        let keys = self
-            .keys
-            .read()
-            .map_err(|_| PharmacyError::Server("key cache poisoned".into()))?;
-        verify_offline(qr, &keys, taiwan_date(self.clock.now_unix_ms()))
+    /// How old the kept trust list is, ms (`None`: never fetched).
+    pub fn keys_age_ms(&self) -> Option<i64> {
+        let t = self.trust.read().ok()?;
+        t.fetched_ms.map(|f| self.clock.now_unix_ms() - f)
     }
 
-    /// Scan: verify offline, then fetch the details.
+    fn is_stale(&self) -> Result<bool, PharmacyError> {
+        let t = self
+            .trust
+            .read()
+            .map_err(|_| PharmacyError::Server("key cache poisoned".into()))?;
+        Ok(match t.fetched_ms {
+            None => true,
+            // A clock set back before the fetch counts as stale too: the age is unknown.
+            Some(f) => {
+                let age = self.clock.now_unix_ms() - f;
+                !(0..=t.max_age_ms).contains(&age)
+            }
+        })
+    }
+
+    /// Fetches the trust list again when it is older than its maximum age; refused with
+    /// [`PharmacyError::KeysStale`] when that fails.
+    pub async fn ensure_fresh_keys(&self) -> Result<(), PharmacyError> {
+        if self.is_stale()? {
+            self.refresh_keys().await.map_err(|e| match e {
+                PharmacyError::Network(_) | PharmacyError::Server(_) => PharmacyError::KeysStale,
+                e => e,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Verifies a QR offline with the keys last downloaded; refused with
+    /// [`PharmacyError::KeysStale`] when they are older than their maximum age.
+    pub fn verify(&self, qr: &str) -> Result<SignedPayload, PharmacyError> {
+        if self.is_stale()? {
+            return Err(PharmacyError::KeysStale);
+        }
+        let t = self
+            .trust
+            .read()
+            .map_err(|_| PharmacyError::Server("key cache poisoned".into()))?;
+        verify_offline(qr, &t.keys, taiwan_date(self.clock.now_unix_ms()))
+    }
+
+    /// Scan: keys refreshed when too old, verify offline, then fetch the details.
     pub async fn scan(&self, qr: &str) -> Result<Scan, PharmacyError> {
+        self.ensure_fresh_keys().await?;
         let payload = self.verify(qr)?;
         let details = self
             .service
@@ -511,8 +742,10 @@ impl Pharmacist {
             .await
     }
 
-    /// Dispenses a scanned QR (verified offline first, so a forged QR never reaches the server).
+    /// Dispenses a scanned QR (keys refreshed when too old, verified offline first, so a forged
+    /// QR never reaches the server).
     pub async fn dispense_qr(&self, qr: &str) -> Result<Receipt, PharmacyError> {
+        self.ensure_fresh_keys().await?;
         self.verify(qr)?;
         self.service
             .dispense(&Presented {
@@ -635,10 +868,10 @@ impl HttpPharmacy {
 
 #[async_trait::async_trait]
 impl PharmacyService for HttpPharmacy {
-    async fn published_keys(&self) -> Result<Vec<DeviceKeys>, PharmacyError> {
+    async fn trust_list(&self) -> Result<wire::TrustList, PharmacyError> {
         let resp = self
             .client
-            .get(format!("{}{}/keys", self.base, wire::API))
+            .get(format!("{}{}/trust", self.base, wire::API))
             .send()
             .await
             .map_err(net)?;
@@ -737,6 +970,12 @@ mod tests {
             PharmacyError::UnknownCode,
             PharmacyError::NotRegistered,
             PharmacyError::Unauthorized,
+            PharmacyError::Revoked("1".into()),
+            PharmacyError::KeysStale,
+            PharmacyError::Throttled { retry_after_s: 900 },
+            PharmacyError::Replayed,
+            PharmacyError::RestoreLimit,
+            PharmacyError::Csrf,
         ];
         assert!(
             all.iter().all(|e| !e.is_retryable()),
@@ -758,6 +997,145 @@ mod tests {
             }),
             PharmacyError::Server(_)
         ));
+    }
+
+    /// Finding 4 (issue 11): once the institution revoked a device, whatever its key signed is
+    /// refused with its own error — even a QR that claims an issue day before the revocation.
+    #[test]
+    fn finding4_a_qr_signed_by_a_revoked_key_is_refused_as_revoked() {
+        let stolen = DeviceKey::from_seed_for_tests(&[5; 32]);
+        let kept = DeviceKey::from_seed_for_tests(&[6; 32]);
+        let qr = payload::encode(&ten_line_prescription(), &stolen).unwrap();
+        let good = payload::encode(&ten_line_prescription(), &kept).unwrap();
+        let today = day(2024, 3, 2);
+        let key = |k: &DeviceKey| hex::encode(k.public_key());
+        let mut list = wire::TrustList {
+            keys: vec![DeviceKeys {
+                institution_code: "3501200000".into(),
+                keys: vec![
+                    crate::vpn::wire::DevicePublicKey {
+                        device_id: "D00001".into(),
+                        public_key: key(&stolen),
+                    },
+                    crate::vpn::wire::DevicePublicKey {
+                        device_id: "D00002".into(),
+                        public_key: key(&kept),
+                    },
+                ],
+            }],
+            ..Default::default()
+        };
+        assert!(verify_offline(&qr, &KeySet::from_trust(&list), today).is_ok());
+        list.revoked.push(wire::RevokedKey {
+            institution_code: "3501200000".into(),
+            device_id: "D00001".into(),
+            public_key: key(&stolen),
+            revoked_at_ms: 1,
+        });
+        // Even listed among the live keys by mistake, a revoked key stays revoked.
+        let set = KeySet::from_trust(&list);
+        assert_eq!((set.len(), set.revoked_len()), (1, 1));
+        assert_eq!(
+            verify_offline(&qr, &set, today).unwrap_err(),
+            PharmacyError::Revoked("3501200000".into())
+        );
+        assert!(
+            verify_offline(&good, &set, today).is_ok(),
+            "the other device still works"
+        );
+    }
+
+    /// A pharmacy service whose trust list the test changes, and which can be unreachable.
+    #[derive(Default)]
+    struct FakeService {
+        list: std::sync::Mutex<wire::TrustList>,
+        down: std::sync::atomic::AtomicBool,
+        fetches: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl PharmacyService for FakeService {
+        async fn trust_list(&self) -> Result<wire::TrustList, PharmacyError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            if self.down.load(SeqCst) {
+                return Err(PharmacyError::Network("down".into()));
+            }
+            self.fetches.fetch_add(1, SeqCst);
+            Ok(self.list.lock().unwrap().clone())
+        }
+        async fn lookup(&self, _: &Presented) -> Result<Details, PharmacyError> {
+            Err(PharmacyError::NotRegistered)
+        }
+        async fn dispense(&self, _: &Presented) -> Result<Receipt, PharmacyError> {
+            Err(PharmacyError::NotRegistered)
+        }
+    }
+
+    /// Finding 4 (issue 11): a pharmacist never verifies with a trust list older than its
+    /// maximum age: a scan fetches it again (and so learns of a revocation), and when it cannot,
+    /// the QR is refused with `KeysStale`. Virtual time, no sleeps.
+    #[tokio::test]
+    async fn finding4_a_trust_list_older_than_its_max_age_is_refreshed_or_refused() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let stolen = DeviceKey::from_seed_for_tests(&[5; 32]);
+        let qr = payload::encode(&ten_line_prescription(), &stolen).unwrap();
+        let service = Arc::new(FakeService::default());
+        let entry = DeviceKeys {
+            institution_code: "3501200000".into(),
+            keys: vec![crate::vpn::wire::DevicePublicKey {
+                device_id: "D00001".into(),
+                public_key: hex::encode(stolen.public_key()),
+            }],
+        };
+        service.list.lock().unwrap().keys = vec![entry];
+        service.list.lock().unwrap().max_age_ms = 30 * 60 * 1000;
+        // 2024-03-02 10:00 Taiwan.
+        let clock = crate::platform::ManualClock::new(1_709_344_800_000);
+        let ph = Pharmacist::new(service.clone(), clock.clone());
+        assert_eq!(
+            ph.verify(&qr).unwrap_err(),
+            PharmacyError::KeysStale,
+            "never fetched"
+        );
+        ph.refresh_keys().await.unwrap();
+        assert!(ph.verify(&qr).is_ok());
+        // The administrator revokes the phone; within the server's 30 minutes the old list
+        // still verifies offline …
+        service.list.lock().unwrap().revoked.push(wire::RevokedKey {
+            institution_code: "3501200000".into(),
+            device_id: "D00001".into(),
+            public_key: hex::encode(stolen.public_key()),
+            revoked_at_ms: 1,
+        });
+        clock.advance_ms(29 * 60 * 1000);
+        assert!(ph.verify(&qr).is_ok());
+        // … past it, offline verification is refused, and a scan fetches the list again and
+        // refuses the QR as revoked.
+        clock.advance_ms(2 * 60 * 1000);
+        assert_eq!(ph.verify(&qr).unwrap_err(), PharmacyError::KeysStale);
+        assert_eq!(
+            ph.scan(&qr).await.unwrap_err(),
+            PharmacyError::Revoked("3501200000".into())
+        );
+        assert_eq!(service.fetches.load(SeqCst), 2);
+        assert_eq!(ph.keys_age_ms(), Some(0));
+        // Stale again and the service unreachable: refused, never verified with the old list.
+        clock.advance_ms(31 * 60 * 1000);
+        service.down.store(true, SeqCst);
+        assert_eq!(ph.dispense_qr(&qr).await.unwrap_err(), PharmacyError::KeysStale);
+        // A clock set back before the fetch does not make an old list fresh.
+        clock.advance_ms(-2 * 3600 * 1000);
+        assert_eq!(ph.verify(&qr).unwrap_err(), PharmacyError::KeysStale);
+    }
+
+    #[test]
+    fn finding8_login_debug_hides_the_password() {
+        let l = wire::Login {
+            pharmacy: "5901010010".into(),
+            password: "hunter2-secret".into(),
+        };
+        let d = format!("{l:?}");
+        assert!(d.contains("5901010010") && !d.contains("hunter2"), "{d}");
     }
 
     proptest::proptest! {

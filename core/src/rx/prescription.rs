@@ -31,6 +31,9 @@ pub struct Prescription {
     pub institution: InstitutionCode,
     /// The patient.
     pub patient_id: NationalId,
+    /// The prescriber: national ID of the practitioner whose card PIN was verified when it was
+    /// issued (signed into the QR, so the prescription names who is accountable for it).
+    pub prescriber_id: NationalId,
     /// Taiwan date of the visit.
     pub issued_on: NaiveDate,
     /// Drug lines.
@@ -47,6 +50,7 @@ impl fmt::Debug for Prescription {
             .field("visit_code", &self.visit_code)
             .field("institution", &self.institution)
             .field("patient_id", &self.patient_id)
+            .field("prescriber_id", &self.prescriber_id)
             .field("issued_on", &self.issued_on)
             .field("lines", &self.lines.len())
             .field("chronic", &self.chronic)
@@ -62,13 +66,28 @@ pub fn taiwan() -> FixedOffset {
 
 impl Prescription {
     /// The prescription of `visit`: its drug orders, chronic with `refills` dispenses when
-    /// `chronic_refills` is given. Every line is validated, and the chronic rules are checked.
+    /// `chronic_refills` is given, prescribed by the visit's practitioner. Every line is
+    /// validated, and the chronic rules are checked.
     pub fn from_visit(visit: &Visit, chronic_refills: Option<u8>) -> Result<Self, RxError> {
+        Self::from_visit_by(visit, chronic_refills, &visit.practitioner_id)
+    }
+
+    /// As [`Self::from_visit`], prescribed by `prescriber` (a practitioner's national ID).
+    pub fn from_visit_by(
+        visit: &Visit,
+        chronic_refills: Option<u8>,
+        prescriber: &str,
+    ) -> Result<Self, RxError> {
+        let prescriber_id = crate::rules::national_id::parse(prescriber).map_err(|_| RxError::Invalid {
+            field: "prescriber",
+            reason: "must be the practitioner's national ID".into(),
+        })?;
         let lines: Vec<RxLine> = visit.orders.iter().filter_map(RxLine::from_order).collect();
         let p = Self {
             visit_code: visit.visit_code.clone(),
             institution: visit.institution.clone(),
             patient_id: visit.patient.national_id.clone(),
+            prescriber_id,
             issued_on: visit.visited_at.with_timezone(&taiwan()).date_naive(),
             lines,
             chronic: chronic_refills.is_some(),
@@ -176,7 +195,7 @@ pub(crate) mod tests {
                 issue_date: NaiveDate::from_ymd_opt(2020, 1, 2).unwrap(),
             },
             institution: InstitutionCode::parse("3501200000").unwrap(),
-            practitioner_id: "B223456780".into(),
+            practitioner_id: "B234567894".into(),
             visit_type: "AH".into(),
             sequence_number: "0007".into(),
             // 2024-03-01 23:30 in Taiwan is still 2024-03-01 there (15:30 UTC).

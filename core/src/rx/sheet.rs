@@ -36,8 +36,8 @@ impl std::fmt::Debug for IssuedPrescription {
     }
 }
 
-/// Issues the prescription of `visit`: validates it, signs the QR with `signer`, writes the
-/// barcode, draws a one-time code.
+/// Issues the prescription of `visit`, prescribed by the visit's practitioner: validates it, signs
+/// the QR with `signer`, writes the barcode, draws a one-time code.
 pub fn issue(
     visit: &Visit,
     chronic_refills: Option<u8>,
@@ -45,7 +45,27 @@ pub fn issue(
     contact: &str,
     extras: &BarcodeExtras,
 ) -> Result<IssuedPrescription, RxError> {
-    let prescription = Prescription::from_visit(visit, chronic_refills)?;
+    issue_by(
+        visit,
+        &visit.practitioner_id,
+        chronic_refills,
+        signer,
+        contact,
+        extras,
+    )
+}
+
+/// As [`issue`], prescribed by `prescriber` (the national ID of the practitioner whose card PIN
+/// was verified), which is signed into the QR.
+pub fn issue_by(
+    visit: &Visit,
+    prescriber: &str,
+    chronic_refills: Option<u8>,
+    signer: &dyn RxSigner,
+    contact: &str,
+    extras: &BarcodeExtras,
+) -> Result<IssuedPrescription, RxError> {
+    let prescription = Prescription::from_visit_by(visit, chronic_refills, prescriber)?;
     let qr_text = payload::encode(&prescription, signer)?;
     let legacy_barcode = barcode::encode(visit, &prescription, extras)?;
     Ok(IssuedPrescription {

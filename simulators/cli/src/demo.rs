@@ -489,7 +489,7 @@ fn prescription(
         .map_err(err("prescription"))?;
     let code = render::qr_code(issued.qr_text.as_bytes()).map_err(|e| e.to_string())?;
     println!(
-        "prescription QR: version {} (level M), {} characters, signed with the device key (Ed25519)",
+        "prescription QR: version {} (level M), {} characters, signed with the device key (Ed25519), naming the verified practitioner",
         render::version_number(&code),
         issued.qr_text.len()
     );
@@ -517,8 +517,9 @@ async fn dispense(p: &Pharmacist, issued: &IssuedPrescriptionView, by_qr: bool) 
     let details = if by_qr {
         let verified = p.verify_offline(&issued.qr_text).map_err(err("QR"))?;
         println!(
-            "QR verified offline: signed by institution {}, {} drug line(s)",
+            "QR verified offline: signed by institution {} for prescriber {} (practitioner card verified), {} drug line(s)",
             verified.institution,
+            verified.prescriber_id_masked,
             verified.lines.len()
         );
         p.scan(&issued.qr_text).await.map_err(err("scan"))?

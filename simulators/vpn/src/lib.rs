@@ -15,7 +15,8 @@
 //! - `GET /v1/institutions/{code}/keys` — public keys of the institution's devices.
 //!
 //! Admin routes (`/admin`, header `x-admin-token`): `POST /admin/bindings` (new QR-2 + PIN),
-//! `GET|PUT /admin/faults`, `GET /admin/visits[?code=…]`.
+//! `GET|PUT /admin/faults`, `GET /admin/visits[?code=…]`, `POST /admin/devices/{id}/revoke`
+//! (a lost or stolen device; served by the pharmacy routes, which keep the revocation list).
 
 pub mod db;
 pub mod faults;
@@ -852,10 +853,12 @@ impl VpnSim {
         let directory_state = state.clone();
         let directory: Arc<dyn pharmacy::SignerDirectory> =
             Arc::new(move || all_device_keys(&directory_state));
-        let pharmacy = pharmacy::PharmacyState::open(
+        // One administrator token for both (the pharmacy side holds the revocation list).
+        let pharmacy = pharmacy::PharmacyState::open_with_admin_token(
             pharmacy_path.as_deref(),
             Arc::new(homevisit_core::platform::SystemClock),
             Some(directory),
+            state.admin_token.clone(),
         )?;
         let pharmacy_routes = pharmacy::router(pharmacy.clone()).layer(middleware::from_fn_with_state(
             state.clone(),
@@ -868,7 +871,11 @@ impl VpnSim {
             .map_err(|e| e.to_string())?
             .handle(handle.clone());
         let task = tokio::spawn(async move {
-            if let Err(e) = server.serve(app.into_make_service()).await {
+            // The client address: the pharmacy counts wrong codes and passwords per address.
+            if let Err(e) = server
+                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+            {
                 tracing::error!("nhi-vpn-sim stopped: {e}");
             }
         });

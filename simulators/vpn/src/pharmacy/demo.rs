@@ -57,7 +57,7 @@ pub fn sample_visit(visit_code: &str, institution: &str, now_ms: i64) -> Result<
             issue_date: chrono::NaiveDate::from_ymd_opt(2020, 1, 2).ok_or("date")?,
         },
         institution: InstitutionCode::parse(institution).map_err(|e| e.to_string())?,
-        practitioner_id: "B223456780".into(),
+        practitioner_id: "B234567894".into(),
         visit_type: "AH".into(),
         sequence_number: "0007".into(),
         visited_at,

@@ -21,15 +21,22 @@ pub fn esc(s: &str) -> String {
     o
 }
 
+/// The page's one style block (the Content-Security-Policy allows exactly this text, by hash).
+pub const STYLE: &str = "body{font-family:sans-serif;max-width:50em;margin:2em auto}\
+table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .5em}\
+.ok{color:#060}.refused{color:#a00}@media print{form,.noprint{display:none}}";
+
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"zh-Hant\"><head><meta charset=\"utf-8\">\
-         <title>{t}</title><style>body{{font-family:sans-serif;max-width:50em;margin:2em auto}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:.2em .5em}}\
-         .ok{{color:#060}}.refused{{color:#a00}}@media print{{form,.noprint{{display:none}}}}</style>\
-         </head><body><h1>{t}</h1>{body}</body></html>",
+         <title>{t}</title><style>{STYLE}</style></head><body><h1>{t}</h1>{body}</body></html>",
         t = esc(title)
     )
+}
+
+/// The hidden anti-forgery field every form of a session carries.
+fn csrf_field(csrf: &str) -> String {
+    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(csrf))
 }
 
 /// The login form (with an optional error line).
@@ -48,23 +55,29 @@ pub fn login(error: Option<&str>) -> String {
     )
 }
 
-fn search_form() -> String {
-    "<form method=\"post\" action=\"/pharmacy/find\">\
-     <label>一次性驗證碼或掃描內容 One-time code or scanned QR \
-     <input id=\"query\" name=\"query\" size=\"40\" autofocus required></label> \
-     <button id=\"find\" type=\"submit\">查詢 Find</button></form>"
-        .to_string()
+fn search_form(csrf: &str) -> String {
+    if csrf.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<form method=\"post\" action=\"/pharmacy/find\">{}\
+         <label>一次性驗證碼或掃描內容 One-time code or scanned QR \
+         <input id=\"query\" name=\"query\" size=\"40\" autofocus required></label> \
+         <button id=\"find\" type=\"submit\">查詢 Find</button></form>",
+        csrf_field(csrf)
+    )
 }
 
 /// The search page of a logged-in pharmacy.
-pub fn search(pharmacy: &str) -> String {
+pub fn search(pharmacy: &str, csrf: &str) -> String {
     page(
         "調劑作業 Dispensing",
         &format!(
-            "<p id=\"who\">藥局 Pharmacy {}</p>{}<form method=\"post\" action=\"/pharmacy/logout\">\
+            "<p id=\"who\">藥局 Pharmacy {}</p>{}<form method=\"post\" action=\"/pharmacy/logout\">{}\
              <button id=\"logout\">登出 Log out</button></form>",
             esc(pharmacy),
-            search_form()
+            search_form(csrf),
+            csrf_field(csrf)
         ),
     )
 }
@@ -129,13 +142,14 @@ fn summary(d: &Details) -> String {
 }
 
 /// Details with the "dispense complete" button when a dispense is due.
-pub fn details(d: &Details, query: &str) -> String {
+pub fn details(d: &Details, query: &str, csrf: &str) -> String {
     let action = match d.due_refill {
         Some(n) => format!(
-            "<form method=\"post\" action=\"/pharmacy/dispense\"><input type=\"hidden\" name=\"query\" value=\"{}\">\
+            "<form method=\"post\" action=\"/pharmacy/dispense\"><input type=\"hidden\" name=\"query\" value=\"{}\">{}\
              <p>確認院內有處方藥品後 After checking stock: <button id=\"dispense\" type=\"submit\">\
              調劑完成 Dispense complete (refill {n})</button></p></form>",
-            esc(query)
+            esc(query),
+            csrf_field(csrf)
         ),
         None => "<p id=\"not-due\" class=\"refused\">目前無可調劑 Nothing to dispense now</p>".into(),
     };
@@ -151,7 +165,7 @@ pub fn details(d: &Details, query: &str) -> String {
 }
 
 /// The result of a dispense.
-pub fn dispensed(r: &Receipt) -> String {
+pub fn dispensed(r: &Receipt, csrf: &str) -> String {
     page(
         "調劑完成 Dispensed",
         &format!(
@@ -166,24 +180,25 @@ pub fn dispensed(r: &Receipt) -> String {
             esc(&r.dispensed_at),
             esc(&r.visit_code),
             r.refill,
-            restore_form(&r.visit_code, r.refill)
+            restore_form(&r.visit_code, r.refill, csrf)
         ),
     )
 }
 
 /// The abnormal-case restore form (處方箋異常處理 — 恢復): a reason is required and audited.
-fn restore_form(visit_code: &str, refill: u8) -> String {
+fn restore_form(visit_code: &str, refill: u8, csrf: &str) -> String {
     format!(
-        "<form method=\"post\" action=\"/pharmacy/restore\"><fieldset><legend>處方箋異常處理 Abnormal case</legend>\
+        "<form method=\"post\" action=\"/pharmacy/restore\"><fieldset><legend>處方箋異常處理 Abnormal case</legend>{}\
          <input type=\"hidden\" name=\"visit_code\" value=\"{}\"><input type=\"hidden\" name=\"refill\" value=\"{refill}\">\
          <label>原因 Reason <input id=\"restore-reason\" name=\"reason\" required></label> \
          <button id=\"restore\" type=\"submit\">恢復 Restore</button></fieldset></form>",
+        csrf_field(csrf),
         esc(visit_code)
     )
 }
 
 /// A refusal, with its stable code and who/when when already dispensed.
-pub fn refused(e: &PharmacyError) -> String {
+pub fn refused(e: &PharmacyError, csrf: &str) -> String {
     page(
         "無法調劑 Refused",
         &format!(
@@ -191,13 +206,13 @@ pub fn refused(e: &PharmacyError) -> String {
              <span id=\"error-code\">{}</span>: <span id=\"error-message\">{}</span></p>{}<p><a href=\"/pharmacy\">返回 Back</a></p>",
             esc(e.code()),
             esc(&e.to_string()),
-            search_form()
+            search_form(csrf)
         ),
     )
 }
 
 /// The print view (the pharmacy's own copy).
-pub fn print(d: &Details, refill: u8) -> String {
+pub fn print(d: &Details, refill: u8, csrf: &str) -> String {
     page(
         "處方箋（藥局留存聯）Prescription — pharmacy copy",
         &format!(
@@ -208,7 +223,7 @@ pub fn print(d: &Details, refill: u8) -> String {
             summary(d),
             lines_table(d),
             refills_table(d),
-            restore_form(&d.visit_code, refill)
+            restore_form(&d.visit_code, refill, csrf)
         ),
     )
 }

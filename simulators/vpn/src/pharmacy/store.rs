@@ -1,6 +1,9 @@
 //! The pharmacy side's SQLite tables and every state change, each in one transaction:
-//! registered prescriptions, their dispenses (one row per refill), pharmacy accounts and sessions,
-//! published signer keys, and the audit log of dispenses, restores and `C`/`E`.
+//! registered prescriptions, their dispenses (one row per refill), pharmacy accounts (PBKDF2
+//! password hashes) and sessions (each with its anti-forgery token), published signer keys and
+//! the revoked ones, login failures per account and address, failed one-time-code attempts per
+//! account and per address, the nonces of `C`/`E` requests, and the audit log of dispenses,
+//! restores and `C`/`E`.
 
 use chrono::NaiveDate;
 use homevisit_core::rx::barcode::roc_date;
@@ -21,8 +24,20 @@ CREATE TABLE IF NOT EXISTS rx_signers (
 CREATE TABLE IF NOT EXISTS rx_pharmacies (
     code TEXT PRIMARY KEY, name TEXT NOT NULL, salt BLOB NOT NULL, pw_hash BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS rx_login_failures (
-    code TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until_ms INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS rx_login_lock (
+    code TEXT NOT NULL, source TEXT NOT NULL, failures INTEGER NOT NULL, locked_until_ms INTEGER NOT NULL,
+    PRIMARY KEY (code, source)
+);
+CREATE TABLE IF NOT EXISTS rx_revoked (
+    institution TEXT NOT NULL, device_id TEXT NOT NULL, public_key BLOB NOT NULL, revoked_ms INTEGER NOT NULL,
+    PRIMARY KEY (institution, device_id)
+);
+CREATE TABLE IF NOT EXISTS rx_code_failures (
+    scope TEXT NOT NULL, who TEXT NOT NULL, window_start_ms INTEGER NOT NULL, failures INTEGER NOT NULL,
+    PRIMARY KEY (scope, who)
+);
+CREATE TABLE IF NOT EXISTS rx_op_nonces (
+    nonce TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rx_sessions (
     token TEXT PRIMARY KEY, pharmacy TEXT NOT NULL, created_ms INTEGER NOT NULL
@@ -45,9 +60,25 @@ CREATE TABLE IF NOT EXISTS rx_audit (
 );
 ";
 
-/// Opens (creating) the tables on `conn`.
+/// Opens (creating) the tables on `conn`; a file made by an older simulator gets the new columns.
 pub fn init(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(SCHEMA)
+    conn.execute_batch(SCHEMA)?;
+    add_column(conn, "rx_pharmacies", "kdf_iter INTEGER NOT NULL DEFAULT 0")?;
+    add_column(conn, "rx_sessions", "csrf TEXT NOT NULL DEFAULT ''")?;
+    Ok(())
+}
+
+fn add_column(conn: &Connection, table: &str, def: &str) -> rusqlite::Result<()> {
+    let name = def.split_whitespace().next().unwrap_or_default();
+    let has: bool = conn
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+        ))?
+        .exists([name])?;
+    if !has {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {def}"))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn server_err(e: impl std::fmt::Display) -> PharmacyError {
@@ -72,70 +103,120 @@ pub fn random_hex(n: usize) -> String {
     hex::encode(b)
 }
 
-fn pw_hash(salt: &[u8], password: &str) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, &[salt, password.as_bytes()].concat())
-        .as_ref()
-        .to_vec()
+/// PBKDF2-HMAC-SHA256 rounds for a pharmacy password (OWASP's floor for this PRF is 600,000;
+/// the simulator keeps tests quick, and the count is stored per row so it can be raised).
+pub const PBKDF2_ITERATIONS: u32 = 100_000;
+
+/// The PBKDF2-HMAC-SHA256 hash of `password` under `salt` with `iterations` rounds (32 bytes);
+/// `iterations` 0 is a row of an older simulator (one SHA-256 of salt ‖ password), rehashed with
+/// PBKDF2 at its next good login.
+pub fn pw_hash(salt: &[u8], password: &str, iterations: u32) -> Vec<u8> {
+    if iterations == 0 {
+        return ring::digest::digest(&ring::digest::SHA256, &[salt, password.as_bytes()].concat())
+            .as_ref()
+            .to_vec();
+    }
+    let mut out = [0u8; 32];
+    let rounds = std::num::NonZeroU32::new(iterations).unwrap_or(std::num::NonZeroU32::MIN);
+    ring::pbkdf2::derive(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        rounds,
+        salt,
+        password.as_bytes(),
+        &mut out,
+    );
+    out.to_vec()
 }
 
 /// Adds (or replaces) a pharmacy account.
 pub fn add_pharmacy(conn: &Connection, code: &str, name: &str, password: &str) -> rusqlite::Result<()> {
     let salt = random_hex(16).into_bytes();
     conn.execute(
-        "INSERT OR REPLACE INTO rx_pharmacies (code, name, salt, pw_hash) VALUES (?1, ?2, ?3, ?4)",
-        params![code, name, salt, pw_hash(&salt, password)],
+        "INSERT OR REPLACE INTO rx_pharmacies (code, name, salt, pw_hash, kdf_iter) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![code, name, salt, pw_hash(&salt, password, PBKDF2_ITERATIONS), PBKDF2_ITERATIONS],
     )?;
     Ok(())
 }
 
-/// Wrong passwords in a row before a pharmacy account locks.
+/// Wrong passwords in a row, from one address, before that address is locked out of the account.
 pub const MAX_LOGIN_FAILURES: i64 = 5;
-/// How long a locked account stays locked.
+/// How long an address stays locked out of an account.
 pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
 
-/// Checks a password and opens a session; returns its token. After [`MAX_LOGIN_FAILURES`] wrong
-/// passwords in a row the account is locked for [`LOCKOUT_MS`] (even for the right password).
-pub fn login(conn: &Connection, code: &str, password: &str, now_ms: i64) -> Result<String, PharmacyError> {
+/// Checks a password sent from `source` (the client's address) and opens a session; returns its
+/// token. After [`MAX_LOGIN_FAILURES`] wrong passwords in a row from one address that address is
+/// locked out of the account for [`LOCKOUT_MS`] (even with the right password); other addresses —
+/// the pharmacy's own counter — are not: a stranger cannot lock a pharmacy out.
+pub fn login(
+    conn: &Connection,
+    code: &str,
+    password: &str,
+    source: &str,
+    now_ms: i64,
+) -> Result<String, PharmacyError> {
     let locked_until: i64 = conn
         .query_row(
-            "SELECT locked_until_ms FROM rx_login_failures WHERE code = ?1",
-            [code],
+            "SELECT locked_until_ms FROM rx_login_lock WHERE code = ?1 AND source = ?2",
+            [code, source],
             |r| r.get(0),
         )
         .optional()
         .map_err(server_err)?
         .unwrap_or(0);
     if now_ms < locked_until {
-        return Err(PharmacyError::Refused(
-            "too many wrong passwords: the account is locked for 15 minutes".into(),
-        ));
+        return Err(PharmacyError::Throttled {
+            retry_after_s: u64::try_from((locked_until - now_ms + 999) / 1000).unwrap_or(1),
+        });
     }
-    let row: Option<(Vec<u8>, Vec<u8>)> = conn
+    let row: Option<(Vec<u8>, Vec<u8>, u32)> = conn
         .query_row(
-            "SELECT salt, pw_hash FROM rx_pharmacies WHERE code = ?1",
+            "SELECT salt, pw_hash, kdf_iter FROM rx_pharmacies WHERE code = ?1",
             [code],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()
         .map_err(server_err)?;
-    let ok = row.is_some_and(|(salt, hash)| nhi_reader_sim::keys::ct_eq(&hash, &pw_hash(&salt, password)));
+    let ok = match &row {
+        Some((salt, hash, iter)) => nhi_reader_sim::keys::ct_eq(hash, &pw_hash(salt, password, *iter)),
+        // Unknown account: the same work, so timing does not tell which accounts exist.
+        None => {
+            let _ = pw_hash(b"no such account", password, PBKDF2_ITERATIONS);
+            false
+        }
+    };
     if !ok {
         conn.execute(
-            "INSERT INTO rx_login_failures (code, failures, locked_until_ms) VALUES (?1, 1, 0)
-             ON CONFLICT (code) DO UPDATE SET
-                 locked_until_ms = CASE WHEN failures + 1 >= ?2 THEN ?3 ELSE 0 END,
-                 failures = CASE WHEN failures + 1 >= ?2 THEN 0 ELSE failures + 1 END",
-            params![code, MAX_LOGIN_FAILURES, now_ms + LOCKOUT_MS],
+            "INSERT INTO rx_login_lock (code, source, failures, locked_until_ms) VALUES (?1, ?2, 1, 0)
+             ON CONFLICT (code, source) DO UPDATE SET
+                 locked_until_ms = CASE WHEN failures + 1 >= ?3 THEN ?4 ELSE 0 END,
+                 failures = CASE WHEN failures + 1 >= ?3 THEN 0 ELSE failures + 1 END",
+            params![code, source, MAX_LOGIN_FAILURES, now_ms + LOCKOUT_MS],
         )
         .map_err(server_err)?;
         return Err(PharmacyError::Unauthorized);
     }
-    conn.execute("DELETE FROM rx_login_failures WHERE code = ?1", [code])
+    conn.execute(
+        "DELETE FROM rx_login_lock WHERE code = ?1 AND source = ?2",
+        [code, source],
+    )
+    .map_err(server_err)?;
+    if let Some((salt, _, iter)) = row
+        && iter < PBKDF2_ITERATIONS
+    {
+        conn.execute(
+            "UPDATE rx_pharmacies SET pw_hash = ?1, kdf_iter = ?2 WHERE code = ?3",
+            params![
+                pw_hash(&salt, password, PBKDF2_ITERATIONS),
+                PBKDF2_ITERATIONS,
+                code
+            ],
+        )
         .map_err(server_err)?;
+    }
     let token = random_hex(24);
     conn.execute(
-        "INSERT INTO rx_sessions (token, pharmacy, created_ms) VALUES (?1, ?2, ?3)",
-        params![token, code, now_ms],
+        "INSERT INTO rx_sessions (token, pharmacy, created_ms, csrf) VALUES (?1, ?2, ?3, ?4)",
+        params![token, code, now_ms, random_hex(16)],
     )
     .map_err(server_err)?;
     Ok(token)
@@ -144,16 +225,121 @@ pub fn login(conn: &Connection, code: &str, password: &str, now_ms: i64) -> Resu
 /// How long a pharmacy session lasts (a working day).
 pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
 
-/// The pharmacy of a live session token.
-pub fn session(conn: &Connection, token: &str, now_ms: i64) -> Result<String, PharmacyError> {
+/// The pharmacy of a live session token, and the session's anti-forgery token (every form of the
+/// pharmacy page carries it; a post without it is refused).
+pub fn session(conn: &Connection, token: &str, now_ms: i64) -> Result<(String, String), PharmacyError> {
     conn.query_row(
-        "SELECT pharmacy FROM rx_sessions WHERE token = ?1 AND created_ms > ?2",
+        "SELECT pharmacy, csrf FROM rx_sessions WHERE token = ?1 AND created_ms > ?2",
         params![token, now_ms - SESSION_TTL_MS],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .optional()
     .map_err(server_err)?
     .ok_or(PharmacyError::Unauthorized)
+}
+
+/// One-time codes that name no prescription, per account and per address, within
+/// [`CODE_WINDOW_MS`] before lookups by code are refused for the rest of the window.
+pub const MAX_CODE_FAILURES: i64 = 10;
+/// The window of [`MAX_CODE_FAILURES`].
+pub const CODE_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// Refused with [`PharmacyError::Throttled`] when the account or the address used up its wrong
+/// one-time codes in the current window.
+pub fn check_code_throttle(
+    conn: &Connection,
+    account: &str,
+    source: &str,
+    now_ms: i64,
+) -> Result<(), PharmacyError> {
+    for (scope, who) in [("account", account), ("source", source)] {
+        let row: Option<(i64, i64)> = conn
+            .query_row(
+                "SELECT window_start_ms, failures FROM rx_code_failures WHERE scope = ?1 AND who = ?2",
+                [scope, who],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(server_err)?;
+        if let Some((start, failures)) = row
+            && now_ms < start + CODE_WINDOW_MS
+            && failures >= MAX_CODE_FAILURES
+        {
+            return Err(PharmacyError::Throttled {
+                retry_after_s: u64::try_from((start + CODE_WINDOW_MS - now_ms + 999) / 1000).unwrap_or(1),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Counts one wrong one-time code against the account and the address.
+pub fn record_code_failure(
+    conn: &Connection,
+    account: &str,
+    source: &str,
+    now_ms: i64,
+) -> Result<(), PharmacyError> {
+    for (scope, who) in [("account", account), ("source", source)] {
+        conn.execute(
+            "INSERT INTO rx_code_failures (scope, who, window_start_ms, failures) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (scope, who) DO UPDATE SET
+                 failures = CASE WHEN ?3 >= window_start_ms + ?4 THEN 1 ELSE failures + 1 END,
+                 window_start_ms = CASE WHEN ?3 >= window_start_ms + ?4 THEN ?3 ELSE window_start_ms END",
+            params![scope, who, now_ms, CODE_WINDOW_MS],
+        )
+        .map_err(server_err)?;
+    }
+    Ok(())
+}
+
+/// Records a revoked device key (idempotent: the first revocation time is kept).
+pub fn revoke(
+    conn: &Connection,
+    institution: &str,
+    device_id: &str,
+    public_key: &[u8],
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO rx_revoked (institution, device_id, public_key, revoked_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![institution, device_id, public_key, now_ms],
+    )
+    .map(|_| ())
+}
+
+/// Every revoked key: `(institution, device id, public key, revoked at ms)`.
+pub fn revoked(conn: &Connection) -> rusqlite::Result<Vec<(String, String, Vec<u8>, i64)>> {
+    let mut st =
+        conn.prepare("SELECT institution, device_id, public_key, revoked_ms FROM rx_revoked ORDER BY 1, 2")?;
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect()
+}
+
+/// Records the nonce of a signed `C`/`E` request; a nonce seen before is [`PharmacyError::Replayed`].
+/// Nonces older than twice the allowed clock difference are forgotten (their requests are
+/// refused by their time anyway).
+pub fn use_op_nonce(
+    conn: &Connection,
+    nonce: &str,
+    now_ms: i64,
+    max_skew_ms: i64,
+) -> Result<(), PharmacyError> {
+    conn.execute(
+        "DELETE FROM rx_op_nonces WHERE seen_ms < ?1",
+        [now_ms - 2 * max_skew_ms],
+    )
+    .map_err(server_err)?;
+    let n = conn
+        .execute(
+            "INSERT OR IGNORE INTO rx_op_nonces (nonce, seen_ms) VALUES (?1, ?2)",
+            params![nonce, now_ms],
+        )
+        .map_err(server_err)?;
+    if n == 0 {
+        return Err(PharmacyError::Replayed);
+    }
+    Ok(())
 }
 
 /// Ends a session.
@@ -440,6 +626,14 @@ pub fn details(conn: &Connection, key: &Key<'_>, today: NaiveDate) -> Result<Det
         )
         .map_err(server_err)?;
     let views = refills(conn, &row.visit_code)?;
+    let due_refill = due(&views, today);
+    // A one-time code shows nothing of a prescription with nothing to dispense today (spent,
+    // cancelled, expired, not yet due): only why.
+    if matches!(key, Key::Code(_))
+        && let Err(e) = due_refill
+    {
+        return Err(e);
+    }
     let lines: Vec<RxLine> = serde_json::from_str(&lines).map_err(server_err)?;
     Ok(Details {
         visit_code: row.visit_code,
@@ -450,7 +644,7 @@ pub fn details(conn: &Connection, key: &Key<'_>, today: NaiveDate) -> Result<Det
         chronic,
         lines,
         contact,
-        due_refill: due(&views, today).ok(),
+        due_refill: due_refill.ok(),
         refills: views.into_iter().map(|(v, _, _)| v).collect(),
     })
 }
@@ -534,8 +728,12 @@ fn audit(
     .map_err(server_err)
 }
 
+/// Restores one dispense may have in all (a dispense–restore loop would hand out the medicine
+/// again and again).
+pub const MAX_RESTORES: i64 = 1;
+
 /// Abnormal-case restore (異常處理 恢復): the pharmacy that dispensed a refill turns it back to
-/// undispensed, with a reason; audited.
+/// undispensed, with a reason; audited; at most [`MAX_RESTORES`] times per dispense.
 pub fn restore(
     conn: &mut Connection,
     visit_code: &str,
@@ -564,6 +762,16 @@ pub fn restore(
             "only a refill this pharmacy dispensed can be restored".into(),
         ));
     };
+    let restores: i64 = tx
+        .query_row(
+            "SELECT COUNT(*) FROM rx_audit WHERE visit_code = ?1 AND refill = ?2 AND action = 'restore'",
+            params![visit_code, refill],
+            |r| r.get(0),
+        )
+        .map_err(server_err)?;
+    if restores >= MAX_RESTORES {
+        return Err(PharmacyError::RestoreLimit);
+    }
     tx.execute(
         "UPDATE rx_refills SET status = 'open', dispensed_by = NULL, dispensed_at = NULL, receipt_no = NULL, via = NULL
          WHERE visit_code = ?1 AND refill = ?2 AND status = 'dispensed'",
@@ -665,4 +873,52 @@ pub fn audit_log(conn: &Connection, visit_code: &str) -> rusqlite::Result<Vec<(S
         conn.prepare("SELECT actor, action, refill, detail FROM rx_audit WHERE visit_code = ?1 ORDER BY id")?;
     st.query_map([visit_code], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding 5 (issue 11): a stolen pharmacy table does not give the passwords away at the
+    /// speed of one SHA-256 per guess: PBKDF2-HMAC-SHA256 with its round count kept per row; an
+    /// older row (one SHA-256) still logs in and is rehashed at once.
+    #[test]
+    fn finding5_pharmacy_passwords_are_hashed_with_pbkdf2_not_one_sha256() {
+        let conn = Connection::open_in_memory().unwrap();
+        init(&conn).unwrap();
+        add_pharmacy(&conn, "5901010099", "x", "correct horse").unwrap();
+        let row = |conn: &Connection| -> (Vec<u8>, Vec<u8>, u32) {
+            conn.query_row(
+                "SELECT salt, pw_hash, kdf_iter FROM rx_pharmacies WHERE code = '5901010099'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+        };
+        let (salt, hash, iter) = row(&conn);
+        assert!(iter >= 100_000, "{iter} rounds");
+        let one_sha = ring::digest::digest(
+            &ring::digest::SHA256,
+            &[salt.as_slice(), b"correct horse"].concat(),
+        );
+        assert_ne!(hash.as_slice(), one_sha.as_ref());
+        let mut expect = [0u8; 32];
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            std::num::NonZeroU32::new(iter).unwrap(),
+            &salt,
+            b"correct horse",
+            &mut expect,
+        );
+        assert_eq!(hash, expect);
+        // A row of an older simulator: verified once with its SHA-256, then rehashed.
+        conn.execute(
+            "UPDATE rx_pharmacies SET pw_hash = ?1, kdf_iter = 0 WHERE code = '5901010099'",
+            [one_sha.as_ref()],
+        )
+        .unwrap();
+        login(&conn, "5901010099", "correct horse", "test", 0).unwrap();
+        assert_eq!(row(&conn).2, PBKDF2_ITERATIONS);
+        assert_eq!(row(&conn).1, expect.to_vec());
+    }
 }
