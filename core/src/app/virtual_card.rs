@@ -141,10 +141,11 @@ impl VirtualCardService {
         let qr = VcardQr::parse(qr_text)?;
         let local_checks = |key: &[u8]| -> Result<(), AppError> {
             qr.verify(key)?;
-            qr.check_fresh(self.app.clock.now_unix_ms())?;
+            // Used before expired: a QR presented once stays "used" after its 5 minutes too.
             if self.app.store.kv_get(USED_NAMESPACE, &qr.token_hex())?.is_some() {
                 return Err(VcardError::Used.into());
             }
+            qr.check_fresh(self.app.clock.now_unix_ms())?;
             Ok(())
         };
         if let Some(key) = self.cached_key()? {
