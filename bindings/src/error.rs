@@ -124,7 +124,9 @@ impl From<AppError> for HomeVisitError {
             AppError::VcardUsed => Self::VcardUsed,
             AppError::VcardForged => Self::VcardForged,
             AppError::VcardNoConsent => Self::VcardNoConsent,
-            AppError::VcardNeedsNetwork { fallback_sequence } => Self::VcardNeedsNetwork { fallback_sequence },
+            AppError::VcardNeedsNetwork { fallback_sequence } => {
+                Self::VcardNeedsNetwork { fallback_sequence }
+            }
             AppError::VcardNoRight => Self::VcardNoRight,
         }
     }
@@ -162,7 +164,9 @@ impl From<HomeVisitError> for AppError {
             HomeVisitError::VcardUsed => Self::VcardUsed,
             HomeVisitError::VcardForged => Self::VcardForged,
             HomeVisitError::VcardNoConsent => Self::VcardNoConsent,
-            HomeVisitError::VcardNeedsNetwork { fallback_sequence } => Self::VcardNeedsNetwork { fallback_sequence },
+            HomeVisitError::VcardNeedsNetwork { fallback_sequence } => {
+                Self::VcardNeedsNetwork { fallback_sequence }
+            }
             HomeVisitError::VcardNoRight => Self::VcardNoRight,
         }
     }

@@ -60,7 +60,9 @@ impl VirtualCard {
     /// The patient's answer so far.
     pub async fn consent_state(&self, session: String) -> Result<ConsentState, HomeVisitError> {
         let inner = self.inner.clone();
-        Ok(task(async move { inner.consent_state(&session).await }).await?.into())
+        Ok(task(async move { inner.consent_state(&session).await })
+            .await?
+            .into())
     }
 
     /// Reads the card data (refused until the patient consented) and begins a visit on it.

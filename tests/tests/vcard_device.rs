@@ -28,7 +28,9 @@ struct Day {
 
 async fn day() -> Day {
     let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(homevisit_core::platform::Clock::now_unix_ms(&homevisit_core::platform::SystemClock));
+    let clock = ManualClock::new(homevisit_core::platform::Clock::now_unix_ms(
+        &homevisit_core::platform::SystemClock,
+    ));
     let app = Arc::new(
         HomeVisit::open(
             AppConfig {
@@ -87,9 +89,15 @@ async fn vcard_visit_gets_a_v_sequence_number_and_its_upload_is_accepted() {
     let vc = d.app.virtual_card();
     let qr = patient_qr(&d);
     let scan = vc.scan(&qr).await.unwrap();
-    assert_eq!(vc.consent_state(&scan.session).await.unwrap(), ConsentState::Pending);
+    assert_eq!(
+        vc.consent_state(&scan.session).await.unwrap(),
+        ConsentState::Pending
+    );
     patient_agrees(&d, &qr);
-    assert_eq!(vc.consent_state(&scan.session).await.unwrap(), ConsentState::Granted);
+    assert_eq!(
+        vc.consent_state(&scan.session).await.unwrap(),
+        ConsentState::Granted
+    );
     let v = vc.begin_visit(&scan.session).await.unwrap();
     assert_eq!(v.patient().national_id_masked, "B22*****78");
     v.add_diagnosis("I10").unwrap();
@@ -180,7 +188,10 @@ async fn vcard_qr_is_single_use() {
     );
     let b = d.sim.new_binding().unwrap();
     other.enrol(&b.qr, &b.pin, "tablet-2").await.unwrap();
-    assert_eq!(other.virtual_card().scan(&qr).await.unwrap_err(), AppError::VcardUsed);
+    assert_eq!(
+        other.virtual_card().scan(&qr).await.unwrap_err(),
+        AppError::VcardUsed
+    );
     // Expired and reused are told apart.
     let late = patient_qr(&d);
     d.clock.advance_ms(FIVE_MIN + 1000);
@@ -212,11 +223,20 @@ async fn vcard_card_data_needs_consent() {
     let vc = d.app.virtual_card();
     let qr = patient_qr(&d);
     let scan = vc.scan(&qr).await.unwrap();
-    assert_eq!(vc.begin_visit(&scan.session).await.unwrap_err(), AppError::VcardNoConsent);
+    assert_eq!(
+        vc.begin_visit(&scan.session).await.unwrap_err(),
+        AppError::VcardNoConsent
+    );
     // Refused in the patient's app: still no reading.
     d.sim.state().vcard.answer(&qr, false).unwrap();
-    assert_eq!(vc.consent_state(&scan.session).await.unwrap(), ConsentState::Refused);
-    assert_eq!(vc.begin_visit(&scan.session).await.unwrap_err(), AppError::VcardNoConsent);
+    assert_eq!(
+        vc.consent_state(&scan.session).await.unwrap(),
+        ConsentState::Refused
+    );
+    assert_eq!(
+        vc.begin_visit(&scan.session).await.unwrap_err(),
+        AppError::VcardNoConsent
+    );
     assert!(d.app.list_visits(10, 0).unwrap().is_empty());
 }
 
@@ -255,7 +275,11 @@ async fn vcard_offline_says_so_and_falls_back_to_a020() {
         )
         .unwrap();
     assert_eq!(s.sequence_number, "A020");
-    assert!(s.abnormal_reason.unwrap().contains("virtual NHI card could not be verified"));
+    assert!(
+        s.abnormal_reason
+            .unwrap()
+            .contains("virtual NHI card could not be verified")
+    );
     assert!(!s.card_written);
 
     // The NHI down while "online" is the same: say so, never pretend.
@@ -299,7 +323,10 @@ async fn vcard_assisted_application_needs_the_right() {
         audit_code: "VC12345678".into(),
     };
     assert!(!format!("{application:?}").contains("A123456789"));
-    assert_eq!(vc.assist_application(&application).await.unwrap_err(), AppError::VcardNoRight);
+    assert_eq!(
+        vc.assist_application(&application).await.unwrap_err(),
+        AppError::VcardNoRight
+    );
     let audit = d.sim.state().vcard.grant_right(INSTITUTION, vec![staff.into()]);
     assert!(matches!(
         vc.assist_application(&application).await,

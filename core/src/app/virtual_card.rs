@@ -98,7 +98,11 @@ fn unreachable(e: &VcardError) -> bool {
 
 /// Network-class failures of the virtual-card calls become [`VcardError::NeedsNetwork`].
 fn needs_network(e: VcardError) -> VcardError {
-    if unreachable(&e) { VcardError::NeedsNetwork } else { e }
+    if unreachable(&e) {
+        VcardError::NeedsNetwork
+    } else {
+        e
+    }
 }
 
 fn check_session(session: &str) -> Result<&str, AppError> {
@@ -265,7 +269,10 @@ impl VirtualCardService {
             RuleError::Invalid { reason, .. } => invalid("staff_id", &reason),
         })?;
         if !application.photo_confirmed {
-            return Err(invalid("photo_confirmed", "the staff member must confirm the photo"));
+            return Err(invalid(
+                "photo_confirmed",
+                "the staff member must confirm the photo",
+            ));
         }
         if !application.id_document_confirmed {
             return Err(invalid(
@@ -367,7 +374,10 @@ impl VisitSession {
         };
         match answer {
             Some(a) => {
-                if !matches!(SequenceNumber::parse(&a.sequence_number), Ok(SequenceNumber::Virtual(_))) {
+                if !matches!(
+                    SequenceNumber::parse(&a.sequence_number),
+                    Ok(SequenceNumber::Virtual(_))
+                ) {
                     tracing::warn!(target: "homevisit::app", "the NHI answered a virtual-card visit without a V number");
                     return Err(AppError::Network);
                 }

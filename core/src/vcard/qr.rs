@@ -187,8 +187,18 @@ mod tests {
             qr.verify(nhi.public_key().as_ref()),
             Err(VcardError::Forged { .. })
         ));
-        for junk in ["", "hello", "NHIVC1:", "NHIVC1:@@@", "RX:ABC", &text[..text.len() - 4]] {
-            assert!(matches!(VcardQr::parse(junk), Err(VcardError::Forged { .. })), "{junk}");
+        for junk in [
+            "",
+            "hello",
+            "NHIVC1:",
+            "NHIVC1:@@@",
+            "RX:ABC",
+            &text[..text.len() - 4],
+        ] {
+            assert!(
+                matches!(VcardQr::parse(junk), Err(VcardError::Forged { .. })),
+                "{junk}"
+            );
         }
     }
 

@@ -216,7 +216,10 @@ async fn virtual_card_visit(app: &Arc<HomeVisit>, vpn: &VpnSim) -> Result<VisitS
         "patient's phone shows a single-use QR ({} characters), valid until {}",
         qr.len(),
         chrono::DateTime::from_timestamp_millis(expires)
-            .map(|t| t.with_timezone(&homevisit_core::model::taiwan_offset()).format("%H:%M:%S").to_string())
+            .map(|t| t
+                .with_timezone(&homevisit_core::model::taiwan_offset())
+                .format("%H:%M:%S")
+                .to_string())
             .unwrap_or_default()
     );
     let vc = app.virtual_card();
@@ -225,12 +228,16 @@ async fn virtual_card_visit(app: &Arc<HomeVisit>, vpn: &VpnSim) -> Result<VisitS
         "QR verified (NHI signature, not expired, first use); consent asked: {:?}",
         vc.consent_state(&scan.session).await.map_err(err("consent"))?
     );
-    nhi.answer(&qr, true).map_err(|e| format!("patient app: {}", e.1.message))?;
+    nhi.answer(&qr, true)
+        .map_err(|e| format!("patient app: {}", e.1.message))?;
     println!(
         "the patient taps 同意 in their app: {:?}",
         vc.consent_state(&scan.session).await.map_err(err("consent"))?
     );
-    let session = vc.begin_visit(&scan.session).await.map_err(err("virtual card data"))?;
+    let session = vc
+        .begin_visit(&scan.session)
+        .await
+        .map_err(err("virtual card data"))?;
     let who = session.patient();
     println!(
         "virtual card read through the NHI: {} {} (born {}), visit type {}",

@@ -264,18 +264,30 @@ fn virtual_card_rules(rec: &Record, seq: SequenceNumber) -> Result<(), Invalid> 
     let virtual_signer = rec.m("M01") == Some(crate::vcard::SIGNER_ID);
     if !matches!(seq, SequenceNumber::Virtual(_)) {
         if virtual_signer {
-            return Err(inv("M01", "the virtual-card signer signs only V sequence numbers"));
+            return Err(inv(
+                "M01",
+                "the virtual-card signer signs only V sequence numbers",
+            ));
         }
         return Ok(());
     }
     if rec.m("M12") != Some("1") {
-        return Err(inv("M12", "a virtual-card visit is never a card replacement (M12 = 1)"));
+        return Err(inv(
+            "M12",
+            "a virtual-card visit is never a card replacement (M12 = 1)",
+        ));
     }
     if !virtual_signer {
-        return Err(inv("M01", "a virtual-card visit carries the NHI's virtual-card signer id"));
+        return Err(inv(
+            "M01",
+            "a virtual-card visit carries the NHI's virtual-card signer id",
+        ));
     }
     if rec.m("M14").is_none() {
-        return Err(inv("M14", "a virtual-card visit needs the NHI's signature of its V number"));
+        return Err(inv(
+            "M14",
+            "a virtual-card visit needs the NHI's signature of its V number",
+        ));
     }
     Ok(())
 }

@@ -183,7 +183,12 @@ impl VcardState {
 
     /// An institution presents a scanned QR: forged, expired and reused QRs are refused with
     /// their own codes; otherwise a scan session waits for the patient's consent.
-    pub fn scan(&self, institution: &str, qr_text: &str, now_ms: i64) -> Result<wire::ScanResponse, ApiError> {
+    pub fn scan(
+        &self,
+        institution: &str,
+        qr_text: &str,
+        now_ms: i64,
+    ) -> Result<wire::ScanResponse, ApiError> {
         let forged = |m: &str| refuse(StatusCode::FORBIDDEN, codes::FORGED, m);
         let qr = VcardQr::parse(qr_text).map_err(|_| forged("not a virtual-card QR of the NHI"))?;
         qr.verify(self.key.public_key().as_ref())
@@ -193,7 +198,11 @@ impl VcardState {
             return Err(forged("the NHI never issued this QR"));
         };
         if issued.session.is_some() {
-            return Err(refuse(StatusCode::CONFLICT, codes::USED, "the QR was already used"));
+            return Err(refuse(
+                StatusCode::CONFLICT,
+                codes::USED,
+                "the QR was already used",
+            ));
         }
         if now_ms >= issued.expires_ms {
             return Err(refuse(StatusCode::GONE, codes::EXPIRED, "the QR has expired"));
@@ -211,7 +220,10 @@ impl VcardState {
                 visit: None,
             },
         );
-        Ok(wire::ScanResponse { session, expires_at_ms })
+        Ok(wire::ScanResponse {
+            session,
+            expires_at_ms,
+        })
     }
 
     /// The patient answers in their app (taps "同意" when `agree`) for the QR they showed.
@@ -235,7 +247,11 @@ impl VcardState {
         Ok(())
     }
 
-    fn session<'a>(inner: &'a mut Inner, institution: &str, session: &str) -> Result<&'a mut Session, ApiError> {
+    fn session<'a>(
+        inner: &'a mut Inner,
+        institution: &str,
+        session: &str,
+    ) -> Result<&'a mut Session, ApiError> {
         match inner.sessions.get_mut(session) {
             Some(s) if s.institution == institution => Ok(s),
             _ => Err(refuse(
@@ -280,11 +296,13 @@ impl VcardState {
         let s = Self::session(&mut inner, institution, session)?;
         Self::consented(s)?;
         let id = s.national_id.clone();
-        inner
-            .cards
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "vcard_unknown", "the virtual card was withdrawn"))
+        inner.cards.get(&id).cloned().ok_or_else(|| {
+            refuse(
+                StatusCode::NOT_FOUND,
+                "vcard_unknown",
+                "the virtual card was withdrawn",
+            )
+        })
     }
 
     /// The visit's `V` number, signed over card number, date-time, number, institution and visit
@@ -295,7 +313,8 @@ impl VcardState {
         req: &wire::SequenceRequest,
         now_ms: i64,
     ) -> Result<wire::SequenceResponse, ApiError> {
-        let visit_type = VisitType::parse(&req.visit_type).map_err(|_| bad("visit_type", "unknown visit type"))?;
+        let visit_type =
+            VisitType::parse(&req.visit_type).map_err(|_| bad("visit_type", "unknown visit type"))?;
         if visit_type.is_cancellation() {
             return Err(bad("visit_type", "ZA/ZB are not visits"));
         }
@@ -328,7 +347,13 @@ impl VcardState {
             .cards
             .get(&id)
             .map(|c| c.card_number.clone())
-            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "vcard_unknown", "the virtual card was withdrawn"))?;
+            .ok_or_else(|| {
+                refuse(
+                    StatusCode::NOT_FOUND,
+                    "vcard_unknown",
+                    "the virtual card was withdrawn",
+                )
+            })?;
         let counter = inner.counters.entry(institution.to_string()).or_insert(0);
         *counter += 1;
         let number = v_number(*counter).ok_or_else(|| {
@@ -338,9 +363,18 @@ impl VcardState {
                 "no more V numbers today",
             )
         })?;
-        debug_assert!(matches!(SequenceNumber::parse(&number), Ok(SequenceNumber::Virtual(_))));
+        debug_assert!(matches!(
+            SequenceNumber::parse(&number),
+            Ok(SequenceNumber::Virtual(_))
+        ));
         let answer = wire::SequenceResponse {
-            signature_hex: signature(&card_number, &at.to_roc_string(), &number, institution, &req.visit_code),
+            signature_hex: signature(
+                &card_number,
+                &at.to_roc_string(),
+                &number,
+                institution,
+                &req.visit_code,
+            ),
             sequence_number: number,
             sam_id: SIGNER_ID.into(),
         };
@@ -416,7 +450,13 @@ impl VcardState {
 
 /// The NHI's signature of a virtual-card visit (M14): the simulated key hierarchy's signature
 /// under the [`SIGNER_ID`] key, the same form the upload checker verifies for a cloud SAM.
-pub fn signature(card_number: &str, visit_datetime: &str, sequence: &str, institution: &str, visit_code: &str) -> String {
+pub fn signature(
+    card_number: &str,
+    visit_datetime: &str,
+    sequence: &str,
+    institution: &str,
+    visit_code: &str,
+) -> String {
     let keys = nhi_reader_sim::keys::KeyHierarchy::simulated();
     nhi_reader_sim::keys::visit_signature(
         &keys.sam_key(SIGNER_ID),

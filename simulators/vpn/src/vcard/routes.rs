@@ -118,7 +118,10 @@ async fn card(
     body: Bytes,
 ) -> Json<wire::CardData> {
     let req: wire::SessionRequest = json_body(&body)?;
-    state.vcard.card(&device.institution, &req.session).map(axum::Json)
+    state
+        .vcard
+        .card(&device.institution, &req.session)
+        .map(axum::Json)
 }
 
 async fn sequence(
@@ -165,14 +168,22 @@ async fn patient_consent(
     }))
 }
 
-async fn admin_clock(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Json<ClockResponse> {
+async fn admin_clock(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Json<ClockResponse> {
     check_admin(&state, &headers)?;
     let req: ClockRequest = json_body(&body)?;
     state.vcard.advance_clock_ms(req.advance_ms);
     Ok(axum::Json(ClockResponse { now_ms: now(&state) }))
 }
 
-async fn admin_rights(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Json<RightResponse> {
+async fn admin_rights(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Json<RightResponse> {
     check_admin(&state, &headers)?;
     let req: RightRequest = json_body(&body)?;
     Ok(axum::Json(RightResponse {

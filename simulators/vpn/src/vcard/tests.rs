@@ -88,14 +88,20 @@ fn vcard_card_data_needs_consent() {
     assert_eq!(s.consent_state(INST, &scan.session).unwrap().state, "pending");
     assert_eq!(code(s.card(INST, &scan.session).unwrap_err()), codes::NO_CONSENT);
     assert_eq!(
-        code(s.sequence(INST, &seq_req(&scan.session, &"a".repeat(32), T0), T0).unwrap_err()),
+        code(
+            s.sequence(INST, &seq_req(&scan.session, &"a".repeat(32), T0), T0)
+                .unwrap_err()
+        ),
         codes::NO_CONSENT
     );
     s.answer(&qr, true).unwrap();
     assert_eq!(s.consent_state(INST, &scan.session).unwrap().state, "granted");
     assert_eq!(s.card(INST, &scan.session).unwrap().national_id, PATIENT);
     // Only the institution that scanned.
-    assert_eq!(code(s.card(OTHER, &scan.session).unwrap_err()), codes::UNKNOWN_SESSION);
+    assert_eq!(
+        code(s.card(OTHER, &scan.session).unwrap_err()),
+        codes::UNKNOWN_SESSION
+    );
     // A refusal is a refusal.
     let (qr, _) = s.issue_qr(PATIENT, T0).unwrap();
     let scan = s.scan(INST, &qr, T0).unwrap();
@@ -115,11 +121,16 @@ fn vcard_visit_gets_a_v_sequence_number() {
     // A retry gets the same answer; a second visit on the same scan is refused.
     assert_eq!(s.sequence(INST, &seq_req(&session, &txn, T0), T0).unwrap(), a);
     assert_eq!(
-        code(s.sequence(INST, &seq_req(&session, &"1".repeat(32), T0), T0).unwrap_err()),
+        code(
+            s.sequence(INST, &seq_req(&session, &"1".repeat(32), T0), T0)
+                .unwrap_err()
+        ),
         codes::USED
     );
     let (_, session2) = consented(&s);
-    let b = s.sequence(INST, &seq_req(&session2, &"2".repeat(32), T0), T0).unwrap();
+    let b = s
+        .sequence(INST, &seq_req(&session2, &"2".repeat(32), T0), T0)
+        .unwrap();
     assert_eq!(b.sequence_number, "V002");
     assert_eq!(v_number(36), Some("V010".into()));
     assert_eq!(v_number(0), None);
@@ -153,7 +164,10 @@ fn vcard_assisted_application_needs_the_right() {
     assert_eq!(code(s.apply(INST, &req, T0).unwrap_err()), codes::NOT_DESIGNATED);
     req.staff_id = staff.into();
     req.photo_confirmed = false;
-    assert_eq!(s.apply(INST, &req, T0).unwrap_err().1.field.as_deref(), Some("photo_confirmed"));
+    assert_eq!(
+        s.apply(INST, &req, T0).unwrap_err().1.field.as_deref(),
+        Some("photo_confirmed")
+    );
     req.photo_confirmed = true;
     assert!(!s.has_card("A123456789"));
     s.apply(INST, &req, T0).unwrap();
