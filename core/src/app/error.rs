@@ -256,7 +256,7 @@ impl From<crate::vcard::VcardError> for AppError {
             tracing::info!(target: "homevisit::app", error = %e, "virtual card refused");
         }
         match e {
-            V::Vpn(v) => return AppError::from(v),
+            V::Vpn(v) => AppError::from(v),
             V::Expired { expired_at_ms } => AppError::VcardExpired { expired_at_ms },
             V::Used => AppError::VcardUsed,
             V::Forged { .. } => AppError::VcardForged,

@@ -426,7 +426,7 @@ impl VcardState {
                 "audit_code",
             ));
         }
-        if !right.staff.iter().any(|s| *s == req.staff_id) {
+        if !right.staff.contains(&req.staff_id) {
             return Err(with_field(
                 refuse(
                     StatusCode::FORBIDDEN,
