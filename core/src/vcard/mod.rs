@@ -16,3 +16,6 @@ pub mod wire;
 
 pub use error::VcardError;
 pub use qr::{QR_LIFETIME_MS, QR_PREFIX, VcardQr};
+
+#[cfg(test)]
+mod tests;
