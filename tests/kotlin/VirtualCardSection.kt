@@ -85,7 +85,7 @@ fun virtualCardSection(day: Day) {
     check("vcard: no card was written (no chip)", !visit.cardWritten)
     check("vcard: the summary prints no clear ID", !visit.toString().contains(VCARD_PATIENT_ID))
 
-    attempt("vcard: drain the outbox") { runBlocking { app.sync().drainOnce(0uL) } }
+    attempt("vcard: drain the outbox") { runBlocking { app.syncService().drainOnce(0uL) } }
     check("vcard: the upload was accepted and stored once", storedCount(day, visit.visitCode) == 1)
 
     // A QR is single-use, and expires 5 minutes after issue: distinct errors.

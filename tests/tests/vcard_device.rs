@@ -170,8 +170,11 @@ async fn vcard_qr_is_single_use() {
     let vc = d.app.virtual_card();
     let qr = patient_qr(&d);
     vc.scan(&qr).await.unwrap();
-    // The device remembers it.
+    // The device remembers it: refused even with no network (not "needs network").
     assert_eq!(vc.scan(&qr).await.unwrap_err(), AppError::VcardUsed);
+    d.app.set_online(false);
+    assert_eq!(vc.scan(&qr).await.unwrap_err(), AppError::VcardUsed);
+    d.app.set_online(true);
     // Another device (no memory of it) is refused by the NHI with the same code.
     let other_dir = tempfile::tempdir().unwrap();
     let other = Arc::new(
@@ -215,6 +218,20 @@ async fn vcard_qr_forged_is_refused() {
     assert_eq!(vc.scan("not a qr").await.unwrap_err(), AppError::VcardForged);
     // The genuine one still works (the forgery did not burn it).
     vc.scan(&genuine).await.unwrap();
+    // With the NHI's key kept, the device tells a forgery even with no network.
+    let other = patient_qr(&d);
+    let mut bytes: Vec<char> = other.chars().collect();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == 'A' { 'B' } else { 'A' };
+    let forged: String = bytes.into_iter().collect();
+    d.app.set_online(false);
+    assert_eq!(vc.scan(&forged).await.unwrap_err(), AppError::VcardForged);
+    // …and an expired one by its own clock.
+    d.clock.advance_ms(FIVE_MIN + 1000);
+    assert!(matches!(vc.scan(&other).await, Err(AppError::VcardExpired { .. })));
+    // A genuine, fresh QR offline: the device says it cannot verify it without the NHI.
+    d.clock.advance_ms(-(FIVE_MIN + 1000));
+    assert!(matches!(vc.scan(&other).await, Err(AppError::VcardNeedsNetwork { .. })));
 }
 
 #[tokio::test]
