@@ -74,6 +74,25 @@ pub enum HomeVisitError {
     /// A bug inside the core (including a caught panic); logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
+    /// The virtual-card QR is past its 5 minutes (at `expired_at_unix_ms`; 0 when only the NHI
+    /// knows): the patient shows a new one.
+    #[error("the virtual card QR has expired")]
+    VcardExpired { expired_at_unix_ms: i64 },
+    /// The virtual-card QR was already used (single-use).
+    #[error("the virtual card QR was already used")]
+    VcardUsed,
+    /// The virtual-card QR is not one the NHI issued.
+    #[error("the virtual card QR is not genuine")]
+    VcardForged,
+    /// The patient has not consented (or refused) in their app.
+    #[error("the patient has not consented to reading the virtual card")]
+    VcardNoConsent,
+    /// A virtual card cannot be verified offline; the fallback takes `fallback_sequence` (`A020`).
+    #[error("a virtual card cannot be verified offline")]
+    VcardNeedsNetwork { fallback_sequence: String },
+    /// The institution does not hold the virtual-card assisted-application right.
+    #[error("this institution does not hold the virtual-card application right")]
+    VcardNoRight,
 }
 
 impl From<AppError> for HomeVisitError {
@@ -103,6 +122,16 @@ impl From<AppError> for HomeVisitError {
             },
             AppError::PractitionerNotVerified => Self::PractitionerNotVerified,
             AppError::Internal => Self::Internal,
+            AppError::VcardExpired { expired_at_ms } => Self::VcardExpired {
+                expired_at_unix_ms: expired_at_ms,
+            },
+            AppError::VcardUsed => Self::VcardUsed,
+            AppError::VcardForged => Self::VcardForged,
+            AppError::VcardNoConsent => Self::VcardNoConsent,
+            AppError::VcardNeedsNetwork { fallback_sequence } => {
+                Self::VcardNeedsNetwork { fallback_sequence }
+            }
+            AppError::VcardNoRight => Self::VcardNoRight,
         }
     }
 }
@@ -134,6 +163,16 @@ impl From<HomeVisitError> for AppError {
             },
             HomeVisitError::PractitionerNotVerified => Self::PractitionerNotVerified,
             HomeVisitError::Internal => Self::Internal,
+            HomeVisitError::VcardExpired { expired_at_unix_ms } => Self::VcardExpired {
+                expired_at_ms: expired_at_unix_ms,
+            },
+            HomeVisitError::VcardUsed => Self::VcardUsed,
+            HomeVisitError::VcardForged => Self::VcardForged,
+            HomeVisitError::VcardNoConsent => Self::VcardNoConsent,
+            HomeVisitError::VcardNeedsNetwork { fallback_sequence } => {
+                Self::VcardNeedsNetwork { fallback_sequence }
+            }
+            HomeVisitError::VcardNoRight => Self::VcardNoRight,
         }
     }
 }

@@ -21,6 +21,7 @@ mod prescription;
 mod readers;
 mod records;
 mod sync;
+mod virtual_card;
 mod visit;
 
 pub use app::{HomeVisitApp, ListenerError, OutboxListener, OutboxSubscription};
@@ -46,6 +47,7 @@ pub use readers::{
     CardSlot, PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderModel, ReaderState,
     ReaderStateEvent, ReaderStateListener, ReaderSubscription, Readers,
 };
+pub use virtual_card::{ConsentState, VirtualCard, VirtualCardScan};
 pub use visit::{OrderKind, OrderLine, PatientView, Sex, VisitDraft, VisitSession, VisitType};
 
 uniffi::setup_scaffolding!();

@@ -78,7 +78,7 @@ pub struct VisitDraft {
 /// One visit in progress; close it to abandon the visit.
 #[derive(uniffi::Object)]
 pub struct VisitSession {
-    inner: Arc<app::VisitSession>,
+    pub(crate) inner: Arc<app::VisitSession>,
 }
 
 #[uniffi::export(async_runtime = "tokio")]

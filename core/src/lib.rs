@@ -16,6 +16,7 @@ pub mod rules;
 pub mod rx;
 pub mod store;
 pub mod sync;
+pub mod vcard;
 pub mod vpn;
 
 pub use error::{Error, Result};

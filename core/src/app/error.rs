@@ -115,6 +115,33 @@ pub enum AppError {
     /// A bug or an unexpected state inside the core; logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
+    /// The virtual NHI card QR is past its 5 minutes (at `expired_at_ms`; 0 when only the NHI
+    /// knows): the patient must show a new one.
+    #[error("the virtual card QR has expired")]
+    VcardExpired {
+        /// When it expired, ms since the epoch (0 when the NHI refused it without saying).
+        expired_at_ms: i64,
+    },
+    /// The virtual NHI card QR was already used (single-use): the patient must show a new one.
+    #[error("the virtual card QR was already used")]
+    VcardUsed,
+    /// The virtual NHI card QR is not one the NHI issued.
+    #[error("the virtual card QR is not genuine")]
+    VcardForged,
+    /// The patient has not approved the reading in their app (or refused it).
+    #[error("the patient has not consented to reading the virtual card")]
+    VcardNoConsent,
+    /// A virtual card cannot be verified without the NHI: no network. The visit may go on the
+    /// abnormal path `fallback_sequence` (with the physical card, or the patient's data typed from
+    /// an ID document), never as a verified virtual-card visit.
+    #[error("a virtual card cannot be verified offline")]
+    VcardNeedsNetwork {
+        /// The abnormal sequence number the fallback takes (`A020`).
+        fallback_sequence: String,
+    },
+    /// The institution does not hold the virtual-card assisted-application right.
+    #[error("this institution does not hold the virtual-card application right")]
+    VcardNoRight,
 }
 
 impl AppError {
@@ -142,11 +169,17 @@ impl AppError {
             AppError::AlreadyDispensed { .. } => "already_dispensed",
             AppError::PractitionerNotVerified => "practitioner_not_verified",
             AppError::Internal => "internal",
+            AppError::VcardExpired { .. } => "vcard_expired",
+            AppError::VcardUsed => "vcard_used",
+            AppError::VcardForged => "vcard_forged",
+            AppError::VcardNoConsent => "vcard_no_consent",
+            AppError::VcardNeedsNetwork { .. } => "vcard_needs_network",
+            AppError::VcardNoRight => "vcard_no_right",
         }
     }
 
     /// Every code [`AppError::code`] can give (for hosts that switch on codes, and for tests).
-    pub const CODES: [&'static str; 21] = [
+    pub const CODES: [&'static str; 27] = [
         "validation",
         "wrong_pin",
         "card_locked",
@@ -168,6 +201,12 @@ impl AppError {
         "already_dispensed",
         "practitioner_not_verified",
         "internal",
+        "vcard_expired",
+        "vcard_used",
+        "vcard_forged",
+        "vcard_no_consent",
+        "vcard_needs_network",
+        "vcard_no_right",
     ];
 
     /// Whether trying the same operation again later may succeed (network, clock, lock).
@@ -212,6 +251,27 @@ impl From<StoreError> for AppError {
 impl From<VpnError> for AppError {
     fn from(e: VpnError) -> Self {
         AppError::from(crate::Error::from(e))
+    }
+}
+
+impl From<crate::vcard::VcardError> for AppError {
+    /// The virtual-card refusals keep their own codes; other failures map as the VPN's do.
+    fn from(e: crate::vcard::VcardError) -> Self {
+        use crate::vcard::VcardError as V;
+        if !matches!(e, V::Vpn(_)) {
+            tracing::info!(target: "homevisit::app", error = %e, "virtual card refused");
+        }
+        match e {
+            V::Vpn(v) => AppError::from(v),
+            V::Expired { expired_at_ms } => AppError::VcardExpired { expired_at_ms },
+            V::Used => AppError::VcardUsed,
+            V::Forged { .. } => AppError::VcardForged,
+            V::NoConsent => AppError::VcardNoConsent,
+            V::NeedsNetwork => AppError::VcardNeedsNetwork {
+                fallback_sequence: crate::model::AbnormalCode::NetworkBefore.code().to_string(),
+            },
+            V::NoRight => AppError::VcardNoRight,
+        }
     }
 }
 
@@ -421,6 +481,14 @@ mod tests {
             },
             AppError::PractitionerNotVerified,
             AppError::Internal,
+            AppError::VcardExpired { expired_at_ms: 0 },
+            AppError::VcardUsed,
+            AppError::VcardForged,
+            AppError::VcardNoConsent,
+            AppError::VcardNeedsNetwork {
+                fallback_sequence: String::new(),
+            },
+            AppError::VcardNoRight,
         ];
         let codes: Vec<_> = all.iter().map(AppError::code).collect();
         assert_eq!(codes, AppError::CODES);

@@ -18,6 +18,7 @@ mod runtime;
 mod session;
 mod sync;
 mod view;
+mod virtual_card;
 mod visit;
 
 pub use enrol::EnrolmentStatus;
@@ -37,6 +38,7 @@ pub use readers::{
 };
 pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
+pub use virtual_card::{AssistedApplication, ConsentState, VirtualCardScan, VirtualCardService};
 pub use visit::{PatientView, VisitDraft, VisitSession};
 
 use crate::model::{CardBasicData, InstitutionCode, RocDateTime, Visit};

@@ -78,12 +78,26 @@ struct FinishPlan {
     at_unix_ms: i64,
 }
 
+/// Where a visit's card data came from, and so how `finish` gets its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum CardSource {
+    /// The physical card in the reader: cloud SAM, sequence number from the chip, card written.
+    Chip,
+    /// A virtual NHI card read through the NHI after the patient consented (`virtual_card.rs`):
+    /// a `V` sequence number from the NHI, nothing written (no chip).
+    Virtual {
+        /// The NHI's scan session.
+        session: String,
+    },
+}
+
 /// One visit in progress (Kotlin: hold it for the visit screen; drop it to abandon the visit).
 pub struct VisitSession {
-    app: Arc<HomeVisit>,
-    patient: CardBasicData,
-    practitioner_id: String,
-    draft: Mutex<VisitDraft>,
+    pub(super) app: Arc<HomeVisit>,
+    pub(super) patient: CardBasicData,
+    pub(super) practitioner_id: String,
+    pub(super) draft: Mutex<VisitDraft>,
+    pub(super) source: CardSource,
 }
 
 impl std::fmt::Debug for VisitSession {
@@ -112,6 +126,7 @@ impl HomeVisit {
             app: self.clone(),
             patient,
             practitioner_id: practitioner.national_id,
+            source: CardSource::Chip,
             draft: Mutex::new(VisitDraft {
                 visit_type,
                 follow_up,
@@ -292,6 +307,10 @@ impl VisitSession {
             None => self.new_plan(request_id)?,
         };
         let at = RocDateTime::from_unix_ms(plan.at_unix_ms).map_err(|_| AppError::Internal)?;
+        if let CardSource::Virtual { session } = &self.source {
+            let ids = (plan.visit_id, plan.txn_id, plan.code_counter);
+            return self.finish_virtual(session, &draft, ids, at).await;
+        }
         let body = VisitBody {
             diagnoses: draft.diagnoses.clone(),
             fee_points: draft.fee_points,

@@ -15,6 +15,10 @@
 //! code, M35–M40 diagnoses (main first, at most 6), M44 fee points, M45 copayment points. One `MB2`
 //! per order: D01 visit date-time, D02 `1` drug / `2` treatment, D03 serial `001`…, D06 code,
 //! D07 route, D08 frequency, D09 days, D10 total `0000.0`.
+//!
+//! A virtual-card visit (M13 `V…`, `crate::vcard`) is format `A` with M12 `1`; its M01 is the NHI's
+//! virtual-card signer and M14 the NHI's signature of the `V` number (there is no chip and no SAM
+//! on the device); a `V` visit without them is refused here rather than sent.
 
 use super::error::VpnError;
 use crate::model::{OrderKind, RocDate, RocDateTime, SequenceNumber, Visit};
@@ -63,6 +67,13 @@ pub fn record_text(visit: &Visit) -> Result<String, VpnError> {
     }
     if visit.orders.len() > 999 {
         return Err(bad("D03: at most 999 orders"));
+    }
+    if matches!(seq, SequenceNumber::Virtual(_))
+        && (visit.sam_id.is_none() || visit.security_signature.is_none() || visit.card_written)
+    {
+        return Err(bad(
+            "M13: a virtual-card visit carries the NHI's signer (M01) and signature (M14), and no card write",
+        ));
     }
     let replacement = seq.required_replacement_flag().unwrap_or(1).to_string();
     let mut s = String::with_capacity(640 + 96 * visit.orders.len());

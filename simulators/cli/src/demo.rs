@@ -138,6 +138,7 @@ async fn day(
     let first = visit(&app, 0).await?;
     // A chronic continuous prescription: three fills, the first today.
     let first_rx = prescription(&app, &first, Some(3), sim_dir)?;
+    virtual_card_visit(&app, &vpn).await?;
 
     step("Visits 2 and 3 — no signal in the mountains");
     app.set_online(false);
@@ -199,6 +200,67 @@ async fn day(
     app.readers().disconnect().await;
     vpn.stop().await;
     Ok(())
+}
+
+/// One visit on a virtual NHI card (虛擬健保卡): the patient's phone (the simulator's patient app)
+/// shows a single-use QR, the app scans it, the patient taps "同意", the app reads the card data
+/// through the NHI and the visit gets a `V` sequence number from the NHI; no card is written.
+async fn virtual_card_visit(app: &Arc<HomeVisit>, vpn: &VpnSim) -> Result<VisitSummary, String> {
+    step("Visit on a virtual NHI card — QR, consent, V sequence number, no card write");
+    let patient = &nhi_reader_sim::card::demo_patients()[3];
+    let nhi = &vpn.state().vcard;
+    let (qr, expires) = nhi
+        .issue_qr(&patient.national_id, nhi.now_ms(vpn.state().now_ms()))
+        .map_err(|e| format!("patient app: {}", e.1.message))?;
+    println!(
+        "patient's phone shows a single-use QR ({} characters), valid until {}",
+        qr.len(),
+        chrono::DateTime::from_timestamp_millis(expires)
+            .map(|t| t
+                .with_timezone(&homevisit_core::model::taiwan_offset())
+                .format("%H:%M:%S")
+                .to_string())
+            .unwrap_or_default()
+    );
+    let vc = app.virtual_card();
+    let scan = vc.scan(&qr).await.map_err(err("virtual card scan"))?;
+    println!(
+        "QR verified (NHI signature, not expired, first use); consent asked: {:?}",
+        vc.consent_state(&scan.session).await.map_err(err("consent"))?
+    );
+    nhi.answer(&qr, true)
+        .map_err(|e| format!("patient app: {}", e.1.message))?;
+    println!(
+        "the patient taps 同意 in their app: {:?}",
+        vc.consent_state(&scan.session).await.map_err(err("consent"))?
+    );
+    let session = vc
+        .begin_visit(&scan.session)
+        .await
+        .map_err(err("virtual card data"))?;
+    let who = session.patient();
+    println!(
+        "virtual card read through the NHI: {} {} (born {}), visit type {}",
+        who.name_masked,
+        who.national_id_masked,
+        who.birth_year,
+        session.draft().visit_type.code()
+    );
+    session.add_diagnosis("I10").map_err(err("diagnosis"))?;
+    session.set_fees(1631, 0).map_err(err("fees"))?;
+    let summary = session
+        .finish(&uuid::Uuid::now_v7().to_string())
+        .await
+        .map_err(err("virtual-card visit"))?;
+    println!(
+        "visit identification code {}, sequence number {} from the NHI; card written: {} (no chip)",
+        summary.visit_code, summary.sequence_number, summary.card_written
+    );
+    match vc.scan(&qr).await {
+        Err(e) => println!("the same QR again is refused: {e} [{}]", e.code()),
+        Ok(_) => return Err("a reused virtual-card QR was accepted".into()),
+    }
+    Ok(summary)
 }
 
 /// A stable id of this device, derived from a key the host key store keeps.

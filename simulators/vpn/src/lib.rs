@@ -17,6 +17,10 @@
 //! Admin routes (`/admin`, header `x-admin-token`): `POST /admin/bindings` (new QR-2 + PIN),
 //! `GET|PUT /admin/faults`, `GET /admin/visits[?code=…]`, `POST /admin/devices/{id}/revoke`
 //! (a lost or stolen device; served by the pharmacy routes, which keep the revocation list).
+//!
+//! Virtual NHI card ([`vcard`]): device routes `/v1/vcard/{key,scan,consent,card,sequence,applications}`;
+//! with the admin token `POST /patient-app/vcard/{qr,consent}` (the patient's app) and
+//! `POST /admin/vcard/{clock,rights}`.
 
 pub mod db;
 pub mod faults;
@@ -24,6 +28,7 @@ pub mod pharmacy;
 pub mod seeds;
 pub mod tls;
 pub mod upload;
+pub mod vcard;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -112,6 +117,8 @@ pub struct SimState {
     pub fingerprint: [u8; 32],
     /// The base URL, once listening.
     pub url: Mutex<String>,
+    /// The NHI's virtual-card service (QRs, consent, `V` numbers, assisted applications).
+    pub vcard: vcard::VcardState,
     skew_ms: AtomicI64,
     nonces: Mutex<HashMap<String, i64>>,
 }
@@ -771,6 +778,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route(routes::SAM_CARD_AUTH, post(sam_card_auth))
         .route(routes::SAM_VERIFY, post(sam_verify))
         .route(routes::SAM_SIGN, post(sam_sign))
+        // Virtual NHI card (simulators/vpn/src/vcard/routes.rs).
+        .merge(vcard::routes::signed())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth_layer));
     let device = Router::new()
         .route(routes::ENROL, post(enrol))
@@ -780,7 +789,9 @@ pub fn router(state: Arc<SimState>) -> Router {
     let admin = Router::new()
         .route("/admin/bindings", post(admin_binding))
         .route("/admin/faults", get(admin_get_faults).put(admin_put_faults))
-        .route("/admin/visits", get(admin_visits));
+        .route("/admin/visits", get(admin_visits))
+        // Virtual NHI card: the patient app's QR and consent, the service's clock, the right.
+        .merge(vcard::routes::admin());
     Router::new()
         .merge(device)
         .merge(admin)
@@ -845,6 +856,7 @@ impl VpnSim {
             fingerprint: identity.fingerprint,
             url: Mutex::new(url.clone()),
             nonces: Mutex::new(HashMap::new()),
+            vcard: vcard::VcardState::new(),
         });
         // The rx engineer's pharmacy routes, with the enrolled devices' keys as signer directory.
         let pharmacy_path = path

@@ -256,6 +256,42 @@ fn signature_matches(rec: &Record, sam: &str, signature_hex: &str) -> bool {
     nhi_reader_sim::keys::ct_eq(expected.as_bytes(), signature_hex.to_ascii_uppercase().as_bytes())
 }
 
+/// A virtual-card visit (M13 `V…`, our reading of shared/domain.md §3 and seed 003): the card was
+/// present (M12 = 1, no replacement), and the NHI's virtual-card signer gave the number, so M01 is
+/// [`crate::vcard::SIGNER_ID`] and M14 its signature (verified below like a cloud SAM's). That
+/// signer signs nothing else.
+fn virtual_card_rules(rec: &Record, seq: SequenceNumber) -> Result<(), Invalid> {
+    let virtual_signer = rec.m("M01") == Some(crate::vcard::SIGNER_ID);
+    if !matches!(seq, SequenceNumber::Virtual(_)) {
+        if virtual_signer {
+            return Err(inv(
+                "M01",
+                "the virtual-card signer signs only V sequence numbers",
+            ));
+        }
+        return Ok(());
+    }
+    if rec.m("M12") != Some("1") {
+        return Err(inv(
+            "M12",
+            "a virtual-card visit is never a card replacement (M12 = 1)",
+        ));
+    }
+    if !virtual_signer {
+        return Err(inv(
+            "M01",
+            "a virtual-card visit carries the NHI's virtual-card signer id",
+        ));
+    }
+    if rec.m("M14").is_none() {
+        return Err(inv(
+            "M14",
+            "a virtual-card visit needs the NHI's signature of its V number",
+        ));
+    }
+    Ok(())
+}
+
 /// Applies the known checker rules to one record. `institution` is the uploading device's;
 /// `now_ms` the server's clock.
 pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Invalid> {
@@ -294,6 +330,7 @@ pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Inva
     }
     let seq = SequenceNumber::parse(get("M13"))
         .map_err(|e| inv("M13", format!("sequence number: {}", e.reason)))?;
+    virtual_card_rules(rec, seq)?;
     if visit_type.is_counted() && format == "A" && seq.abnormal().is_some() {
         return Err(inv(
             "M13",
