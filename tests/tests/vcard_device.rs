@@ -228,10 +228,16 @@ async fn vcard_qr_forged_is_refused() {
     assert_eq!(vc.scan(&forged).await.unwrap_err(), AppError::VcardForged);
     // …and an expired one by its own clock.
     d.clock.advance_ms(FIVE_MIN + 1000);
-    assert!(matches!(vc.scan(&other).await, Err(AppError::VcardExpired { .. })));
+    assert!(matches!(
+        vc.scan(&other).await,
+        Err(AppError::VcardExpired { .. })
+    ));
     // A genuine, fresh QR offline: the device says it cannot verify it without the NHI.
     d.clock.advance_ms(-(FIVE_MIN + 1000));
-    assert!(matches!(vc.scan(&other).await, Err(AppError::VcardNeedsNetwork { .. })));
+    assert!(matches!(
+        vc.scan(&other).await,
+        Err(AppError::VcardNeedsNetwork { .. })
+    ));
 }
 
 #[tokio::test]

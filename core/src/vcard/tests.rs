@@ -45,9 +45,18 @@ fn server_refusals_keep_their_own_types() {
         VcardError::from_server_code(codes::FORGED),
         Some(VcardError::Forged { .. })
     ));
-    assert_eq!(VcardError::from_server_code(codes::NO_CONSENT), Some(VcardError::NoConsent));
-    assert_eq!(VcardError::from_server_code(codes::REFUSED), Some(VcardError::NoConsent));
-    assert_eq!(VcardError::from_server_code(codes::NO_RIGHT), Some(VcardError::NoRight));
+    assert_eq!(
+        VcardError::from_server_code(codes::NO_CONSENT),
+        Some(VcardError::NoConsent)
+    );
+    assert_eq!(
+        VcardError::from_server_code(codes::REFUSED),
+        Some(VcardError::NoConsent)
+    );
+    assert_eq!(
+        VcardError::from_server_code(codes::NO_RIGHT),
+        Some(VcardError::NoRight)
+    );
     assert_eq!(VcardError::from_server_code(codes::BAD_AUDIT_CODE), None);
     // Distinct public codes for expired and used.
     let expired = crate::app::AppError::from(VcardError::Expired { expired_at_ms: 1 });
