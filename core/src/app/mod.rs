@@ -113,7 +113,8 @@ impl std::fmt::Debug for HomeVisit {
 
 impl HomeVisit {
     /// Opens (or creates and migrates) the app's store in `config.data_dir`, sealed under the key
-    /// store's keys. A wrong key gives [`AppError::WrongKey`]; a corrupt file is moved aside (never
+    /// store's keys. A wrong key gives [`AppError::WrongKey`]; an existing database whose key the
+    /// key store lost gives [`AppError::KeyMissing`] with its files untouched; a corrupt file is moved aside (never
     /// deleted) and gives [`AppError::Corrupt`]. A data directory already open in this process
     /// gives [`AppError::AlreadyOpen`].
     pub fn open(config: AppConfig, keys: Arc<dyn KeyStore>, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
@@ -123,16 +124,18 @@ impl HomeVisit {
         if device_id.is_empty() || device_id.len() > 64 {
             return Err(input::invalid("device_id", "must be 1 to 64 characters"));
         }
-        let codes = VisitCodeGenerator::from_key_store(keys.as_ref(), &device_id).map_err(|e| match e {
-            VisitCodeStoreError::KeyStore(k) => AppError::from(k),
-            VisitCodeStoreError::Code(c) => AppError::from(RuleError::from(c)),
-        })?;
         let dir_lock = lock::DirLock::acquire(&config.data_dir)?;
+        // The store first: for an existing database with a lost key it refuses before any key
+        // (its own or the visit codes') is created.
         let store = Arc::new(Store::open_with_clock(
             config.data_dir.join(DATABASE_FILE),
             keys.as_ref(),
             clock.clone(),
         )?);
+        let codes = VisitCodeGenerator::from_key_store(keys.as_ref(), &device_id).map_err(|e| match e {
+            VisitCodeStoreError::KeyStore(k) => AppError::from(k),
+            VisitCodeStoreError::Code(c) => AppError::from(RuleError::from(c)),
+        })?;
         let listeners = Listeners::default();
         let connectivity = ManualConnectivity::new(true);
         let vpn: sync::VpnSlot = Arc::new(RwLock::new(None));

@@ -23,7 +23,7 @@ pub struct RecoveryReport {
 
 /// Reads what it can from the moved-aside database at `path` (read-only), with the store's keys.
 pub fn read_moved_aside(path: &Path, key_store: &dyn KeyStore) -> StoreResult<RecoveryReport> {
-    let sealer = Sealer::from_key_store(key_store)?;
+    let sealer = Sealer::from_key_store(key_store, true)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
