@@ -16,6 +16,8 @@ pub enum DrainStopReason {
     TimeBudget,
     /// The remaining jobs wait on rejected ones.
     Blocked,
+    /// The server's certificate matched no pin: stopped at once, the jobs stay queued.
+    CertificateMismatch,
 }
 
 /// What one drain did; `complete` only when nothing is owed to the NHI.
@@ -51,6 +53,7 @@ impl From<sync::DrainSummary> for DrainSummary {
                 sync::StopReason::Offline => DrainStopReason::Offline,
                 sync::StopReason::TimeBudget => DrainStopReason::TimeBudget,
                 sync::StopReason::Blocked => DrainStopReason::Blocked,
+                sync::StopReason::CertificateMismatch => DrainStopReason::CertificateMismatch,
             }),
         }
     }
