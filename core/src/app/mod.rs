@@ -36,8 +36,9 @@ pub use readers::{
     ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
 };
 pub use sync::SyncService;
+pub use session::FailPoint;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
-pub use visit::{PatientView, VisitDraft, VisitSession};
+pub use visit::{PatientView, ReconcileReport, VisitDraft, VisitSession};
 
 use crate::model::{CardBasicData, InstitutionCode, RocDateTime, Visit};
 use crate::platform::{Clock, Connectivity, KeyStore, ManualConnectivity};
@@ -91,6 +92,8 @@ pub struct HomeVisit {
     readers: Readers,
     /// MediCloud records kept sealed for offline reading; see `medicloud.rs`.
     medicloud: crate::vpn::MediCloudCache,
+    /// The crash tests' fail point, told each step of a visit's finish; see `session.rs`.
+    fail_point: session::FailPointSlot,
     /// This process's lock on the data directory; declared last so it is released last.
     _dir_lock: lock::DirLock,
 }
@@ -161,6 +164,7 @@ impl HomeVisit {
             sync,
             medicloud,
             readers,
+            fail_point: Default::default(),
             _dir_lock: dir_lock,
         };
         app.load_enrolment()?;
