@@ -14,6 +14,7 @@ mod order_sets;
 mod pharmacist;
 mod prescription;
 mod readers;
+mod recovery;
 mod runtime;
 mod session;
 mod sync;
@@ -35,6 +36,7 @@ pub use readers::{
     PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent,
     ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
 };
+pub use recovery::RecoveryOutcome;
 pub use sync::SyncService;
 pub use session::FailPoint;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
