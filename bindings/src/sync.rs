@@ -353,6 +353,12 @@ impl SyncService {
         self.inner.is_running()
     }
 
+    /// Whether the last drain stopped on a server certificate matching no pin (the background
+    /// loop is paused until a drain is asked for again or the device enrols again).
+    pub fn certificate_mismatch(&self) -> bool {
+        self.inner.certificate_mismatch()
+    }
+
     /// One bounded drain for WorkManager / BGTaskScheduler. Kotlin: `suspend`.
     pub async fn drain_once(&self, time_budget_ms: u64) -> Result<DrainSummary, HomeVisitError> {
         let inner = self.inner.clone();
