@@ -175,9 +175,11 @@ impl KeyStore for FileKeyStore {
     fn get_key(&self, alias: &str) -> Result<Option<[u8; KEY_LEN]>, KeyStoreError> {
         let path = self.path_for(alias)?;
         match std::fs::read(&path) {
-            Ok(bytes) => bytes.as_slice().try_into().map(Some).map_err(|_| {
-                KeyStoreError::Failed(format!("key file for '{alias}' is not {KEY_LEN} bytes"))
-            }),
+            Ok(bytes) => {
+                bytes.as_slice().try_into().map(Some).map_err(|_| {
+                    KeyStoreError::Failed(format!("key file for '{alias}' is not {KEY_LEN} bytes"))
+                })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(KeyStoreError::Failed(e.to_string())),
         }
@@ -244,7 +246,11 @@ impl KeyStore for MemoryKeyStore {
             .lock()
             .map_err(|_| KeyStoreError::Failed("key store poisoned".into()))?;
         // A key created after `remove` is a new key, not the lost one.
-        let seed = if self.is_removed(alias) { !self.seed } else { self.seed };
+        let seed = if self.is_removed(alias) {
+            !self.seed
+        } else {
+            self.seed
+        };
         let key = keys.entry(alias.to_string()).or_insert_with(|| {
             let d = ring::digest::digest(&ring::digest::SHA256, &[&[seed][..], alias.as_bytes()].concat());
             let mut k = [0u8; KEY_LEN];

@@ -55,7 +55,10 @@ fn leave_frames_in_the_wal(db: &Path) {
     )
     .unwrap();
     drop(conn);
-    assert!(std::fs::metadata(wal(db)).unwrap().len() > 0, "the WAL holds frames");
+    assert!(
+        std::fs::metadata(wal(db)).unwrap().len() > 0,
+        "the WAL holds frames"
+    );
 }
 
 #[test]
@@ -92,7 +95,14 @@ fn deleting_only_the_seal_key_leaves_the_database_and_wal_byte_identical_and_giv
     ));
     let memory = MemoryKeyStore::with_seed(1);
     let other = dir.path().join("other");
-    drop(HomeVisit::open(config(&other), Arc::new(MemoryKeyStore::with_seed(1)), Arc::new(SystemClock)).unwrap());
+    drop(
+        HomeVisit::open(
+            config(&other),
+            Arc::new(MemoryKeyStore::with_seed(1)),
+            Arc::new(SystemClock),
+        )
+        .unwrap(),
+    );
     memory.remove(INDEX_KEY_ALIAS);
     assert_eq!(
         HomeVisit::open(config(&other), Arc::new(memory), Arc::new(SystemClock)).unwrap_err(),
@@ -142,7 +152,10 @@ fn a_missing_key_check_row_no_longer_accepts_any_key() {
         Arc::new(SystemClock),
     )
     .unwrap_err();
-    assert!(matches!(err, AppError::Corrupt { .. } | AppError::WrongKey), "{err:?}");
+    assert!(
+        matches!(err, AppError::Corrupt { .. } | AppError::WrongKey),
+        "{err:?}"
+    );
     // Nor the right ones: the store is refused, not re-keyed (the rows stay missing).
     assert!(
         HomeVisit::open(
@@ -153,6 +166,8 @@ fn a_missing_key_check_row_no_longer_accepts_any_key() {
         .is_err()
     );
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let rows: i64 = conn.query_row("SELECT count(*) FROM meta", [], |r| r.get(0)).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM meta", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(rows, 0, "no key-check row was written for a foreign key");
 }

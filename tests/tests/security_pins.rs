@@ -34,7 +34,12 @@ fn card(n: usize) -> CardInput {
         name: "王小明".into(),
         national_id: ids[n % ids.len()].into(),
         birth_date: "0500101".into(),
-        sex: if ids[n % ids.len()].as_bytes()[1] == b'1' { "M" } else { "F" }.into(),
+        sex: if ids[n % ids.len()].as_bytes()[1] == b'1' {
+            "M"
+        } else {
+            "F"
+        }
+        .into(),
         issue_date: "1100301".into(),
     }
 }

@@ -101,7 +101,12 @@ async fn recovery_through_the_facade_reimports_readable_visits_and_owed_uploads_
     // Recovery brings the three visits back and queues the two owed uploads.
     let out = app.recover_moved_aside(&moved_to).unwrap();
     assert_eq!(
-        (out.visits_found, out.visits_imported, out.uploads_queued, out.unreadable_visits),
+        (
+            out.visits_found,
+            out.visits_imported,
+            out.uploads_queued,
+            out.unreadable_visits
+        ),
         (3, 3, 2, 0),
         "{out:?}"
     );
@@ -125,7 +130,10 @@ async fn recovery_through_the_facade_reimports_readable_visits_and_owed_uploads_
 
     // Again: nothing new.
     let again = app.recover_moved_aside(&moved_to).unwrap();
-    assert_eq!((again.visits_found, again.visits_imported, again.uploads_queued), (3, 0, 0));
+    assert_eq!(
+        (again.visits_found, again.visits_imported, again.uploads_queued),
+        (3, 0, 0)
+    );
     assert_eq!(app.list_visits(10, 0).unwrap().len(), 3);
     assert_eq!(app.outbox_counts().unwrap().queued, 2);
 
@@ -158,7 +166,10 @@ fn recovery_refuses_a_path_that_is_not_a_moved_aside_database() {
     let live = dir.path().join(DATABASE_FILE).display().to_string();
     for bad in [live.as_str(), "/etc/passwd", "homevisit.db.corrupt-x", ""] {
         assert!(
-            matches!(app.recover_moved_aside(bad), Err(AppError::Validation { .. } | AppError::NotFound { .. })),
+            matches!(
+                app.recover_moved_aside(bad),
+                Err(AppError::Validation { .. } | AppError::NotFound { .. })
+            ),
             "{bad}"
         );
     }

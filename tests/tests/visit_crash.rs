@@ -114,7 +114,10 @@ async fn restart_and_check(w: &World, via_begin_visit: bool) {
     // as the next visit begins.
     if via_begin_visit {
         let next = app.begin_visit().await.unwrap();
-        assert!(next.draft().follow_up, "the recovered visit counts as the patient's visit");
+        assert!(
+            next.draft().follow_up,
+            "the recovered visit counts as the patient's visit"
+        );
     } else {
         let report = app.reconcile_visits().await.unwrap();
         assert_eq!(report.committed, 1, "{report:?}");
@@ -133,7 +136,10 @@ async fn restart_and_check(w: &World, via_begin_visit: bool) {
     let again = app.reconcile_visits().await.unwrap();
     assert_eq!((again.committed, again.open), (0, 0));
     let next = app.begin_visit().await.unwrap();
-    assert!(next.draft().follow_up, "the recovered visit counts as the patient's visit");
+    assert!(
+        next.draft().follow_up,
+        "the recovered visit counts as the patient's visit"
+    );
     drop(next);
     assert_eq!(app.list_visits(10, 0).unwrap().len(), 1);
     assert_eq!(w.patient.records().len(), 1);

@@ -37,8 +37,8 @@ pub use readers::{
     ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
 };
 pub use recovery::RecoveryOutcome;
-pub use sync::SyncService;
 pub use session::FailPoint;
+pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use visit::{PatientView, ReconcileReport, VisitDraft, VisitSession};
 

@@ -157,7 +157,8 @@ impl SyncService {
 
     /// Clears the pause after a certificate mismatch (the device enrolled again).
     pub(crate) fn clear_certificate_mismatch(&self) {
-        self.pin_mismatch.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.pin_mismatch
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether the background loop runs.

@@ -572,7 +572,10 @@ impl HomeVisit {
         }
         let sam = self.vpn_client()?;
         let mut opened = PatientCard::open(channel).await.map_err(card_error)?;
-        opened.authenticate(sam.as_ref(), false).await.map_err(card_error)?;
+        opened
+            .authenticate(sam.as_ref(), false)
+            .await
+            .map_err(card_error)?;
         let (record, entries) = match opened.read_visit(&code).await {
             Ok(found) => found,
             // Never reached the card: nothing to finish without the caller.

@@ -53,16 +53,13 @@ fn read_with(path: &Path, sealer: &Sealer, kv_namespaces: &[&str]) -> StoreResul
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     let mut report = RecoveryReport::default();
-    let steps: [&dyn Fn(&mut RecoveryReport) -> StoreResult<()>; 3] = [
-        &|r| read_visits(&conn, sealer, r),
-        &|r| read_jobs(&conn, r),
-        &|r| read_kv(&conn, sealer, kv_namespaces, r),
-    ];
-    for step in steps {
-        if let Err(e) = step(&mut report) {
-            report.stopped_by = Some(e.to_string());
-            break;
-        }
+    let read = |report: &mut RecoveryReport| -> StoreResult<()> {
+        read_visits(&conn, sealer, report)?;
+        read_jobs(&conn, report)?;
+        read_kv(&conn, sealer, kv_namespaces, report)
+    };
+    if let Err(e) = read(&mut report) {
+        report.stopped_by = Some(e.to_string());
     }
     drop(conn);
     Ok(report)
@@ -75,7 +72,8 @@ struct Scratch {
 
 impl Scratch {
     fn copy_of(path: &Path) -> StoreResult<Self> {
-        let io = |e: std::io::Error| StoreError::Io(format!("copying the moved-aside database: {}", e.kind()));
+        let io =
+            |e: std::io::Error| StoreError::Io(format!("copying the moved-aside database: {}", e.kind()));
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
