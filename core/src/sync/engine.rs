@@ -398,14 +398,8 @@ impl SyncEngine {
             for (batch, result) in batches.iter().zip(results) {
                 // A task that panicked counts as a server failure: the jobs are retried.
                 let result = result.unwrap_or_else(|| Err(UploadError::Server("upload task failed".into())));
-                if matches!(result, Err(UploadError::CertificateMismatch)) {
-                    // No update: the jobs stay `sending` until re-queued below, with no retry
-                    // scheduled and nothing recorded against them.
-                    mismatch = true;
-                    continue;
-                }
                 let mut events = Vec::new();
-                let updates = self.settle(batch, result, sum, &mut events).await;
+                let updates = self.settle(batch, result, sum, &mut events, &mut mismatch).await;
                 self.outbox.record(&updates)?;
                 // Events only once the outcome is stored: the app never shows "done" for a job
                 // the store could not mark done.
@@ -430,9 +424,15 @@ impl SyncEngine {
         result: Result<Vec<ItemResult>, UploadError>,
         sum: &mut DrainSummary,
         events: &mut Vec<SyncEvent>,
+        mismatch: &mut bool,
     ) -> Vec<JobUpdate> {
         let mut updates = Vec::with_capacity(batch.len());
         match result {
+            Err(UploadError::CertificateMismatch) => {
+                // No update: the jobs stay `sending` until the pass re-queues them, with no retry
+                // scheduled and nothing recorded against them.
+                *mismatch = true;
+            }
             Ok(results) => {
                 let mut by_id: HashMap<&str, &ItemOutcome> =
                     results.iter().map(|r| (r.job_id.as_str(), &r.outcome)).collect();
@@ -487,8 +487,12 @@ impl SyncEngine {
                         batch: sum.batches,
                         jobs: 1,
                     });
+                    if *mismatch {
+                        break;
+                    }
                     let r = self.target.upload(&[item_of(job)]).await;
-                    let single = Box::pin(self.settle(std::slice::from_ref(job), r, sum, events)).await;
+                    let single =
+                        Box::pin(self.settle(std::slice::from_ref(job), r, sum, events, mismatch)).await;
                     updates.extend(single);
                 }
             }
