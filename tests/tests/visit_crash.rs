@@ -170,3 +170,30 @@ async fn a_sigkill_after_the_signature_before_the_card_write_finishes_with_the_s
     assert!(!w.patient.records()[0].written);
     restart_and_check(&w, true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_before_the_card_is_touched_leaves_the_card_alone_and_the_retry_gives_one_visit() {
+    let w = world().await;
+    crash_at(&w, "planned");
+    assert!(w.patient.records().is_empty(), "the card was not touched");
+    let app = open(w.dir.path());
+    app.readers()
+        .set_transport(ReaderTransport::Loopback(w.addr.clone()))
+        .await
+        .unwrap();
+    app.readers().verify_practitioner_pin(PIN).await.unwrap();
+    // Nothing on the card: the intent stays open for the caller, once, and is not read back again.
+    let report = app.reconcile_visits().await.unwrap();
+    assert_eq!((report.committed, report.open), (0, 1), "{report:?}");
+    let again = app.reconcile_visits().await.unwrap();
+    assert_eq!((again.committed, again.open), (0, 0), "{again:?}");
+    assert!(app.list_visits(10, 0).unwrap().is_empty());
+    // The caller retries under the same request id: one visit, one number.
+    let v = app.begin_visit().await.unwrap();
+    v.add_diagnosis("I10").unwrap();
+    let done = v.finish("crash-visit-1").await.unwrap();
+    assert_eq!(done.sequence_number, "0001");
+    assert_eq!(app.list_visits(10, 0).unwrap().len(), 1);
+    assert_eq!(w.patient.records().len(), 1);
+    assert_eq!(app.outbox_state().unwrap().counts.queued, 1);
+}

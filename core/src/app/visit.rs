@@ -578,8 +578,15 @@ impl HomeVisit {
             .map_err(card_error)?;
         let (record, entries) = match opened.read_visit(&code).await {
             Ok(found) => found,
-            // Never reached the card: nothing to finish without the caller.
-            Err(CardError::Code(NhiCode::RecordNotFound)) => return Ok(false),
+            // Never reached the card: nothing to finish without the caller, whose retry of
+            // `finish` rewrites the intent; until then the plan is not read back again.
+            Err(CardError::Code(NhiCode::RecordNotFound)) => {
+                let mut parked = plan.clone();
+                parked.intent = None;
+                parked.signed_form = None;
+                self.keep_plan(request_id, &parked)?;
+                return Ok(false);
+            }
             Err(e) => return Err(card_error(e)),
         };
         if record.cancelled {
