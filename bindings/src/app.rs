@@ -57,6 +57,30 @@ impl OutboxSubscription {
     }
 }
 
+/// What `recoverMovedAside` brought back (counts only: no patient data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct RecoveryOutcome {
+    pub visits_found: u32,
+    pub visits_imported: u32,
+    pub uploads_queued: u32,
+    pub unreadable_visits: u32,
+    pub jobs_not_recovered: u32,
+    pub complete: bool,
+}
+
+impl From<app::RecoveryOutcome> for RecoveryOutcome {
+    fn from(o: app::RecoveryOutcome) -> Self {
+        Self {
+            visits_found: o.visits_found,
+            visits_imported: o.visits_imported,
+            uploads_queued: o.uploads_queued,
+            unreadable_visits: o.unreadable_visits,
+            jobs_not_recovered: o.jobs_not_recovered,
+            complete: o.complete,
+        }
+    }
+}
+
 /// The app: one per process (Kotlin/Swift: `HomeVisitApp`).
 #[derive(uniffi::Object)]
 pub struct HomeVisitApp {
@@ -113,6 +137,20 @@ impl HomeVisitApp {
             tokio::task::spawn_blocking(move || inner.record_visit_from_input(&card, details.into()))
                 .await??;
         Ok(summary.into())
+    }
+
+    /// The databases moved aside as corrupt in the data directory (full paths, oldest first).
+    pub fn moved_aside_databases(&self) -> Result<Vec<String>, HomeVisitError> {
+        crate::error::guard(|| self.inner.moved_aside_databases())
+    }
+
+    /// Re-imports what the database moved aside to `moved_to` (as `Corrupt` named it) still
+    /// holds: readable visits and their owed uploads, once (by visit code); the visit-code counter
+    /// stays above the moved file's. The moved file is never written. Kotlin: `suspend`.
+    pub async fn recover_moved_aside(&self, moved_to: String) -> Result<RecoveryOutcome, HomeVisitError> {
+        let inner = self.inner.clone();
+        let out = tokio::task::spawn_blocking(move || inner.recover_moved_aside(&moved_to)).await??;
+        Ok(out.into())
     }
 
     /// Stored visits, newest first: at most `limit`, from `offset`. Kotlin: `suspend`.

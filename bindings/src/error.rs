@@ -56,6 +56,9 @@ pub enum HomeVisitError {
     /// The database was sealed with another key than the key store gave.
     #[error("the local database was sealed with another key")]
     WrongKey,
+    /// The database exists but the key store lost its key `alias`; nothing was created or touched.
+    #[error("the key store no longer holds the local database's key")]
+    KeyMissing { alias: String },
     /// The database file is corrupt; it was moved to `moved_to` for recovery.
     #[error("the local database is corrupt")]
     Corrupt { moved_to: String },
@@ -113,6 +116,7 @@ impl From<AppError> for HomeVisitError {
             AppError::Storage => Self::Storage,
             AppError::Locked => Self::Locked,
             AppError::WrongKey => Self::WrongKey,
+            AppError::KeyMissing { alias } => Self::KeyMissing { alias },
             AppError::Corrupt { moved_to } => Self::Corrupt { moved_to },
             AppError::AlreadyOpen => Self::AlreadyOpen,
             AppError::NotEnrolled => Self::NotEnrolled,
@@ -154,6 +158,7 @@ impl From<HomeVisitError> for AppError {
             HomeVisitError::Storage => Self::Storage,
             HomeVisitError::Locked => Self::Locked,
             HomeVisitError::WrongKey => Self::WrongKey,
+            HomeVisitError::KeyMissing { alias } => Self::KeyMissing { alias },
             HomeVisitError::Corrupt { moved_to } => Self::Corrupt { moved_to },
             HomeVisitError::AlreadyOpen => Self::AlreadyOpen,
             HomeVisitError::NotEnrolled => Self::NotEnrolled,

@@ -28,6 +28,9 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
 pub trait HostKeyStore: Send + Sync {
     /// Returns the 32-byte key named `alias`, creating and persisting it on first use.
     fn get_or_create_key(&self, alias: String) -> Result<Vec<u8>, KeyStoreError>;
+    /// Returns the key named `alias` if the key store holds it, `null`/`nil` if not; never creates
+    /// one (the core asks this for an existing database, whose lost key must not be replaced).
+    fn get_key(&self, alias: String) -> Result<Option<Vec<u8>>, KeyStoreError>;
 }
 
 /// The host's wall clock.
@@ -40,17 +43,32 @@ pub trait HostClock: Send + Sync {
 /// Adapts the host's key store to the core's trait.
 pub(crate) struct KeyStoreAdapter(pub(crate) Arc<dyn HostKeyStore>);
 
+fn host_key(key: Vec<u8>) -> Result<[u8; KEY_LEN], core_platform::KeyStoreError> {
+    key.as_slice().try_into().map_err(|_| {
+        core_platform::KeyStoreError::Failed(format!(
+            "the host key store gave a key that is not {KEY_LEN} bytes"
+        ))
+    })
+}
+
+fn host_error(e: KeyStoreError) -> core_platform::KeyStoreError {
+    match e {
+        KeyStoreError::Locked => core_platform::KeyStoreError::Locked,
+        KeyStoreError::Failed { reason } => core_platform::KeyStoreError::Failed(reason),
+    }
+}
+
 impl core_platform::KeyStore for KeyStoreAdapter {
     fn get_or_create_key(&self, alias: &str) -> Result<[u8; KEY_LEN], core_platform::KeyStoreError> {
-        match self.0.get_or_create_key(alias.to_string()) {
-            Ok(key) => key.as_slice().try_into().map_err(|_| {
-                core_platform::KeyStoreError::Failed(format!(
-                    "the host key store gave a key that is not {KEY_LEN} bytes"
-                ))
-            }),
-            Err(KeyStoreError::Locked) => Err(core_platform::KeyStoreError::Locked),
-            Err(KeyStoreError::Failed { reason }) => Err(core_platform::KeyStoreError::Failed(reason)),
-        }
+        host_key(self.0.get_or_create_key(alias.to_string()).map_err(host_error)?)
+    }
+
+    fn get_key(&self, alias: &str) -> Result<Option<[u8; KEY_LEN]>, core_platform::KeyStoreError> {
+        self.0
+            .get_key(alias.to_string())
+            .map_err(host_error)?
+            .map(host_key)
+            .transpose()
     }
 }
 

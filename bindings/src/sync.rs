@@ -16,6 +16,8 @@ pub enum DrainStopReason {
     TimeBudget,
     /// The remaining jobs wait on rejected ones.
     Blocked,
+    /// The server's certificate matched no pin: stopped at once, the jobs stay queued.
+    CertificateMismatch,
 }
 
 /// What one drain did; `complete` only when nothing is owed to the NHI.
@@ -51,6 +53,7 @@ impl From<sync::DrainSummary> for DrainSummary {
                 sync::StopReason::Offline => DrainStopReason::Offline,
                 sync::StopReason::TimeBudget => DrainStopReason::TimeBudget,
                 sync::StopReason::Blocked => DrainStopReason::Blocked,
+                sync::StopReason::CertificateMismatch => DrainStopReason::CertificateMismatch,
             }),
         }
     }
@@ -348,6 +351,12 @@ impl SyncService {
     /// Whether the background loop runs.
     pub fn is_running(&self) -> bool {
         self.inner.is_running()
+    }
+
+    /// Whether the last drain stopped on a server certificate matching no pin (the background
+    /// loop is paused until a drain is asked for again or the device enrols again).
+    pub fn certificate_mismatch(&self) -> bool {
+        self.inner.certificate_mismatch()
     }
 
     /// One bounded drain for WorkManager / BGTaskScheduler. Kotlin: `suspend`.

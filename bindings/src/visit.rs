@@ -184,8 +184,33 @@ impl VisitSession {
     }
 }
 
+/// What `reconcileVisits` did: visits a crash left on the card only, committed now, and the
+/// patient's plans still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct ReconcileReport {
+    pub committed: u32,
+    pub open: u32,
+}
+
+impl From<app::ReconcileReport> for ReconcileReport {
+    fn from(r: app::ReconcileReport) -> Self {
+        Self {
+            committed: r.committed,
+            open: r.open,
+        }
+    }
+}
+
 #[uniffi::export(async_runtime = "tokio")]
 impl HomeVisitApp {
+    /// Finishes the visits a crash left on the card in the reader but not in the store (each
+    /// once, with its one upload); also runs at every `beginVisit`. Call it when the reader is
+    /// back (start-up, reconnect). Kotlin: `suspend`.
+    pub async fn reconcile_visits(&self) -> Result<ReconcileReport, HomeVisitError> {
+        let app = self.inner.clone();
+        Ok(task(async move { app.reconcile_visits().await }).await?.into())
+    }
+
     /// Starts a visit: reads the patient card and proposes the visit type (PIN verified first).
     pub async fn begin_visit(&self) -> Result<Arc<VisitSession>, HomeVisitError> {
         let app = self.inner.clone();

@@ -25,6 +25,9 @@ pub enum KeyStoreError {
 pub trait KeyStore: Send + Sync {
     /// Returns the 32-byte key named `alias`, creating and persisting it on first use.
     fn get_or_create_key(&self, alias: &str) -> Result<[u8; KEY_LEN], KeyStoreError>;
+    /// Returns the key named `alias` if the store holds it, never creating one (an existing
+    /// database's key must not be silently replaced by a new one).
+    fn get_key(&self, alias: &str) -> Result<Option<[u8; KEY_LEN]>, KeyStoreError>;
 }
 
 /// Wall-clock time for every rule; the core converts to Taiwan time (UTC+8) itself.
@@ -168,6 +171,19 @@ impl KeyStore for FileKeyStore {
             Err(e) => Err(KeyStoreError::Failed(e.to_string())),
         }
     }
+
+    fn get_key(&self, alias: &str) -> Result<Option<[u8; KEY_LEN]>, KeyStoreError> {
+        let path = self.path_for(alias)?;
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                bytes.as_slice().try_into().map(Some).map_err(|_| {
+                    KeyStoreError::Failed(format!("key file for '{alias}' is not {KEY_LEN} bytes"))
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(KeyStoreError::Failed(e.to_string())),
+        }
+    }
 }
 
 #[cfg(unix)]
@@ -193,6 +209,8 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 pub struct MemoryKeyStore {
     seed: u8,
     keys: std::sync::Mutex<std::collections::HashMap<String, [u8; KEY_LEN]>>,
+    /// Aliases [`MemoryKeyStore::remove`] made the store forget (a later create derives a new key).
+    removed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl MemoryKeyStore {
@@ -201,7 +219,23 @@ impl MemoryKeyStore {
         Self {
             seed,
             keys: Default::default(),
+            removed: Default::default(),
         }
+    }
+
+    /// Forgets the key `alias`, as a wiped key store would: [`KeyStore::get_key`] then finds
+    /// nothing, and a later create derives another key than the lost one.
+    pub fn remove(&self, alias: &str) {
+        if let Ok(mut k) = self.keys.lock() {
+            k.remove(alias);
+        }
+        if let Ok(mut r) = self.removed.lock() {
+            r.insert(alias.to_string());
+        }
+    }
+
+    fn is_removed(&self, alias: &str) -> bool {
+        self.removed.lock().map(|r| r.contains(alias)).unwrap_or(false)
     }
 }
 
@@ -211,7 +245,12 @@ impl KeyStore for MemoryKeyStore {
             .keys
             .lock()
             .map_err(|_| KeyStoreError::Failed("key store poisoned".into()))?;
-        let seed = self.seed;
+        // A key created after `remove` is a new key, not the lost one.
+        let seed = if self.is_removed(alias) {
+            !self.seed
+        } else {
+            self.seed
+        };
         let key = keys.entry(alias.to_string()).or_insert_with(|| {
             let d = ring::digest::digest(&ring::digest::SHA256, &[&[seed][..], alias.as_bytes()].concat());
             let mut k = [0u8; KEY_LEN];
@@ -219,6 +258,19 @@ impl KeyStore for MemoryKeyStore {
             k
         });
         Ok(*key)
+    }
+
+    /// Every key derivable from the seed counts as held, except the removed ones not created again.
+    fn get_key(&self, alias: &str) -> Result<Option<[u8; KEY_LEN]>, KeyStoreError> {
+        let held = self
+            .keys
+            .lock()
+            .map_err(|_| KeyStoreError::Failed("key store poisoned".into()))?
+            .contains_key(alias);
+        if self.is_removed(alias) && !held {
+            return Ok(None);
+        }
+        self.get_or_create_key(alias).map(Some)
     }
 }
 

@@ -185,6 +185,7 @@ val DAY_SECTIONS: List<Pair<String, (Day) -> Unit>> = listOf(
     "sync" to ::syncSection,
     "pharmacist" to ::pharmacistSection,
     "virtual card" to ::virtualCardSection,
+    "recovery" to ::recoverySection,
 )
 
 /** Runs the day: starts the simulators, opens the app, runs every section, stops the simulators. */

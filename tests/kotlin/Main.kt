@@ -37,18 +37,23 @@ class KotlinKeyStore(private val seed: Byte) : HostKeyStore {
         calls.incrementAndGet()
         return keys.getOrPut(alias) { ByteArray(32) { i -> (seed + i * 7 + alias.length).toByte() } }
     }
+    /** Every key derived from the seed counts as held (a fresh instance stands for the same store). */
+    override fun getKey(alias: String): ByteArray? = getOrCreateKey(alias)
 }
 
 class LockedKeyStore : HostKeyStore {
     override fun getOrCreateKey(alias: String): ByteArray = throw KeyStoreException.Locked()
+    override fun getKey(alias: String): ByteArray? = throw KeyStoreException.Locked()
 }
 
 class ShortKeyStore : HostKeyStore {
     override fun getOrCreateKey(alias: String): ByteArray = ByteArray(16)
+    override fun getKey(alias: String): ByteArray? = ByteArray(16)
 }
 
 class ThrowingKeyStore : HostKeyStore {
     override fun getOrCreateKey(alias: String): ByteArray = throw IllegalStateException("boom")
+    override fun getKey(alias: String): ByteArray? = throw IllegalStateException("boom")
 }
 
 /** 2024-03-05 10:30:00 Taiwan time (02:30:00 UTC). */

@@ -99,6 +99,7 @@ impl HomeVisit {
         client.save(self.store.as_ref())?;
         let status = EnrolmentStatus::of(Some(&client));
         *self.vpn.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(client));
+        self.sync.clear_certificate_mismatch();
         tracing::info!(target: "homevisit::app", device_id = %status.device_id, "device enrolled");
         Ok(status)
     }

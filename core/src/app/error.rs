@@ -88,6 +88,13 @@ pub enum AppError {
     /// The database was sealed with another key than the key store gave.
     #[error("the local database was sealed with another key")]
     WrongKey,
+    /// The database exists but the key store lost its key (`alias`): no key was created and no
+    /// file touched; restoring the key store (or its backup) opens it again.
+    #[error("the key store no longer holds the local database's key")]
+    KeyMissing {
+        /// The missing key's alias (never key material).
+        alias: String,
+    },
     /// The database file is corrupt; it was moved to `moved_to` (never deleted) for recovery.
     #[error("the local database is corrupt")]
     Corrupt {
@@ -163,6 +170,7 @@ impl AppError {
             AppError::Storage => "storage",
             AppError::Locked => "locked",
             AppError::WrongKey => "wrong_key",
+            AppError::KeyMissing { .. } => "key_missing",
             AppError::Corrupt { .. } => "corrupt",
             AppError::AlreadyOpen => "already_open",
             AppError::NotEnrolled => "not_enrolled",
@@ -179,7 +187,7 @@ impl AppError {
     }
 
     /// Every code [`AppError::code`] can give (for hosts that switch on codes, and for tests).
-    pub const CODES: [&'static str; 27] = [
+    pub const CODES: [&'static str; 28] = [
         "validation",
         "wrong_pin",
         "card_locked",
@@ -195,6 +203,7 @@ impl AppError {
         "storage",
         "locked",
         "wrong_key",
+        "key_missing",
         "corrupt",
         "already_open",
         "not_enrolled",
@@ -320,6 +329,9 @@ fn map(e: &crate::Error) -> AppError {
 fn map_store(s: &StoreError) -> AppError {
     match s {
         StoreError::WrongKey => AppError::WrongKey,
+        StoreError::KeyMissing { alias } => AppError::KeyMissing {
+            alias: (*alias).to_string(),
+        },
         StoreError::Corrupt { moved_to } => AppError::Corrupt {
             moved_to: moved_to.display().to_string(),
         },
@@ -470,6 +482,7 @@ mod tests {
             AppError::Storage,
             AppError::Locked,
             AppError::WrongKey,
+            AppError::KeyMissing { alias: String::new() },
             AppError::Corrupt {
                 moved_to: String::new(),
             },

@@ -14,6 +14,7 @@ mod order_sets;
 mod pharmacist;
 mod prescription;
 mod readers;
+mod recovery;
 mod runtime;
 mod session;
 mod sync;
@@ -36,10 +37,12 @@ pub use readers::{
     PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent,
     ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
 };
+pub use recovery::RecoveryOutcome;
+pub use session::FailPoint;
 pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use virtual_card::{AssistedApplication, ConsentState, VirtualCardScan, VirtualCardService};
-pub use visit::{PatientView, VisitDraft, VisitSession};
+pub use visit::{PatientView, ReconcileReport, VisitDraft, VisitSession};
 
 use crate::model::{CardBasicData, InstitutionCode, RocDateTime, Visit};
 use crate::platform::{Clock, Connectivity, KeyStore, ManualConnectivity};
@@ -93,6 +96,8 @@ pub struct HomeVisit {
     readers: Readers,
     /// MediCloud records kept sealed for offline reading; see `medicloud.rs`.
     medicloud: crate::vpn::MediCloudCache,
+    /// The crash tests' fail point, told each step of a visit's finish; see `session.rs`.
+    fail_point: session::FailPointSlot,
     /// This process's lock on the data directory; declared last so it is released last.
     _dir_lock: lock::DirLock,
 }
@@ -115,7 +120,8 @@ impl std::fmt::Debug for HomeVisit {
 
 impl HomeVisit {
     /// Opens (or creates and migrates) the app's store in `config.data_dir`, sealed under the key
-    /// store's keys. A wrong key gives [`AppError::WrongKey`]; a corrupt file is moved aside (never
+    /// store's keys. A wrong key gives [`AppError::WrongKey`]; an existing database whose key the
+    /// key store lost gives [`AppError::KeyMissing`] with its files untouched; a corrupt file is moved aside (never
     /// deleted) and gives [`AppError::Corrupt`]. A data directory already open in this process
     /// gives [`AppError::AlreadyOpen`].
     pub fn open(config: AppConfig, keys: Arc<dyn KeyStore>, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
@@ -125,16 +131,18 @@ impl HomeVisit {
         if device_id.is_empty() || device_id.len() > 64 {
             return Err(input::invalid("device_id", "must be 1 to 64 characters"));
         }
-        let codes = VisitCodeGenerator::from_key_store(keys.as_ref(), &device_id).map_err(|e| match e {
-            VisitCodeStoreError::KeyStore(k) => AppError::from(k),
-            VisitCodeStoreError::Code(c) => AppError::from(RuleError::from(c)),
-        })?;
         let dir_lock = lock::DirLock::acquire(&config.data_dir)?;
+        // The store first: for an existing database with a lost key it refuses before any key
+        // (its own or the visit codes') is created.
         let store = Arc::new(Store::open_with_clock(
             config.data_dir.join(DATABASE_FILE),
             keys.as_ref(),
             clock.clone(),
         )?);
+        let codes = VisitCodeGenerator::from_key_store(keys.as_ref(), &device_id).map_err(|e| match e {
+            VisitCodeStoreError::KeyStore(k) => AppError::from(k),
+            VisitCodeStoreError::Code(c) => AppError::from(RuleError::from(c)),
+        })?;
         let listeners = Listeners::default();
         let connectivity = ManualConnectivity::new(true);
         let vpn: sync::VpnSlot = Arc::new(RwLock::new(None));
@@ -160,6 +168,7 @@ impl HomeVisit {
             sync,
             medicloud,
             readers,
+            fail_point: Default::default(),
             _dir_lock: dir_lock,
         };
         app.load_enrolment()?;

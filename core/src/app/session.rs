@@ -7,12 +7,34 @@
 use super::{AppError, HomeVisit, VisitSummary};
 use crate::model::{NationalId, Visit};
 
+/// A fail point: told the name of each step a visit's finish reaches (`planned`, `signed`,
+/// `card_written`, `committed`); the crash tests kill the process from it.
+pub type FailPoint = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Where the app keeps its fail point (none outside the crash tests).
+pub(crate) type FailPointSlot = std::sync::RwLock<Option<FailPoint>>;
+
 impl HomeVisit {
     /// The app's store, for end-to-end tests and benchmarks that inspect it (feature `inspect`;
     /// never in the mobile library, whose API is the facade's operations).
     #[cfg(any(test, feature = "inspect"))]
     pub fn store(&self) -> std::sync::Arc<crate::store::Store> {
         self.store.clone()
+    }
+
+    /// Sets the fail point the crash tests kill the process from (feature `inspect`; never in the
+    /// mobile library).
+    #[cfg(any(test, feature = "inspect"))]
+    pub fn set_fail_point(&self, fail_point: FailPoint) {
+        *self.fail_point.write().unwrap_or_else(|p| p.into_inner()) = Some(fail_point);
+    }
+
+    /// Tells the fail point, if any, that `step` was reached.
+    pub(crate) fn fail_point(&self, step: &str) {
+        let f = self.fail_point.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(f) = f {
+            f(step);
+        }
     }
 
     /// Reserves the next device counter for a visit identification code (durably, before use).

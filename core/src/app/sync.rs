@@ -42,6 +42,10 @@ pub struct SyncService {
     background: Mutex<Option<tokio::task::JoinHandle<()>>>,
     wake: Arc<tokio::sync::Notify>,
     last_table: Mutex<Option<UploadResultTable>>,
+    /// Set when a server presented a certificate matching no pin: the background loop stops
+    /// draining until the host asks again ([`SyncService::drain_once`], [`SyncService::send_now`])
+    /// or the device enrols again.
+    pin_mismatch: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -98,6 +102,7 @@ impl SyncService {
             background: Mutex::new(None),
             wake: Arc::new(tokio::sync::Notify::new()),
             last_table: Mutex::new(None),
+            pin_mismatch: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -111,7 +116,11 @@ impl SyncService {
         let poll = std::time::Duration::from_millis(poll_ms.max(1));
         let task = rt.spawn(async move {
             loop {
-                if this.is_enrolled() && this.connectivity.is_online() && this.has_ready_work() {
+                if this.is_enrolled()
+                    && this.connectivity.is_online()
+                    && !this.pin_mismatch.load(std::sync::atomic::Ordering::SeqCst)
+                    && this.has_ready_work()
+                {
                     let opts = DrainOptions {
                         force: false,
                         time_budget_ms: Some(0),
@@ -140,6 +149,18 @@ impl SyncService {
         }
     }
 
+    /// Whether the last drain stopped on a certificate matching no pin (the background loop is
+    /// paused until a drain is asked for again or the device enrols again).
+    pub fn certificate_mismatch(&self) -> bool {
+        self.pin_mismatch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Clears the pause after a certificate mismatch (the device enrolled again).
+    pub(crate) fn clear_certificate_mismatch(&self) {
+        self.pin_mismatch
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Whether the background loop runs.
     pub fn is_running(&self) -> bool {
         lock(&self.background).as_ref().is_some_and(|t| !t.is_finished())
@@ -153,7 +174,9 @@ impl SyncService {
     /// One drain for the OS's background scheduler (WorkManager, BGTaskScheduler): sends what is
     /// ready, waits for retries due within `time_budget_ms`, and says why it stopped. Not enrolled
     /// → [`AppError::NotEnrolled`] with nothing sent or lost; offline → a summary stopped
-    /// `Offline` with nothing sent. Runs on the core runtime, so any executor may await it.
+    /// `Offline` with nothing sent; a server whose certificate matches neither pin →
+    /// [`AppError::CertificateMismatch`] at once, the jobs still queued and the background loop
+    /// paused until the next explicit drain. Runs on the core runtime, so any executor may await it.
     pub async fn drain_once(self: &Arc<Self>, time_budget_ms: u64) -> Result<DrainSummary, AppError> {
         let this = Arc::clone(self);
         runtime::run(async move {
@@ -260,7 +283,12 @@ impl SyncService {
             .clone()
             .ok_or(AppError::NotEnrolled)?;
         let before = self.target.batch_count();
+        self.clear_certificate_mismatch();
         let summary = self.engine.drain(opts).await?;
+        if summary.stopped == Some(crate::sync::StopReason::CertificateMismatch) {
+            self.pin_mismatch.store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(AppError::CertificateMismatch);
+        }
         let sent = self.target.batches_since(before);
         if !sent.is_empty() {
             let mut table = UploadResultTable::default();

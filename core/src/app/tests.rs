@@ -193,6 +193,9 @@ fn a_wrong_key_or_a_locked_key_store_is_a_typed_error() {
         fn get_or_create_key(&self, _: &str) -> Result<[u8; 32], crate::platform::KeyStoreError> {
             Err(crate::platform::KeyStoreError::Locked)
         }
+        fn get_key(&self, _: &str) -> Result<Option<[u8; 32]>, crate::platform::KeyStoreError> {
+            Err(crate::platform::KeyStoreError::Locked)
+        }
     }
     let e = HomeVisit::open(config(dir.path()), Arc::new(Locked), ManualClock::new(T0)).unwrap_err();
     assert_eq!(e, AppError::Locked);

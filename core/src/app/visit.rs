@@ -8,14 +8,29 @@
 //! transaction id, visit-code counter, time) sealed in the store before touching the card, and every
 //! retry with the same id runs that same plan, so the card gives the same sequence number and the
 //! store gets one visit. A reader or card failure commits nothing and can be retried.
+//!
+//! **Crash between the card write and the commit.** The plan is the visit's one intent record:
+//! before the card is touched it also holds what is sent (patient, type, diagnoses, orders, fees,
+//! note), and once the SAM signed it, the signed sequence form (before the card write). Nothing
+//! else remembers an unfinished visit. [`HomeVisit::reconcile_visits`] (and every
+//! [`HomeVisit::begin_visit`], i.e. each time the reader is back after a start-up or a reconnect)
+//! looks at the open plans of the patient whose card is in the reader and reads the card back: a
+//! visit the card holds as planned is committed from the plan and the read-back, once, with its one
+//! upload job; one the card registered but was not written is run again with the same plan (same
+//! transaction id: same sequence number) when the SAM is reachable; one that never reached the card
+//! stays open for the caller's retry of `finish`.
 
 use super::readers::{card_error, mask_name, reader_error};
 use super::{AppError, HomeVisit, MAX_DIAGNOSES, VisitSummary};
-use crate::card::records::{MAX_PRESCRIPTIONS, PrescriptionEntry, VisitBody};
+use crate::card::error::NhiCode;
+use crate::card::patient::PatientCard;
+use crate::card::records::{MAX_PRESCRIPTIONS, PrescriptionEntry, SequenceForm, VisitBody};
 use crate::card::sam::{SamAuthority, SamChallenge, SamError, VisitSignRequest, VisitSignature};
-use crate::card::visit_txn::{VisitPlan, run_visit};
+use crate::card::visit_txn::{VisitOutcome, VisitPlan, VisitProgress, run_visit_with};
 use crate::card::{CardError, basic_data};
 use crate::model::{CardBasicData, Order, RocDateTime, Sex, VisitType};
+use crate::reader::ApduChannel;
+use crate::rules::visit_code::VisitCodeInput;
 use crate::rx::orderset::{RxLine, cached_order_sets, parse_centi};
 use crate::store::StoreError;
 use std::sync::{Arc, Mutex};
@@ -69,13 +84,85 @@ pub struct VisitDraft {
     pub copayment: u32,
 }
 
-/// What `finish` keeps, sealed, under the request id before touching the card.
-#[derive(serde::Serialize, serde::Deserialize)]
+/// What `finish` keeps, sealed, under the request id before touching the card: the visit's one
+/// intent record (see the module doc).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct FinishPlan {
     visit_id: String,
     txn_id: [u8; 16],
     code_counter: u64,
     at_unix_ms: i64,
+    /// What the attempt sends to the card and commits; rewritten before each attempt touches the
+    /// card (absent in plans kept before reconciliation existed).
+    #[serde(default)]
+    intent: Option<Intent>,
+    /// The SAM-signed sequence form (316 bytes), kept after signing and before the card write.
+    #[serde(default)]
+    signed_form: Option<Vec<u8>>,
+}
+
+/// What a visit sends to the card and commits: enough to finish it without the caller.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Intent {
+    /// The patient's card (national ID sealed at rest with the plan; never logged).
+    national_id: String,
+    card_number: String,
+    practitioner_id: String,
+    visit_type: VisitType,
+    diagnoses: Vec<String>,
+    orders: Vec<Order>,
+    note: String,
+    fee_points: u32,
+    copayment: u32,
+    online: bool,
+}
+
+impl Intent {
+    fn body(&self) -> VisitBody {
+        VisitBody {
+            diagnoses: self.diagnoses.clone(),
+            fee_points: self.fee_points,
+            copayment: self.copayment,
+        }
+    }
+
+    fn is_of(&self, card: &CardBasicData) -> bool {
+        self.national_id == card.national_id.expose() && self.card_number == card.card_number
+    }
+}
+
+/// What [`HomeVisit::reconcile_visits`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Visits found on the card (or finished on it with their own plan) and committed now.
+    pub committed: u32,
+    /// Plans of this patient still open: they never reached the card, or the card cannot be
+    /// finished now (SAM unreachable); the caller's retry of `finish` or a later reconcile ends them.
+    pub open: u32,
+}
+
+/// Keeps the signed form in the plan before the card write, and passes the fail points.
+struct KeepSigned<'a> {
+    app: &'a HomeVisit,
+    request_id: &'a str,
+    plan: &'a FinishPlan,
+}
+
+impl VisitProgress for KeepSigned<'_> {
+    fn signed(&self, form: &SequenceForm) -> Result<(), CardError> {
+        let mut plan = self.plan.clone();
+        plan.signed_form = Some(form.to_bytes()?);
+        self.app.keep_plan(self.request_id, &plan).map_err(|e| {
+            tracing::warn!(target: "homevisit::app", code = e.code(), "could not keep the signed form");
+            CardError::Input("the visit plan could not be kept; the card was not written".into())
+        })?;
+        self.app.fail_point("signed");
+        Ok(())
+    }
+
+    fn written(&self) {
+        self.app.fail_point("card_written");
+    }
 }
 
 /// Where a visit's card data came from, and so how `finish` gets its sequence number.
@@ -116,6 +203,13 @@ impl HomeVisit {
             .ok_or_else(|| super::input::invalid("practitioner", "verify the practitioner PIN first"))?;
         let session = self.readers.session().await?;
         let patient = basic_data::read(session.as_ref()).await.map_err(card_error)?;
+        // The reader is back (start-up, reconnect): first finish what a crash left on this card.
+        {
+            let _one_visit_at_a_time = self.readers.visit_lock.lock().await;
+            if let Err(e) = self.reconcile_locked(session.as_ref(), &patient).await {
+                tracing::warn!(target: "homevisit::app", code = e.code(), "reconciliation postponed");
+            }
+        }
         let follow_up = self.has_visited(&patient.national_id)?;
         let visit_type = if follow_up {
             VisitType::HomeCareFollowUp
@@ -302,7 +396,7 @@ impl VisitSession {
         if draft.diagnoses.is_empty() {
             return Err(super::input::invalid("diagnoses", "at least one diagnosis"));
         }
-        let plan = match kept {
+        let mut plan = match kept {
             Some(plan) => plan,
             None => self.new_plan(request_id)?,
         };
@@ -311,28 +405,24 @@ impl VisitSession {
             let ids = (plan.visit_id, plan.txn_id, plan.code_counter);
             return self.finish_virtual(session, &draft, ids, at).await;
         }
-        let body = VisitBody {
+        let online = app.is_online();
+        // The intent of this attempt, kept before the card is touched.
+        plan.intent = Some(Intent {
+            national_id: self.patient.national_id.expose().to_string(),
+            card_number: self.patient.card_number.clone(),
+            practitioner_id: self.practitioner_id.clone(),
+            visit_type: draft.visit_type,
             diagnoses: draft.diagnoses.clone(),
+            orders: draft.orders.clone(),
+            note: draft.note.clone(),
             fee_points: draft.fee_points,
             copayment: draft.copayment,
-        };
-        let online = app.is_online();
-        let card_plan = VisitPlan {
-            txn_id: plan.txn_id,
-            visit_type: draft.visit_type,
-            newborn: false,
-            replacement: false,
-            institution: app.institution.clone(),
-            at,
-            code_counter: plan.code_counter,
-            body: body.clone(),
-            prescriptions: draft
-                .orders
-                .iter()
-                .map(|o| PrescriptionEntry::from_order(o, at, true))
-                .collect(),
             online,
-        };
+        });
+        plan.signed_form = None;
+        app.keep_plan(request_id, &plan)?;
+        app.fail_point("planned");
+        let card_plan = card_plan_of(app, &plan, online)?;
         let sam: Arc<dyn SamAuthority> = match app.vpn_client() {
             Ok(c) => c,
             Err(AppError::NotEnrolled) if !online => Arc::new(NoSam),
@@ -347,21 +437,18 @@ impl VisitSession {
                 "another card is in the reader than at the start of the visit",
             ));
         }
-        let outcome = run_visit(session.as_ref(), sam.as_ref(), &app.codes, &card_plan)
+        let progress = KeepSigned {
+            app,
+            request_id,
+            plan: &plan,
+        };
+        let outcome = run_visit_with(session.as_ref(), sam.as_ref(), &app.codes, &card_plan, &progress)
             .await
             .map_err(|e| match e {
                 CardError::Reader(r) => reader_error(r),
                 other => card_error(other),
             })?;
-        let mut visit = outcome.to_visit(
-            &app.institution,
-            &self.practitioner_id,
-            &body,
-            draft.note.clone(),
-            draft.orders.clone(),
-        );
-        visit.id = plan.visit_id.clone();
-        app.commit_visit(&visit)
+        app.commit_outcome(&plan, &outcome)
     }
 
     /// Reserves the counter, makes the transaction id and keeps the plan before any card command.
@@ -372,11 +459,194 @@ impl VisitSession {
             txn_id: *uuid::Uuid::now_v7().as_bytes(),
             code_counter: app.reserve_code_counter()?,
             at_unix_ms: app.clock.now_unix_ms(),
+            intent: None,
+            signed_form: None,
         };
-        // Serialising plain fields cannot fail.
-        let bytes = serde_json::to_vec(&plan).map_err(|_| AppError::Internal)?;
-        app.store.kv_put(PLAN_NAMESPACE, request_id, &bytes)?;
+        app.keep_plan(request_id, &plan)?;
         Ok(plan)
+    }
+}
+
+/// The card transaction of a plan (its intent, at its time, under its transaction id).
+fn card_plan_of(app: &HomeVisit, plan: &FinishPlan, online: bool) -> Result<VisitPlan, AppError> {
+    let intent = plan.intent.as_ref().ok_or(AppError::Internal)?;
+    let at = RocDateTime::from_unix_ms(plan.at_unix_ms).map_err(|_| AppError::Internal)?;
+    Ok(VisitPlan {
+        txn_id: plan.txn_id,
+        visit_type: intent.visit_type,
+        newborn: false,
+        replacement: false,
+        institution: app.institution.clone(),
+        at,
+        code_counter: plan.code_counter,
+        body: intent.body(),
+        prescriptions: intent
+            .orders
+            .iter()
+            .map(|o| PrescriptionEntry::from_order(o, at, true))
+            .collect(),
+        online,
+    })
+}
+
+impl HomeVisit {
+    /// Keeps `plan` sealed under the request id (replacing the previous one).
+    fn keep_plan(&self, request_id: &str, plan: &FinishPlan) -> Result<(), AppError> {
+        // Serialising plain fields cannot fail.
+        let bytes = serde_json::to_vec(plan).map_err(|_| AppError::Internal)?;
+        self.store.kv_put(PLAN_NAMESPACE, request_id, &bytes)?;
+        Ok(())
+    }
+
+    /// Commits what the card transaction of `plan` produced, under the plan's visit id.
+    fn commit_outcome(&self, plan: &FinishPlan, outcome: &VisitOutcome) -> Result<VisitSummary, AppError> {
+        let intent = plan.intent.as_ref().ok_or(AppError::Internal)?;
+        let mut visit = outcome.to_visit(
+            &self.institution,
+            &intent.practitioner_id,
+            &intent.body(),
+            intent.note.clone(),
+            intent.orders.clone(),
+        );
+        visit.id = plan.visit_id.clone();
+        let summary = self.commit_visit(&visit)?;
+        self.fail_point("committed");
+        Ok(summary)
+    }
+
+    /// Finishes the visits a crash left between the card and the store, for the patient whose
+    /// card is in the connected reader (see the module doc): each is committed once, with its one
+    /// upload job, and never takes a second sequence number. Also runs at every
+    /// [`HomeVisit::begin_visit`]; call it when the reader is back (start-up, reconnect).
+    pub async fn reconcile_visits(self: &Arc<Self>) -> Result<ReconcileReport, AppError> {
+        let _one_visit_at_a_time = self.readers.visit_lock.lock().await;
+        let session = self.readers.session().await?;
+        let card = basic_data::read(session.as_ref()).await.map_err(card_error)?;
+        self.reconcile_locked(session.as_ref(), &card).await
+    }
+
+    /// [`Self::reconcile_visits`] with the visit lock held and the card's basic data read.
+    async fn reconcile_locked(
+        &self,
+        channel: &dyn ApduChannel,
+        card: &CardBasicData,
+    ) -> Result<ReconcileReport, AppError> {
+        let mut report = ReconcileReport::default();
+        for request_id in self.store.kv_keys(PLAN_NAMESPACE)? {
+            let Some(bytes) = self.store.kv_get(PLAN_NAMESPACE, &request_id)? else {
+                continue;
+            };
+            let Ok(plan) = serde_json::from_slice::<FinishPlan>(&bytes) else {
+                tracing::warn!(target: "homevisit::app", "an unreadable visit plan was skipped");
+                continue;
+            };
+            match self.store.get_visit(&plan.visit_id) {
+                Ok(_) => continue,
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let Some(intent) = plan.intent.as_ref() else {
+                continue;
+            };
+            if !intent.is_of(card) {
+                continue;
+            }
+            match self.reconcile_one(channel, card, &request_id, &plan).await {
+                Ok(true) => report.committed += 1,
+                Ok(false) => report.open += 1,
+                Err(e) => {
+                    tracing::warn!(target: "homevisit::app", code = e.code(), "an open visit stays open");
+                    report.open += 1;
+                }
+            }
+        }
+        if report.committed > 0 || report.open > 0 {
+            tracing::info!(target: "homevisit::app", committed = report.committed, open = report.open, "open visits reconciled");
+        }
+        Ok(report)
+    }
+
+    /// Reads one open plan's visit back from the card and commits it (true), or leaves it open.
+    async fn reconcile_one(
+        &self,
+        channel: &dyn ApduChannel,
+        card: &CardBasicData,
+        request_id: &str,
+        plan: &FinishPlan,
+    ) -> Result<bool, AppError> {
+        let card_plan = card_plan_of(self, plan, true)?;
+        let code = self
+            .codes
+            .generate(
+                plan.code_counter,
+                &VisitCodeInput {
+                    person: &card.national_id,
+                    at: card_plan.at,
+                    institution: &self.institution,
+                },
+            )
+            .map_err(crate::rules::RuleError::from)?;
+        // Reading the card's visits needs mutual authentication with the cloud SAM.
+        if !self.is_online() {
+            return Ok(false);
+        }
+        let sam = self.vpn_client()?;
+        let mut opened = PatientCard::open(channel).await.map_err(card_error)?;
+        opened
+            .authenticate(sam.as_ref(), false)
+            .await
+            .map_err(card_error)?;
+        let (record, entries) = match opened.read_visit(&code).await {
+            Ok(found) => found,
+            // Never reached the card: nothing to finish without the caller, whose retry of
+            // `finish` rewrites the intent; until then the plan is not read back again.
+            Err(CardError::Code(NhiCode::RecordNotFound)) => {
+                let mut parked = plan.clone();
+                parked.intent = None;
+                parked.signed_form = None;
+                self.keep_plan(request_id, &parked)?;
+                return Ok(false);
+            }
+            Err(e) => return Err(card_error(e)),
+        };
+        if record.cancelled {
+            return Ok(false);
+        }
+        let written = record.body.as_ref() == Some(&card_plan.body) && entries == card_plan.prescriptions;
+        if written && let Some(form) = plan.signed_form.as_deref() {
+            let form = SequenceForm::from_bytes(form).map_err(card_error)?;
+            let outcome = VisitOutcome {
+                basic: card.clone(),
+                visit_code: form.visit_code.clone(),
+                visited_at: form.visit_datetime,
+                visit_type: card_plan.visit_type,
+                sequence: form.sequence,
+                form: Some(form),
+                prescription_signatures: Vec::new(),
+                card_written: true,
+                read_back: Some(record),
+                abnormal: None,
+            };
+            self.commit_outcome(plan, &outcome)?;
+            tracing::info!(target: "homevisit::app", visit_id = %plan.visit_id, "a visit found on the card was committed");
+            return Ok(true);
+        }
+        // Registered on the card but not written (or not signed yet): the same plan again gives
+        // the same sequence number.
+        let progress = KeepSigned {
+            app: self,
+            request_id,
+            plan,
+        };
+        let outcome = run_visit_with(channel, sam.as_ref(), &self.codes, &card_plan, &progress)
+            .await
+            .map_err(card_error)?;
+        if outcome.abnormal.is_some() {
+            // The SAM went away meanwhile: the caller's retry decides the abnormal course.
+            return Ok(false);
+        }
+        self.commit_outcome(plan, &outcome)?;
+        Ok(true)
     }
 }
 

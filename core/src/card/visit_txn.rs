@@ -251,6 +251,25 @@ fn offline(
     }
 }
 
+/// Told by [`run_visit_with`] as the transaction passes the points a crash must be recoverable
+/// from: the caller keeps what it learns durably (the app keeps the signed form in its plan, so
+/// a visit the card holds can be committed from the card's read-back after a crash).
+pub trait VisitProgress: Send + Sync {
+    /// The SAM signed the visit; the card is written next. An error stops before the write.
+    fn signed(&self, form: &SequenceForm) -> Result<(), CardError>;
+    /// The card accepted the write (the read-back comes next).
+    fn written(&self) {}
+}
+
+/// The progress of a caller that keeps nothing.
+struct NoProgress;
+
+impl VisitProgress for NoProgress {
+    fn signed(&self, _: &SequenceForm) -> Result<(), CardError> {
+        Ok(())
+    }
+}
+
 /// Runs the standard visit transaction on the card in the patient slot (see the module doc).
 /// Errors: the card's refusals as NHI codes (4013, 4033, 5001, 9083, 4071…); link failures as
 /// retryable errors (run the same plan again after reconnecting; [`classify`] +
@@ -260,6 +279,18 @@ pub async fn run_visit(
     sam: &dyn SamAuthority,
     codes: &VisitCodeGenerator,
     plan: &VisitPlan,
+) -> Result<VisitOutcome, CardError> {
+    run_visit_with(channel, sam, codes, plan, &NoProgress).await
+}
+
+/// [`run_visit`], telling `progress` when the visit is signed (before the card write) and when
+/// the card was written.
+pub async fn run_visit_with(
+    channel: &dyn ApduChannel,
+    sam: &dyn SamAuthority,
+    codes: &VisitCodeGenerator,
+    plan: &VisitPlan,
+    progress: &dyn VisitProgress,
 ) -> Result<VisitOutcome, CardError> {
     if plan.prescriptions.len() > super::records::MAX_PRESCRIPTIONS {
         return Err(CardError::Input("at most 60 prescription entries".into()));
@@ -316,9 +347,11 @@ pub async fn run_visit(
         }
         Err(e) => return Err(e),
     };
+    progress.signed(&form)?;
     let signatures = card
         .write_visit(&form.visit_code, &plan.body, &plan.prescriptions)
         .await?;
+    progress.written();
     let (record, entries) = card.read_visit(&form.visit_code).await?;
     if record.body.as_ref() != Some(&plan.body) || entries != plan.prescriptions || record.cancelled {
         return Err(CardError::Code(NhiCode::WriteFailed));

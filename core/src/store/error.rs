@@ -19,6 +19,14 @@ pub enum StoreError {
         /// Where the corrupt file now lives.
         moved_to: PathBuf,
     },
+    /// The database exists but the key store no longer holds its key `alias` (wiped key store,
+    /// restored backup without its keys). Nothing was created and no file was touched: restoring
+    /// the key opens the database again.
+    #[error("the key store holds no key '{alias}' for the existing database")]
+    KeyMissing {
+        /// The key store alias that is missing (never key material).
+        alias: &'static str,
+    },
     /// A sealed value failed authentication although the key is right (tampered or swapped bytes).
     #[error("a sealed value in {what} failed authentication")]
     Tampered {

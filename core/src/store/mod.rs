@@ -30,7 +30,12 @@
 //! [`recovery::read_moved_aside`] lists what can still be read from the moved file (read-only).
 //!
 //! **Wrong key.** A sealed key-check row is written when the store is created; opening with other
-//! keys returns [`StoreError::WrongKey`] instead of ever returning garbage.
+//! keys returns [`StoreError::WrongKey`] instead of ever returning garbage. A store holding data
+//! without that row is refused ([`StoreError::Tampered`]), never re-keyed.
+//!
+//! **Lost key.** Keys are created only for a new database. Opening an existing database (its file
+//! or WAL holds bytes) whose key the key store no longer holds gives [`StoreError::KeyMissing`]
+//! before SQLite opens the file: nothing is created, no byte of the database or its WAL changes.
 
 pub mod audit;
 mod checkpoint;
@@ -114,7 +119,10 @@ impl Store {
         clock: Arc<dyn Clock>,
         target: i64,
     ) -> StoreResult<Store> {
-        let sealer = Sealer::from_key_store(key_store)?;
+        // Keys are created only for a new database: an existing one whose key is gone gets
+        // `KeyMissing` before SQLite opens anything (so not even its WAL is checkpointed).
+        let existing = database_exists(path)?;
+        let sealer = Sealer::from_key_store(key_store, existing)?;
         // A file that is not SQLite at all is moved aside before SQLite touches it (and its WAL).
         if !has_sqlite_header(path)? {
             return Err(corrupt(path)?);
@@ -234,6 +242,16 @@ fn open_connection(path: &Path, target: i64) -> Result<Connection, (Option<Conne
     }
 }
 
+/// True when the database at `path` (or its WAL) already holds bytes: it has keys to keep.
+pub(crate) fn database_exists(path: &Path) -> StoreResult<bool> {
+    let has_bytes = |p: &Path| match std::fs::metadata(p) {
+        Ok(m) => Ok(m.len() > 0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(StoreError::Io(format!("reading the database file: {}", e.kind()))),
+    };
+    Ok(has_bytes(path)? || has_bytes(&PathBuf::from(format!("{}-wal", path.display())))?)
+}
+
 /// True when `path` is absent, empty (SQLite will create it) or starts with the SQLite header.
 fn has_sqlite_header(path: &Path) -> StoreResult<bool> {
     use std::io::Read;
@@ -302,6 +320,19 @@ fn check_or_create_key_rows(conn: &Connection, sealer: &Sealer, now_ms: i64) -> 
             }
         }
         None => {
+            // Only a store that holds nothing yet may get its key-check rows now (a crash between
+            // the schema and these rows leaves such a store). A store with data but no key-check
+            // row was tampered with: accepting it would accept any key.
+            let holds_data: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM visits) OR EXISTS (SELECT 1 FROM outbox)
+                     OR EXISTS (SELECT 1 FROM kv) OR EXISTS (SELECT 1 FROM meta)",
+                [],
+                |r| r.get(0),
+            )?;
+            if holds_data {
+                tracing::error!(target: "store", "the key-check row is missing from a store with data");
+                return Err(StoreError::Tampered { what: "meta" });
+            }
             let sealed = sealer.seal(seal_place, KEY_CHECK_PLAIN)?;
             conn.execute(
                 "INSERT INTO meta (name, value) VALUES ('key_check', ?1), ('index_check', ?2)",

@@ -48,10 +48,19 @@ pub(crate) struct Sealer {
 }
 
 impl Sealer {
-    /// Fetches (or creates) both keys from the host key store.
-    pub fn from_key_store(key_store: &dyn KeyStore) -> Result<Self, StoreError> {
-        let seal = key_store.get_or_create_key(SEAL_KEY_ALIAS)?;
-        let index = key_store.get_or_create_key(INDEX_KEY_ALIAS)?;
+    /// Fetches both keys from the host key store. Only for a new database (`existing == false`)
+    /// are missing keys created; for an existing one a missing key is [`StoreError::KeyMissing`],
+    /// because a new key could never open what the lost one sealed.
+    pub fn from_key_store(key_store: &dyn KeyStore, existing: bool) -> Result<Self, StoreError> {
+        let key = |alias: &'static str| -> Result<[u8; 32], StoreError> {
+            if existing {
+                key_store.get_key(alias)?.ok_or(StoreError::KeyMissing { alias })
+            } else {
+                Ok(key_store.get_or_create_key(alias)?)
+            }
+        };
+        let seal = key(SEAL_KEY_ALIAS)?;
+        let index = key(INDEX_KEY_ALIAS)?;
         Ok(Self::from_keys(&seal, &index))
     }
 

@@ -207,6 +207,9 @@ impl crate::platform::KeyStore for MixedKeys {
         let seed = if alias == INDEX_KEY_ALIAS { 9 } else { 1 };
         MemoryKeyStore::with_seed(seed).get_or_create_key(alias)
     }
+    fn get_key(&self, alias: &str) -> Result<Option<[u8; 32]>, crate::platform::KeyStoreError> {
+        self.get_or_create_key(alias).map(Some)
+    }
 }
 
 #[test]
@@ -224,6 +227,9 @@ fn locked_key_store_is_a_typed_error() {
     struct Locked;
     impl crate::platform::KeyStore for Locked {
         fn get_or_create_key(&self, _: &str) -> Result<[u8; 32], crate::platform::KeyStoreError> {
+            Err(crate::platform::KeyStoreError::Locked)
+        }
+        fn get_key(&self, _: &str) -> Result<Option<[u8; 32]>, crate::platform::KeyStoreError> {
             Err(crate::platform::KeyStoreError::Locked)
         }
     }

@@ -266,6 +266,51 @@ impl Store {
         Ok(batch.len())
     }
 
+    /// Imports a visit recovered from a moved-aside database (see [`super::recovery`]) with the
+    /// jobs still owed for it, in one transaction. Idempotent by visit code: a visit whose code (or
+    /// id) the store already holds is skipped (`false`). Without jobs the visit is imported as
+    /// uploaded (its upload was done before the file broke).
+    pub fn import_recovered_visit(&self, visit: &Visit, jobs: &[NewJob]) -> StoreResult<bool> {
+        let now = self.now_ms();
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let known: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM visits WHERE visit_code = ?1 OR id = ?2)",
+            params![visit.visit_code, visit.id],
+            |r| r.get(0),
+        )?;
+        if known {
+            return Ok(false);
+        }
+        if jobs.is_empty() {
+            check_visit(visit)?;
+            let patient_key = self
+                .sealer()
+                .index_hash(NATIONAL_ID_DOMAIN, visit.patient.national_id.expose());
+            let visited_at = visit.visited_at.timestamp_millis();
+            let body = seal_body(self.sealer(), visit, 1)?;
+            tx.prepare_cached(
+                "INSERT INTO visits (id, visit_code, patient_key, visited_at, upload_due_at, state, version,
+                                     body, created_at, updated_at, uploaded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'uploaded', 1, ?6, ?7, ?7, ?7)",
+            )?
+            .execute(params![
+                visit.id,
+                visit.visit_code,
+                patient_key,
+                visited_at,
+                visited_at + UPLOAD_DEADLINE_MS,
+                body,
+                now
+            ])?;
+        } else {
+            insert_visit(&tx, self.sealer(), visit, jobs, now)?;
+        }
+        audit::append(&tx, now, "visit_recovered", &visit.id, "")?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// Stores an edit of a visit as a new version (refused if the stored version is not
     /// `expected_version`) with the jobs that send it, in one transaction. Jobs of the visit that
     /// have not started sending (`queued`, `waiting_retry`) or were rejected are superseded; a job

@@ -310,7 +310,12 @@ impl SyncEngine {
                 sum.stopped = Some(StopReason::Offline);
                 break;
             }
-            self.pass(&mut sum).await?;
+            if self.pass(&mut sum).await? == Pass::CertificateMismatch {
+                // Never retried in a loop: the answer came from someone without the pinned key.
+                tracing::error!("sync: the server's certificate matches no pin; drain stopped");
+                sum.stopped = Some(StopReason::CertificateMismatch);
+                break;
+            }
             if self.outbox.counts()?.remaining() == 0 {
                 break;
             }
@@ -341,7 +346,7 @@ impl SyncEngine {
         sum.remaining = c.remaining();
         sum.rejected_total = c.rejected;
         sum.complete = sum.remaining == 0;
-        if sum.complete {
+        if sum.complete && sum.stopped != Some(StopReason::CertificateMismatch) {
             sum.stopped = None;
         }
         tracing::info!(
@@ -356,17 +361,17 @@ impl SyncEngine {
     }
 
     /// Sends everything ready now, round after round (the outbox gives at most one job per
-    /// patient per round), until nothing is ready. Returns the number of jobs sent.
-    async fn pass(&self, sum: &mut DrainSummary) -> Result<usize, SyncError> {
+    /// patient per round), until nothing is ready, or until a server presents a certificate that
+    /// matches no pin (its jobs go back to the queue untouched and the pass stops at once).
+    async fn pass(&self, sum: &mut DrainSummary) -> Result<Pass, SyncError> {
         let per_round = self.config.batch_size.max(1) * self.config.max_in_flight.max(1);
-        let mut sent = 0;
         loop {
             if !self.connectivity.is_online() {
-                return Ok(sent);
+                return Ok(Pass::Done);
             }
             let ready = self.outbox.ready(self.clock.now_unix_ms(), per_round)?;
             if ready.is_empty() {
-                return Ok(sent);
+                return Ok(Pass::Done);
             }
             let ids: Vec<JobId> = ready.iter().map(|j| j.id.clone()).collect();
             self.outbox.mark_sending(&ids)?;
@@ -389,11 +394,12 @@ impl SyncEngine {
                     Err(e) => tracing::warn!(error = %e, "sync: upload task failed"),
                 }
             }
+            let mut mismatch = false;
             for (batch, result) in batches.iter().zip(results) {
                 // A task that panicked counts as a server failure: the jobs are retried.
                 let result = result.unwrap_or_else(|| Err(UploadError::Server("upload task failed".into())));
                 let mut events = Vec::new();
-                let updates = self.settle(batch, result, sum, &mut events).await;
+                let updates = self.settle(batch, result, sum, &mut events, &mut mismatch).await;
                 self.outbox.record(&updates)?;
                 // Events only once the outcome is stored: the app never shows "done" for a job
                 // the store could not mark done.
@@ -401,7 +407,12 @@ impl SyncEngine {
                     self.listeners.emit(e);
                 }
             }
-            sent += ids.len();
+            if mismatch {
+                // Every batch of the round has answered, so the only jobs still `sending` are
+                // the ones the impostor was offered: back to the queue as they were.
+                self.outbox.reset_sending()?;
+                return Ok(Pass::CertificateMismatch);
+            }
         }
     }
 
@@ -413,9 +424,15 @@ impl SyncEngine {
         result: Result<Vec<ItemResult>, UploadError>,
         sum: &mut DrainSummary,
         events: &mut Vec<SyncEvent>,
+        mismatch: &mut bool,
     ) -> Vec<JobUpdate> {
         let mut updates = Vec::with_capacity(batch.len());
         match result {
+            Err(UploadError::CertificateMismatch) => {
+                // No update: the jobs stay `sending` until the pass re-queues them, with no retry
+                // scheduled and nothing recorded against them.
+                *mismatch = true;
+            }
             Ok(results) => {
                 let mut by_id: HashMap<&str, &ItemOutcome> =
                     results.iter().map(|r| (r.job_id.as_str(), &r.outcome)).collect();
@@ -470,8 +487,12 @@ impl SyncEngine {
                         batch: sum.batches,
                         jobs: 1,
                     });
+                    if *mismatch {
+                        break;
+                    }
                     let r = self.target.upload(&[item_of(job)]).await;
-                    let single = Box::pin(self.settle(std::slice::from_ref(job), r, sum, events)).await;
+                    let single =
+                        Box::pin(self.settle(std::slice::from_ref(job), r, sum, events, mismatch)).await;
                     updates.extend(single);
                 }
             }
@@ -553,6 +574,15 @@ impl SyncEngine {
             error,
         }
     }
+}
+
+/// How a pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Nothing is ready any more (or the device went offline).
+    Done,
+    /// A server presented a certificate matching no pin; the drain must stop.
+    CertificateMismatch,
 }
 
 /// The background drain loop; dropping it stops the loop.

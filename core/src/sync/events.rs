@@ -87,6 +87,8 @@ pub enum StopReason {
     TimeBudget,
     /// Remaining jobs wait only on rejected jobs they depend on.
     Blocked,
+    /// The server's certificate matched no pin: the drain stopped at once, the jobs stay queued.
+    CertificateMismatch,
 }
 
 /// Receives the engine's events (the app's progress bar, the FFI callback).

@@ -83,6 +83,10 @@ pub enum UploadError {
     /// The server refused the batch as a whole (malformed); the engine isolates the bad record.
     #[error("batch rejected: {0}")]
     BatchRejected(String),
+    /// The server's certificate matches neither pinned one (possible interception): the engine
+    /// stops the drain at once and leaves the jobs queued; nothing is retried until asked again.
+    #[error("the server's certificate matches no pin")]
+    CertificateMismatch,
 }
 
 impl UploadError {
@@ -90,7 +94,7 @@ impl UploadError {
     pub fn class(&self) -> FailureClass {
         match self {
             UploadError::Network(_) => FailureClass::Network,
-            UploadError::Server(_) => FailureClass::Server,
+            UploadError::Server(_) | UploadError::CertificateMismatch => FailureClass::Server,
             UploadError::BatchRejected(_) => FailureClass::Record,
         }
     }

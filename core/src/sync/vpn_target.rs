@@ -61,6 +61,8 @@ pub fn classify(e: &VpnError) -> UploadError {
         (VpnError::Rejected { code, reason, .. }, _) if code == "malformed_batch" => {
             UploadError::BatchRejected(reason.clone())
         }
+        // Not a server failure to retry: someone else answers for the server. Stop and say so.
+        (VpnError::CertificateMismatch, _) => UploadError::CertificateMismatch,
         (_, VpnClass::Network) => UploadError::Network(e.to_string()),
         // A refusal that is not about one record (signature, enrolment, certificate) is not the
         // records' fault: it is retried with backoff and shown as a server failure, never parks
@@ -157,6 +159,7 @@ pub fn registration_result(
                 reason: format!("prescription registration refused ({code}): {reason}"),
             })
         }
+        Err(VpnError::CertificateMismatch) => Err(UploadError::CertificateMismatch),
         Err(e) => Err(match e.class() {
             VpnClass::Network => UploadError::Network(e.to_string()),
             _ => UploadError::Server(e.to_string()),

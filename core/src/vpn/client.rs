@@ -27,6 +27,10 @@ pub struct Enrolment {
     pub endpoint: String,
     /// SHA-256 of the pinned server certificate, hex.
     pub cert_sha256: String,
+    /// SHA-256 of the backup pin (the server's next certificate), hex; absent in enrolments kept
+    /// before backup pins existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_cert_sha256: Option<String>,
     /// The institution the device is bound to.
     pub institution_code: String,
     /// The device id the server gave.
@@ -131,8 +135,13 @@ fn network(e: &reqwest::Error) -> VpnError {
 }
 
 impl Transport {
-    fn new(endpoint: &str, cert_sha256: [u8; 32], options: &ClientOptions) -> Result<Self, VpnError> {
-        let verifier = PinnedVerifier::new(cert_sha256);
+    fn new(
+        endpoint: &str,
+        cert_sha256: [u8; 32],
+        backup: Option<[u8; 32]>,
+        options: &ClientOptions,
+    ) -> Result<Self, VpnError> {
+        let verifier = PinnedVerifier::with_backup(cert_sha256, backup);
         let tls = pinning::client_config(verifier.clone()).map_err(|e| VpnError::InvalidRequest {
             reason: format!("TLS set-up failed: {e}"),
         })?;
@@ -219,6 +228,11 @@ impl Transport {
     }
 }
 
+/// A SHA-256 fingerprint from its hex form.
+fn parse_pin(hex_text: &str) -> Option<[u8; 32]> {
+    hex::decode(hex_text).ok().and_then(|b| b.try_into().ok())
+}
+
 /// Turns an answer into `T`, or the typed error it carries.
 fn decode<T: DeserializeOwned>(answer: Answer) -> Result<T, VpnError> {
     if (200..300).contains(&answer.status) {
@@ -295,7 +309,7 @@ impl VpnClient {
         options: ClientOptions,
     ) -> Result<Self, VpnError> {
         let key = DeviceKey::generate()?;
-        let transport = Transport::new(&qr.endpoint, qr.cert_sha256, &options)?;
+        let transport = Transport::new(&qr.endpoint, qr.cert_sha256, None, &options)?;
         let pin_proof = signing::pin_proof(pin.trim(), &qr.token, key.public_key());
         let key_proof = key.sign_b64(&signing::enrol_proof_message(
             &qr.token,
@@ -327,9 +341,21 @@ impl VpnClient {
                 reason: "the server bound the device to another institution than the QR code names".into(),
             });
         }
+        // The backup pin arrives over the channel the QR's pin authenticated.
+        let backup = match resp.backup_cert_sha256.as_deref() {
+            None => None,
+            Some(h) => Some(parse_pin(h).ok_or_else(|| VpnError::BadResponse {
+                reason: "the backup certificate pin is not a SHA-256 in hex".into(),
+            })?),
+        };
+        let transport = match backup {
+            None => transport,
+            Some(b) => Transport::new(&qr.endpoint, qr.cert_sha256, Some(b), &options)?,
+        };
         let enrolment = Enrolment {
             endpoint: qr.endpoint.clone(),
             cert_sha256: hex::encode(qr.cert_sha256),
+            backup_cert_sha256: backup.map(hex::encode),
             institution_code: resp.institution_code,
             device_id: resp.device_id,
             sam_id: resp.sam_id,
@@ -349,15 +375,16 @@ impl VpnClient {
         let damaged = |what: &str| VpnError::Storage {
             reason: format!("the stored enrolment is damaged ({what})"),
         };
-        let pin: [u8; 32] = hex::decode(&enrolment.cert_sha256)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| damaged("certificate fingerprint"))?;
+        let pin = parse_pin(&enrolment.cert_sha256).ok_or_else(|| damaged("certificate fingerprint"))?;
+        let backup = match enrolment.backup_cert_sha256.as_deref() {
+            None => None,
+            Some(h) => Some(parse_pin(h).ok_or_else(|| damaged("backup certificate fingerprint"))?),
+        };
         let pkcs8 = STANDARD
             .decode(&enrolment.device_key_pkcs8)
             .map_err(|_| damaged("device key"))?;
         let key = DeviceKey::from_pkcs8(&pkcs8)?;
-        let transport = Transport::new(&enrolment.endpoint, pin, &options)?;
+        let transport = Transport::new(&enrolment.endpoint, pin, backup, &options)?;
         Ok(Self {
             transport,
             enrolment,

@@ -1,5 +1,7 @@
-//! Certificate pinning: the client trusts exactly the one server certificate whose SHA-256 the
-//! binding QR code carried, and nothing else (no CA, no host name check: the pin is the identity).
+//! Certificate pinning: the client trusts exactly the server certificate whose SHA-256 the binding
+//! QR code carried, or the backup certificate the server announced at enrolment over that pinned
+//! channel (so the institution can rotate its certificate without re-enrolling every device), and
+//! nothing else (no CA, no host name check: the pin is the identity).
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -20,6 +22,7 @@ pub fn cert_fingerprint(der: &[u8]) -> [u8; 32] {
 #[derive(Debug)]
 pub struct PinnedVerifier {
     pin: [u8; 32],
+    backup: Option<[u8; 32]>,
     algorithms: WebPkiSupportedAlgorithms,
     mismatch_seen: AtomicBool,
 }
@@ -27,8 +30,14 @@ pub struct PinnedVerifier {
 impl PinnedVerifier {
     /// A verifier for the certificate whose SHA-256 is `pin`.
     pub fn new(pin: [u8; 32]) -> Arc<Self> {
+        Self::with_backup(pin, None)
+    }
+
+    /// A verifier for the certificate `pin`, or the backup certificate `backup`.
+    pub fn with_backup(pin: [u8; 32], backup: Option<[u8; 32]>) -> Arc<Self> {
         Arc::new(Self {
             pin,
+            backup,
             algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
             mismatch_seen: AtomicBool::new(false),
         })
@@ -50,7 +59,8 @@ impl ServerCertVerifier for PinnedVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // The certificate is public: a plain comparison leaks nothing.
-        if cert_fingerprint(end_entity) == self.pin {
+        let seen = cert_fingerprint(end_entity);
+        if seen == self.pin || Some(seen) == self.backup {
             Ok(ServerCertVerified::assertion())
         } else {
             self.mismatch_seen.store(true, Ordering::SeqCst);

@@ -54,6 +54,9 @@ pub struct EnrolResponse {
     pub institution_code: String,
     /// The institution's cloud SAM id (12 characters, upload field M01).
     pub sam_id: String,
+    /// SHA-256 (hex) of the server's next certificate, pinned as the backup (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_cert_sha256: Option<String>,
 }
 
 /// The error body every failing route answers with.

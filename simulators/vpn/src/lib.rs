@@ -369,6 +369,7 @@ async fn enrol(
         device_id,
         institution_code: b.institution,
         sam_id,
+        backup_cert_sha256: None,
     }))
 }
 
