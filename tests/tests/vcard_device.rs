@@ -61,6 +61,7 @@ async fn day() -> Day {
         .unwrap();
     let found = readers.scan(100).await.unwrap();
     let code = readers.pair(&found[0].id).await.unwrap();
+    assert!(reader.press_button(), "the reader's own confirmation");
     readers.confirm_pairing(&code.code).await.unwrap();
     readers.verify_practitioner_pin("1234").await.unwrap();
     Day {
@@ -73,9 +74,12 @@ async fn day() -> Day {
 }
 
 /// The patient's app shows a QR (the simulator's "patient app").
+/// The patient's app shows a QR issued at the device's (virtual) now: the device's expiry checks are
+/// then exact to the millisecond whatever the machine's speed, and the NHI's clock (real time, never
+/// earlier than the device's start) can only be later.
 fn patient_qr(d: &Day) -> String {
-    let v = &d.sim.state().vcard;
-    v.issue_qr(PATIENT, v.now_ms(d.sim.state().now_ms())).unwrap().0
+    use homevisit_core::platform::Clock;
+    d.sim.state().vcard.issue_qr(PATIENT, d.clock.now_unix_ms()).unwrap().0
 }
 
 /// The patient taps "同意".

@@ -67,6 +67,7 @@ async fn world() -> World {
     let found = app.readers().scan(200).await.unwrap();
     let code = app.readers().pair(&found[0].id).await.unwrap();
     assert_eq!(Some(code.code.clone()), reader.displayed_code());
+    assert!(reader.press_button(), "the reader's own confirmation");
     app.readers().confirm_pairing(&code.code).await.unwrap();
     app.readers().disconnect().await;
     drop(app);

@@ -28,6 +28,7 @@ pub async fn verified_practitioner(app: &HomeVisit) -> SimReader {
         .unwrap();
     let found = readers.scan(100).await.unwrap();
     let code = readers.pair(&found[0].id).await.unwrap();
+    assert!(reader.press_button(), "the reader's own confirmation");
     readers.confirm_pairing(&code.code).await.unwrap();
     readers.verify_practitioner_pin(PIN).await.unwrap();
     reader
