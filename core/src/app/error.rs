@@ -108,6 +108,15 @@ pub enum AppError {
         /// When, ms since the epoch.
         at_ms: i64,
     },
+    /// The action is not allowed in the record's state (e.g. correcting a sent referral);
+    /// `action` and `state` are stable names.
+    #[error("cannot {action} when {state}")]
+    WrongState {
+        /// What was tried (`correct`, `delete`, `send`, `process`, `reply`, `re_refer`).
+        action: String,
+        /// The state that forbids it (`sent`, `replied`, `opened_unsent`…).
+        state: String,
+    },
     /// A bug or an unexpected state inside the core; logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -136,12 +145,13 @@ impl AppError {
             AppError::AlreadyOpen => "already_open",
             AppError::NotEnrolled => "not_enrolled",
             AppError::AlreadyDispensed { .. } => "already_dispensed",
+            AppError::WrongState { .. } => "wrong_state",
             AppError::Internal => "internal",
         }
     }
 
     /// Every code [`AppError::code`] can give (for hosts that switch on codes, and for tests).
-    pub const CODES: [&'static str; 20] = [
+    pub const CODES: [&'static str; 21] = [
         "validation",
         "wrong_pin",
         "card_locked",
@@ -161,6 +171,7 @@ impl AppError {
         "already_open",
         "not_enrolled",
         "already_dispensed",
+        "wrong_state",
         "internal",
     ];
 
@@ -412,6 +423,10 @@ mod tests {
             AppError::AlreadyDispensed {
                 by: String::new(),
                 at_ms: 0,
+            },
+            AppError::WrongState {
+                action: String::new(),
+                state: String::new(),
             },
             AppError::Internal,
         ];

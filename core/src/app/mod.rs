@@ -14,6 +14,7 @@ mod order_sets;
 mod pharmacist;
 mod prescription;
 mod readers;
+mod referrals;
 mod runtime;
 mod session;
 mod sync;
@@ -35,6 +36,9 @@ pub use readers::{
     PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent,
     ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
 };
+pub use referrals::{ReferralRecord, ReferralService, RefreshSummary};
+#[cfg(feature = "inspect")]
+pub use referrals::StepHook;
 pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use visit::{PatientView, VisitDraft, VisitSession};
@@ -91,6 +95,8 @@ pub struct HomeVisit {
     readers: Readers,
     /// MediCloud records kept sealed for offline reading; see `medicloud.rs`.
     medicloud: crate::vpn::MediCloudCache,
+    /// E-referrals; see `referrals.rs`.
+    referrals: Arc<ReferralService>,
     /// This process's lock on the data directory; declared last so it is released last.
     _dir_lock: lock::DirLock,
 }
@@ -145,6 +151,16 @@ impl HomeVisit {
             crate::sync::SyncConfig::default(),
         );
         let medicloud = crate::vpn::MediCloudCache::new(store.clone(), keys.as_ref(), clock.clone())?;
+        let referrals = Arc::new(ReferralService::new(
+            store.clone(),
+            institution.clone(),
+            &device_id,
+            clock.clone(),
+            vpn.clone(),
+            connectivity.clone(),
+            listeners.clone(),
+            sync.clone(),
+        ));
         let readers = Readers::new(store.clone(), clock.clone(), device_id);
         let app = Self {
             store,
@@ -158,6 +174,7 @@ impl HomeVisit {
             sync,
             medicloud,
             readers,
+            referrals,
             _dir_lock: dir_lock,
         };
         app.load_enrolment()?;

@@ -60,18 +60,20 @@ pub fn all(store: &Store) -> Result<Vec<StoredReferral>, StoreError> {
     Ok(out)
 }
 
-/// The outbox job queued under `key`, with its creation time (Unix ms), if any.
-pub fn queued_job(store: &Store, key: &str) -> Result<Option<(JobId, i64)>, StoreError> {
+/// The outbox job queued under `key`: its id, creation time (Unix ms) and state name, if any.
+pub fn queued_job(store: &Store, key: &str) -> Result<Option<(JobId, i64, String)>, StoreError> {
     let conn = store.lock();
     Ok(conn
-        .prepare_cached("SELECT seq, created_at FROM outbox WHERE idempotency_key = ?1")?
-        .query_row([key], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get::<_, i64>(1)?)))
+        .prepare_cached("SELECT seq, created_at, state FROM outbox WHERE idempotency_key = ?1")?
+        .query_row([key], |r| {
+            Ok((r.get::<_, i64>(0)?.to_string(), r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+        })
         .optional()?)
 }
 
 /// Enqueues `job` unless a job with its key is queued already; the queued job's id either way.
 pub fn enqueue_once(store: &Store, job: NewJob) -> Result<JobId, StoreError> {
-    if let Some((id, _)) = queued_job(store, &job.idempotency_key)? {
+    if let Some((id, _, _)) = queued_job(store, &job.idempotency_key)? {
         return Ok(id);
     }
     let ids = store.enqueue(None, std::slice::from_ref(&job))?;
@@ -87,7 +89,7 @@ pub fn reconcile(store: &Store, r: &mut StoredReferral) -> Result<bool, StoreErr
     let mut changed = false;
     if r.side == Side::Sent
         && r.referral.sent_at_ms.is_none()
-        && let Some((_, at)) = queued_job(store, &r.referral.submission_key())?
+        && let Some((_, at, _)) = queued_job(store, &r.referral.submission_key())?
     {
         r.referral.sent_at_ms = Some(at);
         changed = true;
@@ -96,7 +98,7 @@ pub fn reconcile(store: &Store, r: &mut StoredReferral) -> Result<bool, StoreErr
     if r.side == Side::Received
         && let Some(p) = r.referral.processing.as_mut()
         && p.replied_at_ms.is_none()
-        && let Some((_, at)) = queued_job(store, &reply_key)?
+        && let Some((_, at, _)) = queued_job(store, &reply_key)?
     {
         p.replied_at_ms = Some(at);
         changed = true;
