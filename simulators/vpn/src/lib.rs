@@ -16,10 +16,14 @@
 //!
 //! Admin routes (`/admin`, header `x-admin-token`): `POST /admin/bindings` (new QR-2 + PIN),
 //! `GET|PUT /admin/faults`, `GET /admin/visits[?code=…]`.
+//!
+//! E-referrals (`referral`): `POST /v1/referrals`, `/v1/referrals/reply`, `/v1/referrals/sync`
+//! (signed), and the LTC centre's `/admin/referrals…` routes.
 
 pub mod db;
 pub mod faults;
 pub mod pharmacy;
+pub mod referral;
 pub mod seeds;
 pub mod tls;
 pub mod upload;
@@ -770,6 +774,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route(routes::SAM_CARD_AUTH, post(sam_card_auth))
         .route(routes::SAM_VERIFY, post(sam_verify))
         .route(routes::SAM_SIGN, post(sam_sign))
+        // E-referrals: the platform's device routes and the LTC centre's admin routes.
+        .merge(referral::signed_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth_layer));
     let device = Router::new()
         .route(routes::ENROL, post(enrol))
@@ -779,7 +785,8 @@ pub fn router(state: Arc<SimState>) -> Router {
     let admin = Router::new()
         .route("/admin/bindings", post(admin_binding))
         .route("/admin/faults", get(admin_get_faults).put(admin_put_faults))
-        .route("/admin/visits", get(admin_visits));
+        .route("/admin/visits", get(admin_visits))
+        .merge(referral::admin_routes());
     Router::new()
         .merge(device)
         .merge(admin)
