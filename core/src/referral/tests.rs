@@ -212,7 +212,7 @@ fn queries_and_report_filters() {
     let mut a = opened();
     let mut b = opened();
     b.number = rules::referral_number(INST, today(), "K3ZQ", 2).unwrap();
-    b.form.patient.national_id = "B223456780".into();
+    b.form.patient.national_id = "B223456782".into();
     b.opened_at_ms = NOW + 86_400_000 * 3;
     rules::send(&mut a, NOW).unwrap();
     let by_id = ReferralQuery {
