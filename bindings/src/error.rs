@@ -68,6 +68,9 @@ pub enum HomeVisitError {
     /// The prescription was dispensed already: by pharmacy `by` at `at_unix_ms`.
     #[error("already dispensed by {by}")]
     AlreadyDispensed { by: String, at_unix_ms: i64 },
+    /// The action is not allowed in the record's state (e.g. correcting a sent referral).
+    #[error("cannot {action} when {state}")]
+    WrongState { action: String, state: String },
     /// A bug inside the core (including a caught panic); logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -98,6 +101,7 @@ impl From<AppError> for HomeVisitError {
                 by,
                 at_unix_ms: at_ms,
             },
+            AppError::WrongState { action, state } => Self::WrongState { action, state },
             AppError::Internal => Self::Internal,
         }
     }
@@ -128,6 +132,7 @@ impl From<HomeVisitError> for AppError {
                 by,
                 at_ms: at_unix_ms,
             },
+            HomeVisitError::WrongState { action, state } => Self::WrongState { action, state },
             HomeVisitError::Internal => Self::Internal,
         }
     }

@@ -20,6 +20,7 @@ mod platform;
 mod prescription;
 mod readers;
 mod records;
+mod referrals;
 mod sync;
 mod visit;
 
@@ -33,6 +34,11 @@ pub use order_sets::{OrderSet, OrderSetLine, OrderSetList, OrderSetOrigin, Refus
 pub use pharmacist::{DispenseDetails, DispenseReceipt, Pharmacist, VerifiedQr};
 pub use platform::{HostClock, HostKeyStore, KeyStoreError, LogLevel, LogSink};
 pub use prescription::{IssuedPrescription, PickUpWindow, RefillOperation, RefillState, RefillStatus};
+pub use referrals::{
+    CsvEncoding, CsvFile, Referral, ReferralDraft, ReferralKind, ReferralPrefill, ReferralProcessing, ReferralQuery,
+    ReferralReceiverState, ReferralRefresh, ReferralReportFilter, ReferralReportRow, ReferralSenderState,
+    ReferralService, ReferralSide, ReferralUnit,
+};
 pub use records::{
     AppConfig, CardInput, JobStatus, OutboxCounts, OutboxJob, OutboxState, VisitDetails, VisitSummary,
 };

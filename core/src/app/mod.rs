@@ -36,7 +36,7 @@ pub use readers::{
     PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent,
     ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
 };
-pub use referrals::{ReferralRecord, ReferralService, RefreshSummary};
+pub use referrals::{ReferralInput, ReferralRecord, ReferralService, RefreshSummary, referral_date};
 #[cfg(feature = "inspect")]
 pub use referrals::StepHook;
 pub use sync::SyncService;

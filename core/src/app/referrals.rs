@@ -434,3 +434,138 @@ impl ReferralService {
         Ok(csv::export(&self.report(filter)?, encoding))
     }
 }
+
+impl StoredReferral {
+    /// The patient's name as lists show it (`陳○明`).
+    pub fn masked_name(&self) -> String {
+        super::view::mask_name(&self.referral.form.patient.name)
+    }
+
+    /// The patient's national ID as lists show it.
+    pub fn masked_id(&self) -> String {
+        super::view::mask_id(&self.referral.form.patient.national_id)
+    }
+}
+
+impl ReportRow {
+    /// The patient's name as lists show it (`陳○明`).
+    pub fn masked_name(&self) -> String {
+        super::view::mask_name(&self.patient_name)
+    }
+
+    /// The patient's national ID as lists show it.
+    pub fn masked_id(&self) -> String {
+        super::view::mask_id(&self.national_id)
+    }
+}
+
+/// The form as text fields, as a screen (or the FFI) hands it over; [`ReferralInput::to_form`]
+/// parses it (birth date ROC `YYYMMDD`). Holds patient data: `Debug` prints none of it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ReferralInput {
+    /// Part 1.
+    pub referring_unit: Unit,
+    /// National ID.
+    pub national_id: String,
+    /// Name.
+    pub name: String,
+    /// Birth date, ROC `YYYMMDD` (empty: not given).
+    pub birth_date: String,
+    /// `M` or `F`.
+    pub sex: String,
+    /// Contact phone.
+    pub phone: String,
+    /// Address.
+    pub address: String,
+    /// Barthel index 0–100.
+    pub adl_score: Option<u8>,
+    /// Care stage code.
+    pub care_stage: String,
+    /// ICD-10-CM codes.
+    pub diagnoses: Vec<String>,
+    /// Assessment note.
+    pub note: String,
+    /// Part 4.
+    pub purpose: String,
+    /// Part 5.
+    pub receiving_unit: Unit,
+    /// Part 6.
+    pub summary: String,
+}
+
+impl std::fmt::Debug for ReferralInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReferralInput(<redacted>)")
+    }
+}
+
+impl ReferralInput {
+    /// Parses the text fields into the form (the rules then check it on open / correct).
+    pub fn to_form(&self) -> Result<ReferralForm, AppError> {
+        let birth_date = match self.birth_date.trim() {
+            "" => None,
+            t => Some(
+                RocDate::parse(t)
+                    .map_err(|_| super::input::invalid("patient.birth_date", "must be a ROC date YYYMMDD"))?
+                    .naive(),
+            ),
+        };
+        Ok(ReferralForm {
+            referring_unit: self.referring_unit.clone(),
+            patient: crate::referral::PatientBasic {
+                national_id: self.national_id.trim().to_ascii_uppercase(),
+                name: self.name.trim().to_string(),
+                birth_date,
+                sex: self.sex.trim().to_string(),
+                phone: self.phone.trim().to_string(),
+                address: self.address.trim().to_string(),
+            },
+            assessment: crate::referral::Assessment {
+                adl_score: self.adl_score,
+                care_stage: self.care_stage.trim().to_string(),
+                diagnoses: self.diagnoses.iter().map(|d| d.trim().replace('.', "").to_ascii_uppercase()).collect(),
+                last_visit_ms: None,
+                visits: 0,
+                note: self.note.clone(),
+            },
+            purpose: self.purpose.clone(),
+            receiving_unit: self.receiving_unit.clone(),
+            summary: crate::referral::Summary(self.summary.clone()),
+        })
+    }
+
+    /// The text fields of a form (birth date as ROC `YYYMMDD`).
+    pub fn of(form: &ReferralForm) -> Self {
+        Self {
+            referring_unit: form.referring_unit.clone(),
+            national_id: form.patient.national_id.clone(),
+            name: form.patient.name.clone(),
+            birth_date: form
+                .patient
+                .birth_date
+                .and_then(|d| RocDate::from_naive(d).ok())
+                .map(|d| d.to_roc_string())
+                .unwrap_or_default(),
+            sex: form.patient.sex.clone(),
+            phone: form.patient.phone.clone(),
+            address: form.patient.address.clone(),
+            adl_score: form.assessment.adl_score,
+            care_stage: form.assessment.care_stage.clone(),
+            diagnoses: form.assessment.diagnoses.clone(),
+            note: form.assessment.note.clone(),
+            purpose: form.purpose.clone(),
+            receiving_unit: form.receiving_unit.clone(),
+            summary: form.summary.0.clone(),
+        }
+    }
+}
+
+/// Parses an optional ROC `YYYMMDD` query date (`field` names it in the error).
+pub fn referral_date(field: &'static str, text: Option<&str>) -> Result<Option<NaiveDate>, AppError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => RocDate::parse(t)
+            .map(|d| Some(d.naive()))
+            .map_err(|_| super::input::invalid(field, "must be a ROC date YYYMMDD")),
+    }
+}
