@@ -184,6 +184,7 @@ val DAY_SECTIONS: List<Pair<String, (Day) -> Unit>> = listOf(
     "prescriptions" to ::rxSection,
     "sync" to ::syncSection,
     "pharmacist" to ::pharmacistSection,
+    "referral" to ::referralSection,
 )
 
 /** Runs the day: starts the simulators, opens the app, runs every section, stops the simulators. */
