@@ -34,13 +34,13 @@ pub use order_sets::{OrderSet, OrderSetLine, OrderSetList, OrderSetOrigin, Refus
 pub use pharmacist::{DispenseDetails, DispenseReceipt, Pharmacist, VerifiedQr};
 pub use platform::{HostClock, HostKeyStore, KeyStoreError, LogLevel, LogSink};
 pub use prescription::{IssuedPrescription, PickUpWindow, RefillOperation, RefillState, RefillStatus};
-pub use referrals::{
-    CsvEncoding, CsvFile, Referral, ReferralDraft, ReferralKind, ReferralPrefill, ReferralProcessing, ReferralQuery,
-    ReferralReceiverState, ReferralRefresh, ReferralReportFilter, ReferralReportRow, ReferralSenderState,
-    ReferralService, ReferralSide, ReferralUnit,
-};
 pub use records::{
     AppConfig, CardInput, JobStatus, OutboxCounts, OutboxJob, OutboxState, VisitDetails, VisitSummary,
+};
+pub use referrals::{
+    CsvEncoding, CsvFile, Referral, ReferralDraft, ReferralKind, ReferralPrefill, ReferralProcessing,
+    ReferralQuery, ReferralReceiverState, ReferralRefresh, ReferralReportFilter, ReferralReportRow,
+    ReferralSenderState, ReferralService, ReferralSide, ReferralUnit,
 };
 pub use sync::{
     DeadlineEntry, DeadlineReport, DeadlineStatus, DrainStopReason, DrainSummary, InvalidUploadRow,

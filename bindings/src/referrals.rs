@@ -386,7 +386,11 @@ impl Referral {
     }
     /// 處理情形說明.
     pub fn explanation(&self) -> Option<String> {
-        self.record.referral.processing.as_ref().map(|p| p.explanation.clone())
+        self.record
+            .referral
+            .processing
+            .as_ref()
+            .map(|p| p.explanation.clone())
     }
     pub fn replied_at_ms(&self) -> Option<i64> {
         self.record.referral.reply().and_then(|p| p.replied_at_ms)
@@ -528,7 +532,11 @@ impl ReferralService {
     }
 
     /// The form to start from (type `01`: birth date and case data of this institution's case).
-    pub fn prefill(&self, kind: ReferralKind, national_id: String) -> Result<Arc<ReferralPrefill>, HomeVisitError> {
+    pub fn prefill(
+        &self,
+        kind: ReferralKind,
+        national_id: String,
+    ) -> Result<Arc<ReferralPrefill>, HomeVisitError> {
         guard(|| {
             let (form, is_case) = self.inner.prefill(kind.into(), &national_id)?;
             Ok(Arc::new(ReferralPrefill {
@@ -543,7 +551,11 @@ impl ReferralService {
     }
 
     /// Opens a referral (offline too): the number is made now.
-    pub fn open(&self, kind: ReferralKind, draft: Arc<ReferralDraft>) -> Result<Arc<Referral>, HomeVisitError> {
+    pub fn open(
+        &self,
+        kind: ReferralKind,
+        draft: Arc<ReferralDraft>,
+    ) -> Result<Arc<Referral>, HomeVisitError> {
         guard(|| Ok(wrap(self.inner.open(kind.into(), draft.input.to_form()?)?)))
     }
 
@@ -563,7 +575,11 @@ impl ReferralService {
     }
 
     /// Re-refers after a `04` reply (count + 1); send it again afterwards.
-    pub fn re_refer(&self, id: String, receiving_unit: ReferralUnit) -> Result<Arc<Referral>, HomeVisitError> {
+    pub fn re_refer(
+        &self,
+        id: String,
+        receiving_unit: ReferralUnit,
+    ) -> Result<Arc<Referral>, HomeVisitError> {
         guard(|| Ok(wrap(self.inner.re_refer(&id, receiving_unit.into())?)))
     }
 
@@ -603,7 +619,11 @@ impl ReferralService {
     }
 
     /// The sender's or the receiver's query.
-    pub fn find(&self, side: ReferralSide, query: ReferralQuery) -> Result<Vec<Arc<Referral>>, HomeVisitError> {
+    pub fn find(
+        &self,
+        side: ReferralSide,
+        query: ReferralQuery,
+    ) -> Result<Vec<Arc<Referral>>, HomeVisitError> {
         guard(|| {
             let q = CoreQuery {
                 national_id: query.national_id,
@@ -644,7 +664,11 @@ impl ReferralService {
     }
 
     /// The detail report as a CSV file (Big5 by default in the app's UI; see the core's docs).
-    pub fn export_csv(&self, filter: ReferralReportFilter, encoding: CsvEncoding) -> Result<CsvFile, HomeVisitError> {
+    pub fn export_csv(
+        &self,
+        filter: ReferralReportFilter,
+        encoding: CsvEncoding,
+    ) -> Result<CsvFile, HomeVisitError> {
         guard(|| {
             let out = self.inner.export_csv(&filter.to_core()?, encoding.into())?;
             Ok(CsvFile {

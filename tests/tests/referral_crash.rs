@@ -72,14 +72,20 @@ async fn a_referral_opened_offline_survives_sigkill_and_is_sent_exactly_once() {
         assert_eq!(mine.len(), 1, "crash at {step}: one referral, never two");
         let r = &mine[0];
         assert_eq!(r.referral.sender_state(), SenderState::Sent, "crash at {step}");
-        assert_eq!(svc.delivery(&r.id).unwrap().as_deref(), Some("done"), "crash at {step}");
+        assert_eq!(
+            svc.delivery(&r.id).unwrap().as_deref(),
+            Some("done"),
+            "crash at {step}"
+        );
         let db = sim.state().db();
         assert_eq!(
             nhi_vpn_sim::referral::receipts(&db, &r.referral.number, 1, "submit"),
             1,
             "crash at {step}: recorded exactly once"
         );
-        let held = nhi_vpn_sim::referral::load(&db, &r.referral.number).unwrap().unwrap();
+        let held = nhi_vpn_sim::referral::load(&db, &r.referral.number)
+            .unwrap()
+            .unwrap();
         assert_eq!(held.count, 1);
     }
 }

@@ -6,7 +6,9 @@
 use homevisit_core::app::{AppConfig, AppError, CardInput, HomeVisit, ReferralRecord, VisitDetails};
 use homevisit_core::platform::{MemoryKeyStore, SystemClock};
 use homevisit_core::referral::csv::CsvEncoding;
-use homevisit_core::referral::vectors::{LIFECYCLE, SAMPLE_ID, SIM_LTC_CENTRE, SIM_LTC_CENTRE_2, Step, sample_form};
+use homevisit_core::referral::vectors::{
+    LIFECYCLE, SAMPLE_ID, SIM_LTC_CENTRE, SIM_LTC_CENTRE_2, Step, sample_form,
+};
 use homevisit_core::referral::{
     ProcessingStatus, ReceiverState, ReferralQuery, ReferralType, ReportFilter, SenderState, Side, Unit,
 };
@@ -37,7 +39,12 @@ async fn env() -> Env {
         Arc::new(SystemClock),
     )
     .unwrap();
-    assert!(app.enrol(&b.qr, &b.pin, "referral tablet").await.unwrap().enrolled);
+    assert!(
+        app.enrol(&b.qr, &b.pin, "referral tablet")
+            .await
+            .unwrap()
+            .enrolled
+    );
     Env {
         sim,
         app,
@@ -50,7 +57,10 @@ impl Env {
     fn open_01(&self) -> ReferralRecord {
         self.app
             .referrals()
-            .open(ReferralType::HomeCareToLtc, sample_form(&self.inst, SIM_LTC_CENTRE))
+            .open(
+                ReferralType::HomeCareToLtc,
+                sample_form(&self.inst, SIM_LTC_CENTRE),
+            )
             .unwrap()
     }
 
@@ -93,13 +103,28 @@ async fn institution_opens_01_03_04_and_ltc_centre_opens_02() {
             ReferralType::InstitutionToHomeCare
         ]
     );
-    for kind in [ReferralType::InstitutionToLtc, ReferralType::InstitutionToHomeCare] {
-        assert_eq!(svc.open(kind, sample_form(&e.inst, SIM_LTC_CENTRE)).unwrap().referral.kind, kind);
+    for kind in [
+        ReferralType::InstitutionToLtc,
+        ReferralType::InstitutionToHomeCare,
+    ] {
+        assert_eq!(
+            svc.open(kind, sample_form(&e.inst, SIM_LTC_CENTRE))
+                .unwrap()
+                .referral
+                .kind,
+            kind
+        );
     }
     let err = svc
-        .open(ReferralType::LtcCentreToHomeCare, sample_form(&e.inst, SIM_LTC_CENTRE))
+        .open(
+            ReferralType::LtcCentreToHomeCare,
+            sample_form(&e.inst, SIM_LTC_CENTRE),
+        )
         .unwrap_err();
-    assert!(matches!(&err, AppError::Validation { field, .. } if field == "kind"), "{err:?}");
+    assert!(
+        matches!(&err, AppError::Validation { field, .. } if field == "kind"),
+        "{err:?}"
+    );
     assert_eq!(err.code(), "validation");
 }
 
@@ -113,14 +138,28 @@ async fn opening_makes_the_referral_number_offline() {
     assert!(a.referral.number.starts_with(&e.inst));
     assert_ne!(a.referral.number, b.referral.number);
     assert!(a.referral.number.ends_with("001") && b.referral.number.ends_with("002"));
-    assert_eq!((a.referral.count, a.referral.sender_state()), (1, SenderState::OpenedUnsent));
+    assert_eq!(
+        (a.referral.count, a.referral.sender_state()),
+        (1, SenderState::OpenedUnsent)
+    );
     // Bad input: a typed error naming the field, nothing stored.
     let mut bad = sample_form(&e.inst, SIM_LTC_CENTRE);
     bad.patient.national_id = "A123456788".into();
-    let err = e.app.referrals().open(ReferralType::HomeCareToLtc, bad).unwrap_err();
+    let err = e
+        .app
+        .referrals()
+        .open(ReferralType::HomeCareToLtc, bad)
+        .unwrap_err();
     assert!(matches!(&err, AppError::Validation { field, .. } if field == "patient.national_id"));
     assert!(!err.to_string().contains("A123456788"));
-    assert_eq!(e.app.referrals().find(Side::Sent, &ReferralQuery::default()).unwrap().len(), 2);
+    assert_eq!(
+        e.app
+            .referrals()
+            .find(Side::Sent, &ReferralQuery::default())
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,9 +189,18 @@ async fn type_01_prefills_birth_date_and_case_data_from_the_visit_store() {
     e.app.record_visit_from_input(&card, details).unwrap();
     let (form, is_case) = svc.prefill(ReferralType::HomeCareToLtc, SAMPLE_ID).unwrap();
     assert!(is_case);
-    assert_eq!(form.patient.birth_date, chrono::NaiveDate::from_ymd_opt(1940, 5, 17));
-    assert_eq!((form.patient.name.as_str(), form.patient.sex.as_str()), ("陳大明", "M"));
-    assert_eq!((form.assessment.visits, form.assessment.care_stage.as_str()), (1, "E1"));
+    assert_eq!(
+        form.patient.birth_date,
+        chrono::NaiveDate::from_ymd_opt(1940, 5, 17)
+    );
+    assert_eq!(
+        (form.patient.name.as_str(), form.patient.sex.as_str()),
+        ("陳大明", "M")
+    );
+    assert_eq!(
+        (form.assessment.visits, form.assessment.care_stage.as_str()),
+        (1, "E1")
+    );
     assert_eq!(form.assessment.diagnoses, vec!["I639".to_string()]);
     assert!(form.assessment.last_visit_ms.is_some());
     // Types 03 and 04 are ordinary cases: no prefill.
@@ -168,7 +216,10 @@ async fn correct_and_delete_until_sent() {
     let a = e.open_01();
     let mut f = a.referral.form.clone();
     f.purpose = "更正後的轉介目的".into();
-    assert_eq!(svc.correct(&a.id, f.clone()).unwrap().referral.form.purpose, "更正後的轉介目的");
+    assert_eq!(
+        svc.correct(&a.id, f.clone()).unwrap().referral.form.purpose,
+        "更正後的轉介目的"
+    );
     let b = e.open_01();
     svc.delete(&b.id).unwrap();
     assert!(matches!(svc.get(&b.id), Err(AppError::NotFound { .. })));
@@ -187,7 +238,11 @@ async fn sent_exactly_once() {
     svc.send(&a.id).unwrap();
     wrong_state(svc.send(&a.id).unwrap_err(), "send");
     assert_eq!(svc.delivery(&a.id).unwrap().as_deref(), Some("queued"));
-    assert_eq!(platform::load(&e.ltc(), &a.referral.number).unwrap(), None, "nothing leaves offline");
+    assert_eq!(
+        platform::load(&e.ltc(), &a.referral.number).unwrap(),
+        None,
+        "nothing leaves offline"
+    );
     e.drain().await;
     assert_eq!(svc.delivery(&a.id).unwrap().as_deref(), Some("done"));
     assert_eq!(platform::receipts(&e.ltc(), &a.referral.number, 1, "submit"), 1);
@@ -201,9 +256,19 @@ async fn after_sending_only_the_receiver_acts() {
     svc.send(&a.id).unwrap();
     e.drain().await;
     // The sender cannot process its own referral; the receiver can.
-    wrong_state(svc.process(&a.id, ProcessingStatus::Accepted, "x").unwrap_err(), "process");
+    wrong_state(
+        svc.process(&a.id, ProcessingStatus::Accepted, "x").unwrap_err(),
+        "process",
+    );
     wrong_state(svc.send_reply(&a.id).unwrap_err(), "reply");
-    platform::ltc_process(&e.ltc(), &a.referral.number, ProcessingStatus::Accepted, "收案", e.now()).unwrap();
+    platform::ltc_process(
+        &e.ltc(),
+        &a.referral.number,
+        ProcessingStatus::Accepted,
+        "收案",
+        e.now(),
+    )
+    .unwrap();
     // Not replied yet: the sender sees nothing.
     svc.refresh().await.unwrap();
     assert_eq!(svc.get(&a.id).unwrap().referral.sender_state(), SenderState::Sent);
@@ -228,11 +293,19 @@ async fn processing_correctable_until_replied() {
     let r = &got[0];
     assert_eq!(r.referral.receiver_state(), Some(ReceiverState::Unprocessed));
     // The receiver may not touch the sender's form.
-    wrong_state(svc.correct(&r.id, r.referral.form.clone()).unwrap_err(), "correct");
+    wrong_state(
+        svc.correct(&r.id, r.referral.form.clone()).unwrap_err(),
+        "correct",
+    );
     wrong_state(svc.send_reply(&r.id).unwrap_err(), "reply");
     svc.process(&r.id, ProcessingStatus::NotEligible, "初判").unwrap();
-    let p = svc.process(&r.id, ProcessingStatus::Accepted, "已收案，下週訪視").unwrap();
-    assert_eq!(p.referral.receiver_state(), Some(ReceiverState::ProcessedNotReplied));
+    let p = svc
+        .process(&r.id, ProcessingStatus::Accepted, "已收案，下週訪視")
+        .unwrap();
+    assert_eq!(
+        p.referral.receiver_state(),
+        Some(ReceiverState::ProcessedNotReplied)
+    );
     svc.send_reply(&r.id).unwrap();
     wrong_state(
         svc.process(&r.id, ProcessingStatus::Declined, "改").unwrap_err(),
@@ -264,7 +337,11 @@ async fn status_04_re_referral_keeps_number_and_counts_up() {
     to.code = SIM_LTC_CENTRE_2.into();
     let again = svc.re_refer(&a.id, to).unwrap();
     assert_eq!(
-        (again.referral.number.as_str(), again.referral.count, again.referral.sender_state()),
+        (
+            again.referral.number.as_str(),
+            again.referral.count,
+            again.referral.sender_state()
+        ),
         (a.referral.number.as_str(), 2, SenderState::OpenedUnsent)
     );
     wrong_state(svc.delete(&a.id).unwrap_err(), "delete");
@@ -274,9 +351,15 @@ async fn status_04_re_referral_keeps_number_and_counts_up() {
     e.ltc_answers(&a.referral.number, ProcessingStatus::Accepted);
     svc.refresh().await.unwrap();
     let done = svc.get(&a.id).unwrap();
-    assert_eq!((done.referral.count, done.referral.sender_state()), (2, SenderState::Replied));
+    assert_eq!(
+        (done.referral.count, done.referral.sender_state()),
+        (2, SenderState::Replied)
+    );
     assert_eq!(done.referral.rounds.len(), 1);
-    assert_eq!(done.referral.rounds[0].processing.as_ref().unwrap().status, ProcessingStatus::ArrangeReReferral);
+    assert_eq!(
+        done.referral.rounds[0].processing.as_ref().unwrap().status,
+        ProcessingStatus::ArrangeReReferral
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,9 +373,19 @@ async fn sender_states_opened_unsent_sent_replied_and_receiver_states_follow() {
     };
     assert_eq!(state(&a.id), (SenderState::OpenedUnsent, None));
     svc.send(&a.id).unwrap();
-    assert_eq!(state(&a.id), (SenderState::Sent, Some(ReceiverState::Unprocessed)));
+    assert_eq!(
+        state(&a.id),
+        (SenderState::Sent, Some(ReceiverState::Unprocessed))
+    );
     e.drain().await;
-    platform::ltc_process(&e.ltc(), &a.referral.number, ProcessingStatus::Accepted, "收案", e.now()).unwrap();
+    platform::ltc_process(
+        &e.ltc(),
+        &a.referral.number,
+        ProcessingStatus::Accepted,
+        "收案",
+        e.now(),
+    )
+    .unwrap();
     let held = platform::load(&e.ltc(), &a.referral.number).unwrap().unwrap();
     assert_eq!(held.receiver_state(), Some(ReceiverState::ProcessedNotReplied));
     svc.refresh().await.unwrap();
@@ -309,7 +402,9 @@ async fn lifecycle_vectors_hold_on_the_device_service() {
     for v in LIFECYCLE {
         let mut id = Some(e.open_01().id);
         for (i, (step, expect)) in v.steps.iter().enumerate() {
-            let Some(cur) = id.clone() else { panic!("{}: step after delete", v.name) };
+            let Some(cur) = id.clone() else {
+                panic!("{}: step after delete", v.name)
+            };
             let r = svc.get(&cur).unwrap().referral;
             let got: Option<String> = match step {
                 Step::Correct => {
@@ -334,11 +429,21 @@ async fn lifecycle_vectors_hold_on_the_device_service() {
                 // The receiver is the simulated LTC centre; an unsent round is unknown there.
                 Step::Process(s) => platform::ltc_process(&e.ltc(), &r.number, *s, "已評估", e.now())
                     .err()
-                    .map(|x| if x.1.error == "not_found" { "wrong_state".into() } else { x.1.error }),
+                    .map(|x| {
+                        if x.1.error == "not_found" {
+                            "wrong_state".into()
+                        } else {
+                            x.1.error
+                        }
+                    }),
                 Step::Reply => {
-                    let out = platform::ltc_reply(&e.ltc(), &r.number, e.now())
-                        .err()
-                        .map(|x| if x.1.error == "not_found" { "wrong_state".into() } else { x.1.error });
+                    let out = platform::ltc_reply(&e.ltc(), &r.number, e.now()).err().map(|x| {
+                        if x.1.error == "not_found" {
+                            "wrong_state".into()
+                        } else {
+                            x.1.error
+                        }
+                    });
                     svc.refresh().await.unwrap();
                     out
                 }
@@ -367,7 +472,11 @@ async fn queries_by_id_number_date_range_and_state() {
     let b = svc.open(ReferralType::InstitutionToLtc, other).unwrap();
     svc.send(&b.id).unwrap();
     let ids = |q: ReferralQuery| -> Vec<String> {
-        svc.find(Side::Sent, &q).unwrap().into_iter().map(|r| r.id).collect()
+        svc.find(Side::Sent, &q)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
     };
     assert_eq!(
         ids(ReferralQuery {
@@ -414,7 +523,11 @@ async fn queries_by_id_number_date_range_and_state() {
         }),
         vec![b.id.clone()]
     );
-    assert!(svc.find(Side::Received, &ReferralQuery::default()).unwrap().is_empty());
+    assert!(
+        svc.find(Side::Received, &ReferralQuery::default())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -469,12 +582,20 @@ async fn detail_report_filters_and_csv_export() {
         }),
         2
     );
-    let big5 = svc.export_csv(&ReportFilter::default(), CsvEncoding::default()).unwrap();
+    let big5 = svc
+        .export_csv(&ReportFilter::default(), CsvEncoding::default())
+        .unwrap();
     assert_eq!(big5.encoding, CsvEncoding::Big5);
     assert_eq!(big5.lossy_rows, vec![2], "王堃's row lost 堃");
     let (text, had_errors) = encoding_rs::BIG5.decode_without_bom_handling(&big5.bytes);
     assert!(!had_errors);
     assert!(text.contains("王？") && text.contains("陳大明") && text.contains(&a.referral.number));
-    let utf8 = svc.export_csv(&ReportFilter::default(), CsvEncoding::Utf8Bom).unwrap();
-    assert!(String::from_utf8(utf8.bytes[3..].to_vec()).unwrap().contains("王堃"));
+    let utf8 = svc
+        .export_csv(&ReportFilter::default(), CsvEncoding::Utf8Bom)
+        .unwrap();
+    assert!(
+        String::from_utf8(utf8.bytes[3..].to_vec())
+            .unwrap()
+            .contains("王堃")
+    );
 }

@@ -36,9 +36,9 @@ pub use readers::{
     PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent,
     ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
 };
-pub use referrals::{ReferralInput, ReferralRecord, ReferralService, RefreshSummary, referral_date};
 #[cfg(feature = "inspect")]
 pub use referrals::StepHook;
+pub use referrals::{ReferralInput, ReferralRecord, ReferralService, RefreshSummary, referral_date};
 pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use visit::{PatientView, VisitDraft, VisitSession};

@@ -195,8 +195,8 @@ impl ReferralService {
         rules::check_form(kind, &form, today).map_err(violation)?;
         let roc = RocDate::from_naive(today).map_err(|_| AppError::Internal)?;
         let serial = book::next_serial(&self.store, &roc.to_roc_string())?;
-        let number =
-            rules::referral_number(self.institution.as_str(), today, &self.device_tag, serial).map_err(violation)?;
+        let number = rules::referral_number(self.institution.as_str(), today, &self.device_tag, serial)
+            .map_err(violation)?;
         let referral = rules::open(
             UnitKind::Institution,
             self.institution.as_str(),
@@ -288,7 +288,12 @@ impl ReferralService {
     }
 
     /// The receiver enters or corrects its processing of a referral sent to this institution.
-    pub fn process(&self, id: &str, status: ProcessingStatus, explanation: &str) -> Result<StoredReferral, AppError> {
+    pub fn process(
+        &self,
+        id: &str,
+        status: ProcessingStatus,
+        explanation: &str,
+    ) -> Result<StoredReferral, AppError> {
         let _g = self.guard();
         let (now, _) = self.now()?;
         let mut r = self.get_side(id, Side::Received, rules::Action::Process)?;
@@ -353,7 +358,11 @@ impl ReferralService {
             book::reconcile(&self.store, local)?;
             let r = &mut local.referral;
             // Only the round the device has sent: a re-referral round opened here wins.
-            if theirs.count == r.count && r.sent_at_ms.is_some() && r.reply().is_none() && theirs.reply().is_some() {
+            if theirs.count == r.count
+                && r.sent_at_ms.is_some()
+                && r.reply().is_none()
+                && theirs.reply().is_some()
+            {
                 r.processing = theirs.processing.clone();
                 book::put(&self.store, local)?;
                 summary.replies += 1;
@@ -523,7 +532,11 @@ impl ReferralInput {
             assessment: crate::referral::Assessment {
                 adl_score: self.adl_score,
                 care_stage: self.care_stage.trim().to_string(),
-                diagnoses: self.diagnoses.iter().map(|d| d.trim().replace('.', "").to_ascii_uppercase()).collect(),
+                diagnoses: self
+                    .diagnoses
+                    .iter()
+                    .map(|d| d.trim().replace('.', "").to_ascii_uppercase())
+                    .collect(),
                 last_visit_ms: None,
                 visits: 0,
                 note: self.note.clone(),

@@ -34,21 +34,26 @@ pub fn reply_job(r: &Referral) -> Option<Result<NewJob, serde_json::Error>> {
 }
 
 /// The verdict on one referral job from the platform's answer.
-pub fn result_of(item: &UploadItem, answer: Result<SubmissionAck, VpnError>) -> Result<ItemOutcome, UploadError> {
+pub fn result_of(
+    item: &UploadItem,
+    answer: Result<SubmissionAck, VpnError>,
+) -> Result<ItemOutcome, UploadError> {
     match answer {
         Ok(ack) => Ok(ItemOutcome::Accepted {
             ack: format!("referral:{}:{}:{}", ack.number, ack.count, ack.status),
         }),
-        Err(VpnError::Rejected { code, reason, field }) if code != "clock_skew" => Ok(ItemOutcome::Rejected {
-            fields: field
-                .map(|f| FieldError {
-                    field: f,
-                    message: reason.clone(),
-                })
-                .into_iter()
-                .collect(),
-            reason: format!("{} refused ({code}): {reason}", item.kind),
-        }),
+        Err(VpnError::Rejected { code, reason, field }) if code != "clock_skew" => {
+            Ok(ItemOutcome::Rejected {
+                fields: field
+                    .map(|f| FieldError {
+                        field: f,
+                        message: reason.clone(),
+                    })
+                    .into_iter()
+                    .collect(),
+                reason: format!("{} refused ({code}): {reason}", item.kind),
+            })
+        }
         Err(e) => Err(match e.class() {
             VpnClass::Network => UploadError::Network(e.to_string()),
             _ => UploadError::Server(e.to_string()),

@@ -17,7 +17,7 @@
 //!   ([`accept_reply`]): the same rules, plus idempotency (a resent round is a duplicate).
 
 use super::model::{
-    ProcessingStatus, Processing, ReceiverState, Referral, ReferralForm, ReferralType, Round, SenderState,
+    Processing, ProcessingStatus, ReceiverState, Referral, ReferralForm, ReferralType, Round, SenderState,
     Unit, UnitKind,
 };
 use chrono::NaiveDate;
@@ -225,7 +225,10 @@ pub fn check_form(kind: ReferralType, form: &ReferralForm, today: NaiveDate) -> 
     check_text("purpose", &form.purpose, MAX_PURPOSE, true)?;
     check_unit("receiving_unit", &form.receiving_unit)?;
     if form.receiving_unit.code.trim() == form.referring_unit.code.trim() {
-        return Err(invalid("receiving_unit", "must be another unit than the referring one"));
+        return Err(invalid(
+            "receiving_unit",
+            "must be another unit than the referring one",
+        ));
     }
     check_text("summary", &form.summary.0, MAX_SUMMARY, true)
 }
@@ -268,7 +271,11 @@ pub fn referral_number(
 
 /// Checks a referral number's shape (24 upper-case letters or digits).
 pub fn check_number(number: &str) -> Result<(), Violation> {
-    if number.len() == 24 && number.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+    if number.len() == 24
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    {
         Ok(())
     } else {
         Err(invalid("number", "must be 24 letters or digits"))
@@ -353,7 +360,9 @@ pub fn process(
 ) -> Result<(), Violation> {
     match r.receiver_state() {
         None => return Err(wrong_state(Action::Process, SenderState::OpenedUnsent.name())),
-        Some(ReceiverState::Replied) => return Err(wrong_state(Action::Process, ReceiverState::Replied.name())),
+        Some(ReceiverState::Replied) => {
+            return Err(wrong_state(Action::Process, ReceiverState::Replied.name()));
+        }
         Some(_) => {}
     }
     check_text("explanation", explanation, MAX_EXPLANATION, true)?;
@@ -398,7 +407,10 @@ pub fn re_refer(r: &mut Referral, receiving_unit: Unit) -> Result<(), Violation>
         return Err(invalid("receiving_unit", "a re-referral goes to another unit"));
     }
     if receiving_unit.code.trim() == r.sender_code {
-        return Err(invalid("receiving_unit", "must be another unit than the referring one"));
+        return Err(invalid(
+            "receiving_unit",
+            "must be another unit than the referring one",
+        ));
     }
     let previous = std::mem::replace(&mut r.form.receiving_unit, receiving_unit);
     r.rounds.push(Round {

@@ -66,7 +66,11 @@ pub fn queued_job(store: &Store, key: &str) -> Result<Option<(JobId, i64, String
     Ok(conn
         .prepare_cached("SELECT seq, created_at, state FROM outbox WHERE idempotency_key = ?1")?
         .query_row([key], |r| {
-            Ok((r.get::<_, i64>(0)?.to_string(), r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?.to_string(),
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })
         .optional()?)
 }

@@ -99,22 +99,43 @@ fn opening_makes_the_referral_number() {
     assert_ne!(rules::device_tag("dev-1"), rules::device_tag("dev-2"));
     assert!(rules::referral_number(INST, today(), "K3ZQ", 1000).is_err());
     let r = opened();
-    assert_eq!((r.count, r.sender_state(), r.receiver_state()), (1, SenderState::OpenedUnsent, None));
+    assert_eq!(
+        (r.count, r.sender_state(), r.receiver_state()),
+        (1, SenderState::OpenedUnsent, None)
+    );
 }
 
 #[test]
 fn the_six_parts_are_checked_and_name_the_field() {
     let base = vectors::sample_form(INST, SIM_LTC_CENTRE);
     let cases: Vec<(&str, Box<dyn Fn(&mut ReferralForm)>)> = vec![
-        ("referring_unit", Box::new(|f| f.referring_unit.code = "12".into())),
-        ("patient.national_id", Box::new(|f| f.patient.national_id = "A123456788".into())),
+        (
+            "referring_unit",
+            Box::new(|f| f.referring_unit.code = "12".into()),
+        ),
+        (
+            "patient.national_id",
+            Box::new(|f| f.patient.national_id = "A123456788".into()),
+        ),
         ("patient.name", Box::new(|f| f.patient.name = String::new())),
-        ("patient.birth_date", Box::new(|f| f.patient.birth_date = NaiveDate::from_ymd_opt(2030, 1, 1))),
+        (
+            "patient.birth_date",
+            Box::new(|f| f.patient.birth_date = NaiveDate::from_ymd_opt(2030, 1, 1)),
+        ),
         ("patient.sex", Box::new(|f| f.patient.sex = "F".into())),
-        ("assessment.adl_score", Box::new(|f| f.assessment.adl_score = Some(101))),
-        ("assessment.diagnoses", Box::new(|f| f.assessment.diagnoses = vec!["12".into()])),
+        (
+            "assessment.adl_score",
+            Box::new(|f| f.assessment.adl_score = Some(101)),
+        ),
+        (
+            "assessment.diagnoses",
+            Box::new(|f| f.assessment.diagnoses = vec!["12".into()]),
+        ),
         ("purpose", Box::new(|f| f.purpose = "  ".into())),
-        ("receiving_unit", Box::new(|f| f.receiving_unit.code = INST.into())),
+        (
+            "receiving_unit",
+            Box::new(|f| f.receiving_unit.code = INST.into()),
+        ),
         ("summary", Box::new(|f| f.summary = Summary("字".repeat(501)))),
     ];
     for (field, spoil) in cases {
@@ -122,7 +143,10 @@ fn the_six_parts_are_checked_and_name_the_field() {
         spoil(&mut f);
         let e = rules::check_form(ReferralType::HomeCareToLtc, &f, today()).unwrap_err();
         assert_eq!(e.field(), Some(field), "{e}");
-        assert!(!e.to_string().contains("陳大明") && !e.to_string().contains("A123"), "{e}");
+        assert!(
+            !e.to_string().contains("陳大明") && !e.to_string().contains("A123"),
+            "{e}"
+        );
     }
     rules::check_form(ReferralType::HomeCareToLtc, &base, today()).unwrap();
 }
@@ -132,7 +156,9 @@ fn the_platform_accepts_a_round_once_and_a_re_referral_only_after_04() {
     let mut r = opened();
     rules::send(&mut r, NOW).unwrap();
     let accepted = rules::accept_submission(None, &r, UnitKind::Institution, NOW, today()).unwrap();
-    let rules::Accepted::New(mut held) = accepted else { panic!() };
+    let rules::Accepted::New(mut held) = accepted else {
+        panic!()
+    };
     assert_eq!(
         rules::accept_submission(Some(&held), &r, UnitKind::Institution, NOW, today()),
         Ok(rules::Accepted::Duplicate)
@@ -154,11 +180,23 @@ fn the_platform_accepts_a_round_once_and_a_re_referral_only_after_04() {
         Violation::CountMismatch { expected: 2, got: 3 }
     );
     assert_eq!(
-        rules::accept_reply(&mut held, 1, ProcessingStatus::ArrangeReReferral, "請轉他中心", NOW),
+        rules::accept_reply(
+            &mut held,
+            1,
+            ProcessingStatus::ArrangeReReferral,
+            "請轉他中心",
+            NOW
+        ),
         Ok(true)
     );
     assert_eq!(
-        rules::accept_reply(&mut held, 1, ProcessingStatus::ArrangeReReferral, "請轉他中心", NOW),
+        rules::accept_reply(
+            &mut held,
+            1,
+            ProcessingStatus::ArrangeReReferral,
+            "請轉他中心",
+            NOW
+        ),
         Ok(false),
         "the same reply resent is a duplicate"
     );
@@ -174,7 +212,10 @@ fn the_platform_accepts_a_round_once_and_a_re_referral_only_after_04() {
     else {
         panic!()
     };
-    assert_eq!((held2.number.as_str(), held2.count, held2.rounds.len()), (r.number.as_str(), 2, 1));
+    assert_eq!(
+        (held2.number.as_str(), held2.count, held2.rounds.len()),
+        (r.number.as_str(), 2, 1)
+    );
     // An LTC centre may not submit an institution's type.
     assert_eq!(
         rules::accept_submission(None, &opened(), UnitKind::LtcCentre, NOW, today())
@@ -187,7 +228,10 @@ fn the_platform_accepts_a_round_once_and_a_re_referral_only_after_04() {
 #[test]
 fn sender_and_receiver_states_follow_the_round() {
     let mut r = opened();
-    assert_eq!((r.sender_state(), r.receiver_state()), (SenderState::OpenedUnsent, None));
+    assert_eq!(
+        (r.sender_state(), r.receiver_state()),
+        (SenderState::OpenedUnsent, None)
+    );
     rules::send(&mut r, NOW).unwrap();
     assert_eq!(
         (r.sender_state(), r.receiver_state()),
@@ -285,7 +329,11 @@ fn csv_big5_replaces_a_character_outside_big5_and_names_the_row() {
     // 堃 (U+5803) and 喆 (U+5586) are common in names and outside Big5 (CP950).
     assert!(csv::big5_char('堃').is_none() && csv::big5_char('喆').is_none());
     assert!(csv::big5_char('陳').is_some());
-    let rows = [row_with_name("陳大明"), row_with_name("王堃"), row_with_name("李喆")];
+    let rows = [
+        row_with_name("陳大明"),
+        row_with_name("王堃"),
+        row_with_name("李喆"),
+    ];
     let out = csv::export(&rows, CsvEncoding::Big5);
     assert_eq!(out.lossy_rows, vec![2, 3]);
     let (text, had_errors) = encoding_rs::BIG5.decode_without_bom_handling(&out.bytes);
@@ -317,7 +365,11 @@ fn csv_fields_are_quoted_and_formulas_neutralised() {
     rules::process(&mut r, ProcessingStatus::Accepted, "第一行\n第二行,有逗號", NOW).unwrap();
     rules::reply(&mut r, NOW).unwrap();
     let out = csv::export(&[ReportRow::of(&r, Side::Sent)], CsvEncoding::Big5);
-    assert_eq!(out.lossy_rows, vec![1], "a line break inside a quoted field is not a new row");
+    assert_eq!(
+        out.lossy_rows,
+        vec![1],
+        "a line break inside a quoted field is not a new row"
+    );
 }
 
 #[test]

@@ -56,7 +56,12 @@ const WRONG: Expect = Some("wrong_state");
 pub const LIFECYCLE: &[LifecycleVector] = &[
     LifecycleVector {
         name: "correct_and_delete_until_sent",
-        steps: &[(Step::Correct, None), (Step::Send, None), (Step::Correct, WRONG), (Step::Delete, WRONG)],
+        steps: &[
+            (Step::Correct, None),
+            (Step::Send, None),
+            (Step::Correct, WRONG),
+            (Step::Delete, WRONG),
+        ],
         final_count: 1,
     },
     LifecycleVector {

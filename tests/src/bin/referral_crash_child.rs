@@ -18,7 +18,9 @@ use homevisit_core::referral::vectors::{SIM_LTC_CENTRE, sample_form};
 use homevisit_core::referral::{ReferralQuery, ReferralType, SenderState, Side};
 use homevisit_core::store::Store;
 use homevisit_core::sync::vpn_target::VpnTarget;
-use homevisit_core::sync::{DrainOptions, ItemResult, SyncConfig, SyncEngine, UploadError, UploadItem, UploadTarget};
+use homevisit_core::sync::{
+    DrainOptions, ItemResult, SyncConfig, SyncEngine, UploadError, UploadItem, UploadTarget,
+};
 use homevisit_core::vpn::{ClientOptions, VpnClient};
 use std::io::Write;
 use std::path::PathBuf;
@@ -123,12 +125,17 @@ async fn run(args: &[String]) -> Result<(), String> {
         let svc = app.referrals();
         let hook_fp = fp.clone();
         svc.set_step_hook(Some(Arc::new(move |name: &str| hook_fp.step(name))));
-        let mine = svc.find(Side::Sent, &ReferralQuery::default()).map_err(|e| e.to_string())?;
+        let mine = svc
+            .find(Side::Sent, &ReferralQuery::default())
+            .map_err(|e| e.to_string())?;
         let id = match mine.as_slice() {
             [] => {
-                svc.open(ReferralType::HomeCareToLtc, sample_form(institution, SIM_LTC_CENTRE))
-                    .map_err(|e| e.to_string())?
-                    .id
+                svc.open(
+                    ReferralType::HomeCareToLtc,
+                    sample_form(institution, SIM_LTC_CENTRE),
+                )
+                .map_err(|e| e.to_string())?
+                .id
             }
             [one] => one.id.clone(),
             more => return Err(format!("{} referrals stored, expected one", more.len())),
@@ -139,8 +146,11 @@ async fn run(args: &[String]) -> Result<(), String> {
     }
     // The network is back: the store's outbox, drained with the kept enrolment.
     let store = Arc::new(
-        Store::open(dir.join(homevisit_core::app::DATABASE_FILE), &FileKeyStore::new(dir.join("keys")))
-            .map_err(|e| e.to_string())?,
+        Store::open(
+            dir.join(homevisit_core::app::DATABASE_FILE),
+            &FileKeyStore::new(dir.join("keys")),
+        )
+        .map_err(|e| e.to_string())?,
     );
     let client = VpnClient::load(store.as_ref(), ClientOptions::default())
         .map_err(|e| e.to_string())?

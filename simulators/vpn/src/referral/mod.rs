@@ -59,7 +59,9 @@ fn schema(conn: &Connection) -> ApiResult<()> {
 pub fn load(conn: &Connection, number: &str) -> ApiResult<Option<Referral>> {
     schema(conn)?;
     let body: Option<String> = conn
-        .query_row("SELECT body FROM referrals WHERE number = ?1", [number], |r| r.get(0))
+        .query_row("SELECT body FROM referrals WHERE number = ?1", [number], |r| {
+            r.get(0)
+        })
         .optional()?;
     body.map(|b| serde_json::from_str(&b).map_err(ApiError::internal))
         .transpose()
@@ -145,11 +147,20 @@ pub fn submit(
 }
 
 /// A receiver's reply (the receiving unit `receiver_code` answers round `req.count`).
-pub fn answer(conn: &mut Connection, receiver_code: &str, req: &ReplyRequest, now_ms: i64) -> ApiResult<SubmissionAck> {
+pub fn answer(
+    conn: &mut Connection,
+    receiver_code: &str,
+    req: &ReplyRequest,
+    now_ms: i64,
+) -> ApiResult<SubmissionAck> {
     schema(conn)?;
     let tx = conn.transaction()?;
     let Some(mut r) = load(&tx, &req.number)? else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such referral"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such referral",
+        ));
     };
     if r.form.receiving_unit.code != receiver_code {
         return Err(ApiError::new(
@@ -158,7 +169,8 @@ pub fn answer(conn: &mut Connection, receiver_code: &str, req: &ReplyRequest, no
             "only the receiving unit answers a referral",
         ));
     }
-    let fresh = rules::accept_reply(&mut r, req.count, req.status, &req.explanation, now_ms).map_err(refusal)?;
+    let fresh =
+        rules::accept_reply(&mut r, req.count, req.status, &req.explanation, now_ms).map_err(refusal)?;
     if fresh {
         save(&tx, &r, now_ms)?;
         receipt(&tx, &r.number, r.count, "reply", now_ms)?;
@@ -193,7 +205,11 @@ pub fn ltc_process(
     now_ms: i64,
 ) -> ApiResult<Referral> {
     let Some(mut r) = load(conn, number)? else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such referral"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such referral",
+        ));
     };
     if r.kind.receiver_kind() != UnitKind::LtcCentre {
         return Err(ApiError::new(
@@ -210,7 +226,11 @@ pub fn ltc_process(
 /// The LTC centre sends its processing back.
 pub fn ltc_reply(conn: &Connection, number: &str, now_ms: i64) -> ApiResult<Referral> {
     let Some(mut r) = load(conn, number)? else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such referral"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such referral",
+        ));
     };
     if r.kind.receiver_kind() != UnitKind::LtcCentre {
         return Err(ApiError::new(
@@ -250,7 +270,13 @@ pub fn ltc_open(conn: &mut Connection, receiving_code: &str, now_ms: i64) -> Api
     )
     .map_err(refusal)?;
     rules::send(&mut r, now_ms).map_err(refusal)?;
-    submit(conn, SIM_LTC_CENTRE, UnitKind::LtcCentre, &Submission { referral: r.clone() }, now_ms)?;
+    submit(
+        conn,
+        SIM_LTC_CENTRE,
+        UnitKind::LtcCentre,
+        &Submission { referral: r.clone() },
+        now_ms,
+    )?;
     Ok(r)
 }
 
@@ -301,7 +327,14 @@ async fn device_submit(
 ) -> ApiResult<axum::Json<SubmissionAck>> {
     let sub: Submission = json_body(&body)?;
     let now = state.now_ms();
-    submit(&mut state.db(), &device.institution, UnitKind::Institution, &sub, now).map(axum::Json)
+    submit(
+        &mut state.db(),
+        &device.institution,
+        UnitKind::Institution,
+        &sub,
+        now,
+    )
+    .map(axum::Json)
 }
 
 async fn device_reply(
@@ -326,7 +359,9 @@ async fn admin_list(
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<Vec<AdminReferral>>> {
     check_admin(&state, &headers)?;
-    Ok(axum::Json(all(&state.db())?.iter().map(AdminReferral::of).collect()))
+    Ok(axum::Json(
+        all(&state.db())?.iter().map(AdminReferral::of).collect(),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,16 @@ fn day() -> chrono::NaiveDate {
 
 fn opened(kind: ReferralType, sender: &str, unit: UnitKind, receiver: &str) -> Referral {
     let number = rules::referral_number(sender, day(), "TEST", 1).unwrap();
-    rules::open(unit, sender, kind, number, sample_form(sender, receiver), NOW, day()).unwrap()
+    rules::open(
+        unit,
+        sender,
+        kind,
+        number,
+        sample_form(sender, receiver),
+        NOW,
+        day(),
+    )
+    .unwrap()
 }
 
 fn code(e: &ApiError) -> &str {
@@ -41,17 +50,32 @@ fn step(c: &mut Connection, local: &mut Option<Referral>, s: Step, t: i64) -> Op
                 // A device that sends a changed copy of a sent round changes nothing here.
                 let mut changed = r.clone();
                 changed.form.purpose = "更正後的轉介目的".into();
-                let ack = submit(c, INST, UnitKind::Institution, &Submission { referral: changed }, t).unwrap();
+                let ack = submit(
+                    c,
+                    INST,
+                    UnitKind::Institution,
+                    &Submission { referral: changed },
+                    t,
+                )
+                .unwrap();
                 assert_eq!(ack.status, "duplicate");
                 assert_eq!(load(c, &r.number).unwrap(), platform_before);
             }
             res
         }
-        Step::Delete => rules::may_delete(r).map(|()| *local = None).map_err(|e| e.code().into()),
+        Step::Delete => rules::may_delete(r)
+            .map(|()| *local = None)
+            .map_err(|e| e.code().into()),
         Step::Send => match rules::send(r, t) {
-            Ok(()) => submit(c, INST, UnitKind::Institution, &Submission { referral: r.clone() }, t)
-                .map(|_| ())
-                .map_err(|e| code(&e).to_string()),
+            Ok(()) => submit(
+                c,
+                INST,
+                UnitKind::Institution,
+                &Submission { referral: r.clone() },
+                t,
+            )
+            .map(|_| ())
+            .map_err(|e| code(&e).to_string()),
             Err(e) => Err(e.code().into()),
         },
         // The platform holds no unsent round: the receiver's action on one is `not_found` there,
@@ -74,7 +98,11 @@ fn step(c: &mut Connection, local: &mut Option<Referral>, s: Step, t: i64) -> Op
     if out.is_err()
         && let Some(r) = local.as_ref()
     {
-        assert_eq!(load(c, &r.number).unwrap(), platform_before, "a refused step changed the platform");
+        assert_eq!(
+            load(c, &r.number).unwrap(),
+            platform_before,
+            "a refused step changed the platform"
+        );
     }
     out.err()
 }
@@ -91,7 +119,12 @@ fn unsent_is_wrong_state(code: &str, unsent: bool) -> String {
 fn lifecycle_vectors_hold_on_the_platform() {
     for v in LIFECYCLE {
         let mut c = conn();
-        let mut local = Some(opened(ReferralType::HomeCareToLtc, INST, UnitKind::Institution, SIM_LTC_CENTRE));
+        let mut local = Some(opened(
+            ReferralType::HomeCareToLtc,
+            INST,
+            UnitKind::Institution,
+            SIM_LTC_CENTRE,
+        ));
         for (i, (s, expect)) in v.steps.iter().enumerate() {
             let got = step(&mut c, &mut local, *s, NOW + i as i64);
             assert_eq!(got.as_deref(), *expect, "vector {} step {i} {s:?}", v.name);
@@ -99,7 +132,12 @@ fn lifecycle_vectors_hold_on_the_platform() {
         if let Some(r) = &local
             && r.sent_at_ms.is_some()
         {
-            assert_eq!(load(&c, &r.number).unwrap().unwrap().count, v.final_count, "{}", v.name);
+            assert_eq!(
+                load(&c, &r.number).unwrap().unwrap().count,
+                v.final_count,
+                "{}",
+                v.name
+            );
         }
     }
 }
@@ -113,7 +151,12 @@ fn institution_opens_01_03_04_and_ltc_centre_opens_02() {
             UnitKind::LtcCentre => (SIM_LTC_CENTRE, INST),
         };
         // Built without the opening check, as a hostile client would.
-        let mut r = opened(ReferralType::InstitutionToLtc, INST, UnitKind::Institution, SIM_LTC_CENTRE);
+        let mut r = opened(
+            ReferralType::InstitutionToLtc,
+            INST,
+            UnitKind::Institution,
+            SIM_LTC_CENTRE,
+        );
         r.kind = kind;
         r.sender_code = sender.into();
         r.form.referring_unit.code = sender.into();
@@ -134,39 +177,101 @@ fn institution_opens_01_03_04_and_ltc_centre_opens_02() {
 #[test]
 fn sent_exactly_once() {
     let mut c = conn();
-    let mut r = opened(ReferralType::HomeCareToLtc, INST, UnitKind::Institution, SIM_LTC_CENTRE);
+    let mut r = opened(
+        ReferralType::HomeCareToLtc,
+        INST,
+        UnitKind::Institution,
+        SIM_LTC_CENTRE,
+    );
     rules::send(&mut r, NOW).unwrap();
     let sub = Submission { referral: r.clone() };
-    assert_eq!(submit(&mut c, INST, UnitKind::Institution, &sub, NOW).unwrap().status, "received");
-    assert_eq!(submit(&mut c, INST, UnitKind::Institution, &sub, NOW + 5).unwrap().status, "duplicate");
+    assert_eq!(
+        submit(&mut c, INST, UnitKind::Institution, &sub, NOW)
+            .unwrap()
+            .status,
+        "received"
+    );
+    assert_eq!(
+        submit(&mut c, INST, UnitKind::Institution, &sub, NOW + 5)
+            .unwrap()
+            .status,
+        "duplicate"
+    );
     assert_eq!(receipts(&c, &r.number, 1, "submit"), 1);
 }
 
 #[test]
 fn status_04_re_referral_keeps_number_and_counts_up() {
     let mut c = conn();
-    let mut r = opened(ReferralType::HomeCareToLtc, INST, UnitKind::Institution, SIM_LTC_CENTRE);
+    let mut r = opened(
+        ReferralType::HomeCareToLtc,
+        INST,
+        UnitKind::Institution,
+        SIM_LTC_CENTRE,
+    );
     rules::send(&mut r, NOW).unwrap();
-    submit(&mut c, INST, UnitKind::Institution, &Submission { referral: r.clone() }, NOW).unwrap();
+    submit(
+        &mut c,
+        INST,
+        UnitKind::Institution,
+        &Submission { referral: r.clone() },
+        NOW,
+    )
+    .unwrap();
     // Count 2 before any 04 reply: refused.
     let mut early = r.clone();
     early.count = 2;
-    let e = submit(&mut c, INST, UnitKind::Institution, &Submission { referral: early }, NOW).unwrap_err();
+    let e = submit(
+        &mut c,
+        INST,
+        UnitKind::Institution,
+        &Submission { referral: early },
+        NOW,
+    )
+    .unwrap_err();
     assert_eq!(code(&e), "wrong_state");
-    ltc_process(&c, &r.number, ProcessingStatus::ArrangeReReferral, "請轉他中心", NOW).unwrap();
+    ltc_process(
+        &c,
+        &r.number,
+        ProcessingStatus::ArrangeReReferral,
+        "請轉他中心",
+        NOW,
+    )
+    .unwrap();
     ltc_reply(&c, &r.number, NOW).unwrap();
     let mut skip = r.clone();
     skip.count = 3;
-    let e = submit(&mut c, INST, UnitKind::Institution, &Submission { referral: skip }, NOW).unwrap_err();
+    let e = submit(
+        &mut c,
+        INST,
+        UnitKind::Institution,
+        &Submission { referral: skip },
+        NOW,
+    )
+    .unwrap_err();
     assert_eq!(code(&e), "count_mismatch");
     r.processing = load(&c, &r.number).unwrap().unwrap().processing;
     let mut u = r.form.receiving_unit.clone();
     u.code = SIM_LTC_CENTRE_2.into();
     rules::re_refer(&mut r, u).unwrap();
     rules::send(&mut r, NOW + 1).unwrap();
-    submit(&mut c, INST, UnitKind::Institution, &Submission { referral: r.clone() }, NOW + 1).unwrap();
+    submit(
+        &mut c,
+        INST,
+        UnitKind::Institution,
+        &Submission { referral: r.clone() },
+        NOW + 1,
+    )
+    .unwrap();
     let held = load(&c, &r.number).unwrap().unwrap();
-    assert_eq!((held.count, held.rounds.len(), held.form.receiving_unit.code.as_str()), (2, 1, SIM_LTC_CENTRE_2));
+    assert_eq!(
+        (
+            held.count,
+            held.rounds.len(),
+            held.form.receiving_unit.code.as_str()
+        ),
+        (2, 1, SIM_LTC_CENTRE_2)
+    );
     assert_eq!(AdminReferral::of(&held).receiver_state, "unprocessed");
 }
 
@@ -178,7 +283,10 @@ fn only_the_receiver_answers_and_the_device_answers_a_02() {
     let sync = sync_for(&c, INST).unwrap();
     assert_eq!((sync.sent.len(), sync.received.len()), (0, 1));
     // The LTC centre cannot answer its own referral to an institution.
-    assert_eq!(code(&ltc_process(&c, &r.number, ProcessingStatus::Accepted, "x", NOW).unwrap_err()), "not_your_referral");
+    assert_eq!(
+        code(&ltc_process(&c, &r.number, ProcessingStatus::Accepted, "x", NOW).unwrap_err()),
+        "not_your_referral"
+    );
     let req = ReplyRequest {
         number: r.number.clone(),
         count: 1,
@@ -191,15 +299,30 @@ fn only_the_receiver_answers_and_the_device_answers_a_02() {
     assert_eq!(answer(&mut c, INST, &req, NOW).unwrap().status, "duplicate");
     let mut changed = req.clone();
     changed.status = ProcessingStatus::Declined;
-    assert_eq!(code(&answer(&mut c, INST, &changed, NOW).unwrap_err()), "wrong_state");
+    assert_eq!(
+        code(&answer(&mut c, INST, &changed, NOW).unwrap_err()),
+        "wrong_state"
+    );
     assert_eq!(receipts(&c, &r.number, 1, "reply"), 1);
 }
 
 #[test]
 fn a_sender_cannot_submit_for_another_institution() {
     let mut c = conn();
-    let mut r = opened(ReferralType::HomeCareToLtc, INST, UnitKind::Institution, SIM_LTC_CENTRE);
+    let mut r = opened(
+        ReferralType::HomeCareToLtc,
+        INST,
+        UnitKind::Institution,
+        SIM_LTC_CENTRE,
+    );
     rules::send(&mut r, NOW).unwrap();
-    let e = submit(&mut c, "1111111111", UnitKind::Institution, &Submission { referral: r }, NOW).unwrap_err();
+    let e = submit(
+        &mut c,
+        "1111111111",
+        UnitKind::Institution,
+        &Submission { referral: r },
+        NOW,
+    )
+    .unwrap_err();
     assert_eq!(code(&e), "not_your_referral");
 }
