@@ -108,7 +108,8 @@ fn opening_makes_the_referral_number() {
 #[test]
 fn the_six_parts_are_checked_and_name_the_field() {
     let base = vectors::sample_form(INST, SIM_LTC_CENTRE);
-    let cases: Vec<(&str, Box<dyn Fn(&mut ReferralForm)>)> = vec![
+    type Spoil = Box<dyn Fn(&mut ReferralForm)>;
+    let cases: Vec<(&str, Spoil)> = vec![
         (
             "referring_unit",
             Box::new(|f| f.referring_unit.code = "12".into()),
