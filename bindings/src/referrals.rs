@@ -267,10 +267,17 @@ impl ReferralDraft {
         })
     }
 
-    /// The same form with the purpose, receiving unit and summary given (the parts the user
-    /// adds to a prefilled type `01` form).
-    pub fn completed(&self, purpose: String, receiving_unit: ReferralUnit, summary: String) -> Arc<Self> {
+    /// The same form with the referring unit (name, contact), purpose, receiving unit and
+    /// summary given: the parts the user adds to a prefilled type `01` form.
+    pub fn completed(
+        &self,
+        referring_unit: ReferralUnit,
+        purpose: String,
+        receiving_unit: ReferralUnit,
+        summary: String,
+    ) -> Arc<Self> {
         let mut input = self.input.clone();
+        input.referring_unit = referring_unit.into();
         input.purpose = purpose;
         input.receiving_unit = receiving_unit.into();
         input.summary = summary;

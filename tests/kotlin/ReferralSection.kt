@@ -77,7 +77,8 @@ fun referralSection(day: Day) {
         check("referral: the day's patient is this institution's case (birth date prefilled)",
             prefill.isCase() && prefill.draft().birthDate().length == 7 && prefill.visits() > 0u,
             "case=${prefill.isCase()} visits=${prefill.visits()}")
-        val draft = prefill.draft().completed("需長期照顧服務", unit(SIM_LTC, "臺北市長期照顧管理中心"),
+        val me = ReferralUnit(code = inst, name = "居家醫療示範診所", contact = "林護理師", phone = "02-2345-6789")
+        val draft = prefill.draft().completed(me, "需長期照顧服務", unit(SIM_LTC, "臺北市長期照顧管理中心"),
             "中風後右側無力，臥床，需協助翻身與進食。")
         expectError("referral: an institution may not open 02 (validation on kind)", {
             it is HomeVisitException.Validation && it.field == "kind"
@@ -95,7 +96,7 @@ fun referralSection(day: Day) {
         check("referral: lists show the patient masked", opened.patientNameMasked().contains('○'),
             opened.patientNameMasked())
         attempt("referral: correct before sending") {
-            svc.correct(opened.id(), draft.completed("需長期照顧服務（更正）", unit(SIM_LTC, "臺北市長期照顧管理中心"),
+            svc.correct(opened.id(), draft.completed(me, "需長期照顧服務（更正）", unit(SIM_LTC, "臺北市長期照顧管理中心"),
                 "中風後右側無力，臥床。"))
         }
         val sent = attempt("referral: send offline (queued)") { svc.send(opened.id()) } ?: return

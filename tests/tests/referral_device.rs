@@ -395,11 +395,10 @@ async fn sender_states_opened_unsent_sent_replied_and_receiver_states_follow() {
     assert_eq!(state(&a.id), (SenderState::Replied, Some(ReceiverState::Replied)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lifecycle_vectors_hold_on_the_device_service() {
-    let e = env().await;
+/// Runs one fixed vector through the service (the receiver is the simulated LTC centre).
+async fn run_vector(e: &Env, v: &LifecycleVector) {
     let svc = e.app.referrals();
-    for v in LIFECYCLE {
+    {
         let mut id = Some(e.open_01().id);
         for (i, (step, expect)) in v.steps.iter().enumerate() {
             let Some(cur) = id.clone() else {
@@ -459,6 +458,29 @@ async fn lifecycle_vectors_hold_on_the_device_service() {
             assert_eq!(svc.get(&id).unwrap().referral.count, v.final_count, "{}", v.name);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_vectors_hold_on_the_device_service() {
+    let e = env().await;
+    for v in LIFECYCLE {
+        run_vector(&e, v).await;
+    }
+}
+
+async fn run_named(name: &str) {
+    let e = env().await;
+    run_vector(&e, LIFECYCLE.iter().find(|v| v.name == name).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_before_sending() {
+    run_named("delete_before_sending").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_referral_only_after_status_04() {
+    run_named("re_referral_only_after_status_04").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -597,5 +619,63 @@ async fn detail_report_filters_and_csv_export() {
         String::from_utf8(utf8.bytes[3..].to_vec())
             .unwrap()
             .contains("王堃")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_queueing_and_marking_sent_is_reconciled() {
+    let e = env().await;
+    e.app.set_online(false);
+    let svc = e.app.referrals();
+    let a = e.open_01();
+    // What a crash right after the enqueue leaves: the job queued, the sealed copy unsent.
+    let mut sent = a.referral.clone();
+    sent.sent_at_ms = Some(e.now());
+    let job = homevisit_core::referral::outbox::submit_job(&sent).unwrap();
+    e.app.store().enqueue(None, &[job]).unwrap();
+    let r = svc.get(&a.id).unwrap();
+    assert_eq!(
+        r.referral.sender_state(),
+        SenderState::Sent,
+        "the queued job is the truth"
+    );
+    wrong_state(svc.send(&a.id).unwrap_err(), "send");
+    wrong_state(
+        svc.correct(&a.id, a.referral.form.clone()).unwrap_err(),
+        "correct",
+    );
+    assert_eq!(e.app.outbox_counts().unwrap().queued, 1, "queued once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_refusal_parks_the_send_with_its_reason() {
+    let e = env().await;
+    let svc = e.app.referrals();
+    let a = e.open_01();
+    // Another unit already holds this number on the platform.
+    let mut squatter = a.referral.clone();
+    squatter.sender_code = "9999999999".into();
+    squatter.form.referring_unit.code = "9999999999".into();
+    squatter.sent_at_ms = Some(e.now());
+    platform::submit(
+        &mut e.ltc(),
+        "9999999999",
+        homevisit_core::referral::UnitKind::Institution,
+        &homevisit_core::referral::wire::Submission { referral: squatter },
+        e.now(),
+    )
+    .unwrap();
+    svc.send(&a.id).unwrap();
+    e.app.set_online(true);
+    let sum = e.app.sync().drain_once(60_000).await.unwrap();
+    assert_eq!(sum.rejected, 1, "{sum:?}");
+    assert_eq!(svc.delivery(&a.id).unwrap().as_deref(), Some("rejected"));
+    let rejected = e.app.sync().rejected_jobs().unwrap();
+    assert!(
+        rejected.iter().any(
+            |j| matches!(&j.state, homevisit_core::store::JobState::Rejected(r)
+            if r.reason.contains("belongs to another referral"))
+        ),
+        "{rejected:?}"
     );
 }

@@ -75,7 +75,7 @@ pub const LIFECYCLE: &[LifecycleVector] = &[
         final_count: 1,
     },
     LifecycleVector {
-        name: "receiver_acts_only_after_sending",
+        name: "after_sending_only_the_receiver_acts",
         steps: &[
             (Step::Process(ProcessingStatus::Accepted), WRONG),
             (Step::Reply, WRONG),
