@@ -7,7 +7,7 @@ use homevisit_core::app::{AppConfig, AppError, CardInput, HomeVisit, ReferralRec
 use homevisit_core::platform::{MemoryKeyStore, SystemClock};
 use homevisit_core::referral::csv::CsvEncoding;
 use homevisit_core::referral::vectors::{
-    LIFECYCLE, SAMPLE_ID, SIM_LTC_CENTRE, SIM_LTC_CENTRE_2, Step, sample_form,
+    LIFECYCLE, LifecycleVector, SAMPLE_ID, SIM_LTC_CENTRE, SIM_LTC_CENTRE_2, Step, sample_form,
 };
 use homevisit_core::referral::{
     ProcessingStatus, ReceiverState, ReferralQuery, ReferralType, ReportFilter, SenderState, Side, Unit,
