@@ -74,6 +74,9 @@ pub enum HomeVisitError {
     /// A prescription needs the practitioner card's PIN verified in this reader session.
     #[error("verify the practitioner card's PIN before prescribing")]
     PractitionerNotVerified,
+    /// The action is not allowed in the record's state (e.g. correcting a sent referral).
+    #[error("cannot {action} when {state}")]
+    WrongState { action: String, state: String },
     /// A bug inside the core (including a caught panic); logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -125,6 +128,7 @@ impl From<AppError> for HomeVisitError {
                 at_unix_ms: at_ms,
             },
             AppError::PractitionerNotVerified => Self::PractitionerNotVerified,
+            AppError::WrongState { action, state } => Self::WrongState { action, state },
             AppError::Internal => Self::Internal,
             AppError::VcardExpired { expired_at_ms } => Self::VcardExpired {
                 expired_at_unix_ms: expired_at_ms,
@@ -167,6 +171,7 @@ impl From<HomeVisitError> for AppError {
                 at_ms: at_unix_ms,
             },
             HomeVisitError::PractitionerNotVerified => Self::PractitionerNotVerified,
+            HomeVisitError::WrongState { action, state } => Self::WrongState { action, state },
             HomeVisitError::Internal => Self::Internal,
             HomeVisitError::VcardExpired { expired_at_unix_ms } => Self::VcardExpired {
                 expired_at_ms: expired_at_unix_ms,

@@ -20,6 +20,7 @@ mod platform;
 mod prescription;
 mod readers;
 mod records;
+mod referrals;
 mod sync;
 mod virtual_card;
 mod visit;
@@ -36,6 +37,11 @@ pub use platform::{HostClock, HostKeyStore, KeyStoreError, LogLevel, LogSink};
 pub use prescription::{IssuedPrescription, PickUpWindow, RefillOperation, RefillState, RefillStatus};
 pub use records::{
     AppConfig, CardInput, JobStatus, OutboxCounts, OutboxJob, OutboxState, VisitDetails, VisitSummary,
+};
+pub use referrals::{
+    CsvEncoding, CsvFile, Referral, ReferralDraft, ReferralKind, ReferralPrefill, ReferralProcessing,
+    ReferralQuery, ReferralReceiverState, ReferralRefresh, ReferralReportFilter, ReferralReportRow,
+    ReferralSenderState, ReferralService, ReferralSide, ReferralUnit,
 };
 pub use sync::{
     DeadlineEntry, DeadlineReport, DeadlineStatus, DrainStopReason, DrainSummary, InvalidUploadRow,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod model;
 pub mod platform;
 pub mod reader;
+pub mod referral;
 pub mod rules;
 pub mod rx;
 pub mod store;

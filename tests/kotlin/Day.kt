@@ -186,6 +186,7 @@ val DAY_SECTIONS: List<Pair<String, (Day) -> Unit>> = listOf(
     "pharmacist" to ::pharmacistSection,
     "virtual card" to ::virtualCardSection,
     "recovery" to ::recoverySection,
+    "referral" to ::referralSection,
 )
 
 /** Runs the day: starts the simulators, opens the app, runs every section, stops the simulators. */

@@ -119,6 +119,15 @@ pub enum AppError {
     /// reader session (insert the card, verify the PIN, then issue).
     #[error("verify the practitioner card's PIN before prescribing")]
     PractitionerNotVerified,
+    /// The action is not allowed in the record's state (e.g. correcting a sent referral);
+    /// `action` and `state` are stable names.
+    #[error("cannot {action} when {state}")]
+    WrongState {
+        /// What was tried (`correct`, `delete`, `send`, `process`, `reply`, `re_refer`).
+        action: String,
+        /// The state that forbids it (`sent`, `replied`, `opened_unsent`…).
+        state: String,
+    },
     /// A bug or an unexpected state inside the core; logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -176,6 +185,7 @@ impl AppError {
             AppError::NotEnrolled => "not_enrolled",
             AppError::AlreadyDispensed { .. } => "already_dispensed",
             AppError::PractitionerNotVerified => "practitioner_not_verified",
+            AppError::WrongState { .. } => "wrong_state",
             AppError::Internal => "internal",
             AppError::VcardExpired { .. } => "vcard_expired",
             AppError::VcardUsed => "vcard_used",
@@ -187,7 +197,7 @@ impl AppError {
     }
 
     /// Every code [`AppError::code`] can give (for hosts that switch on codes, and for tests).
-    pub const CODES: [&'static str; 28] = [
+    pub const CODES: [&'static str; 29] = [
         "validation",
         "wrong_pin",
         "card_locked",
@@ -209,6 +219,7 @@ impl AppError {
         "not_enrolled",
         "already_dispensed",
         "practitioner_not_verified",
+        "wrong_state",
         "internal",
         "vcard_expired",
         "vcard_used",
@@ -493,6 +504,10 @@ mod tests {
                 at_ms: 0,
             },
             AppError::PractitionerNotVerified,
+            AppError::WrongState {
+                action: String::new(),
+                state: String::new(),
+            },
             AppError::Internal,
             AppError::VcardExpired { expired_at_ms: 0 },
             AppError::VcardUsed,

@@ -15,6 +15,7 @@ mod pharmacist;
 mod prescription;
 mod readers;
 mod recovery;
+mod referrals;
 mod runtime;
 mod session;
 mod sync;
@@ -39,6 +40,9 @@ pub use readers::{
 };
 pub use recovery::RecoveryOutcome;
 pub use session::FailPoint;
+#[cfg(feature = "inspect")]
+pub use referrals::StepHook;
+pub use referrals::{ReferralInput, ReferralRecord, ReferralService, RefreshSummary, referral_date};
 pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use virtual_card::{AssistedApplication, ConsentState, VirtualCardScan, VirtualCardService};
@@ -98,6 +102,8 @@ pub struct HomeVisit {
     medicloud: crate::vpn::MediCloudCache,
     /// The crash tests' fail point, told each step of a visit's finish; see `session.rs`.
     fail_point: session::FailPointSlot,
+    /// E-referrals; see `referrals.rs`.
+    referrals: Arc<ReferralService>,
     /// This process's lock on the data directory; declared last so it is released last.
     _dir_lock: lock::DirLock,
 }
@@ -155,6 +161,16 @@ impl HomeVisit {
             crate::sync::SyncConfig::default(),
         );
         let medicloud = crate::vpn::MediCloudCache::new(store.clone(), keys.as_ref(), clock.clone())?;
+        let referrals = Arc::new(ReferralService::new(
+            store.clone(),
+            institution.clone(),
+            &device_id,
+            clock.clone(),
+            vpn.clone(),
+            connectivity.clone(),
+            listeners.clone(),
+            sync.clone(),
+        ));
         let readers = Readers::new(store.clone(), clock.clone(), device_id);
         let app = Self {
             store,
@@ -169,6 +185,7 @@ impl HomeVisit {
             medicloud,
             readers,
             fail_point: Default::default(),
+            referrals,
             _dir_lock: dir_lock,
         };
         app.load_enrolment()?;

@@ -25,6 +25,10 @@ pub enum JobKind {
     PrescriptionRegistration,
     /// Cancellation of a visit within 24 h (退掛).
     VisitCancel,
+    /// A sent round of an e-referral (see `crate::referral::outbox`).
+    ReferralSubmit,
+    /// A receiver's reply to an e-referral round.
+    ReferralReply,
     /// Any other kind, by name (lower-case `[a-z0-9_]`).
     Other(String),
 }
@@ -36,6 +40,8 @@ impl JobKind {
             JobKind::CardUpload => "card_upload",
             JobKind::PrescriptionRegistration => "rx_registration",
             JobKind::VisitCancel => "visit_cancel",
+            JobKind::ReferralSubmit => "referral_submit",
+            JobKind::ReferralReply => "referral_reply",
             JobKind::Other(name) => name,
         }
     }
@@ -45,6 +51,8 @@ impl JobKind {
             "card_upload" => JobKind::CardUpload,
             "rx_registration" => JobKind::PrescriptionRegistration,
             "visit_cancel" => JobKind::VisitCancel,
+            "referral_submit" => JobKind::ReferralSubmit,
+            "referral_reply" => JobKind::ReferralReply,
             other => JobKind::Other(other.to_string()),
         }
     }

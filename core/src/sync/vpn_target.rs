@@ -209,6 +209,53 @@ impl VpnTarget {
 #[async_trait]
 impl UploadTarget for VpnTarget {
     async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
+        // Referral jobs go one by one to the e-referral routes (`crate::referral::outbox`).
+        let (referrals, items): (Vec<UploadItem>, Vec<UploadItem>) = items
+            .iter()
+            .cloned()
+            .partition(|i| crate::referral::outbox::is_referral(&i.kind));
+        if referrals.is_empty() {
+            return self.upload_visit_jobs(&items).await;
+        }
+        let mut out = Vec::with_capacity(referrals.len() + items.len());
+        let mut first_error = None;
+        for item in &referrals {
+            let outcome = match crate::referral::outbox::send(&self.client, item).await {
+                Ok(o) => o,
+                Err(e) => {
+                    let reason = e.to_string();
+                    first_error.get_or_insert(e);
+                    ItemOutcome::Retry { reason }
+                }
+            };
+            out.push(ItemResult {
+                job_id: item.job_id.clone(),
+                outcome,
+            });
+        }
+        if items.is_empty() {
+            // Nothing settled: the failure is the batch's, with its class.
+            return match first_error {
+                Some(e) if out.iter().all(|r| matches!(r.outcome, ItemOutcome::Retry { .. })) => Err(e),
+                _ => Ok(out),
+            };
+        }
+        match self.upload_visit_jobs(&items).await {
+            Ok(r) => out.extend(r),
+            Err(e) => out.extend(items.iter().map(|i| ItemResult {
+                job_id: i.job_id.clone(),
+                outcome: ItemOutcome::Retry {
+                    reason: e.to_string(),
+                },
+            })),
+        }
+        Ok(out)
+    }
+}
+
+impl VpnTarget {
+    /// Card uploads and prescription registrations.
+    async fn upload_visit_jobs(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }

@@ -189,6 +189,8 @@ async fn day(
         dispense(&pharmacist, issued, false).await?;
     }
 
+    referral_round_trip(&app, &vpn).await?;
+
     step("Visits on this device");
     let all = app.list_visits(1000, 0).map_err(err("visits"))?;
     print_visits(&all);
@@ -651,4 +653,98 @@ fn mask_name(name: &str) -> String {
         2 => format!("{}○", chars[0]),
         n => format!("{}{}{}", chars[0], "○".repeat(n - 2), chars[n - 1]),
     }
+}
+
+/// One e-referral round trip: a type 01 referral prefilled from the patient's visits, opened and
+/// sent while offline (queued), sent when the signal is back, answered `04` by the simulated LTC
+/// centre, re-referred (same number, count 2), sent again and accepted. Prints masked data only.
+async fn referral_round_trip(app: &HomeVisit, vpn: &VpnSim) -> Result<(), String> {
+    use homevisit_core::referral::vectors::{SAMPLE_ID, SIM_LTC_CENTRE, SIM_LTC_CENTRE_2, sample_form};
+    use homevisit_core::referral::{ProcessingStatus, ReferralType, Unit};
+    use nhi_vpn_sim::referral as ltc;
+    step("E-referral — home care to long-term care (type 01), opened with no signal");
+    let svc = app.referrals();
+    let mut form = sample_form(app.institution().as_str(), SIM_LTC_CENTRE);
+    let (prefilled, is_case) = svc
+        .prefill(ReferralType::HomeCareToLtc, SAMPLE_ID)
+        .map_err(err("referral prefill"))?;
+    if is_case {
+        form.patient = prefilled.patient;
+        form.assessment = prefilled.assessment;
+    }
+    app.set_online(false);
+    let opened = svc
+        .open(ReferralType::HomeCareToLtc, form)
+        .map_err(err("referral open"))?;
+    let number = opened.referral.number.clone();
+    svc.send(&opened.id).map_err(err("referral send"))?;
+    println!(
+        "referral {number} for {} ({}): {}; outbox: {}",
+        opened.masked_name(),
+        if is_case {
+            "birth date and case data from this institution's visits"
+        } else {
+            "typed"
+        },
+        svc.get(&opened.id)
+            .map_err(err("referral"))?
+            .referral
+            .sender_state()
+            .label(),
+        svc.delivery(&opened.id)
+            .map_err(err("referral"))?
+            .unwrap_or_default()
+    );
+    app.set_online(true);
+    let quiet_drain = || async {
+        let s = app
+            .sync()
+            .drain_once(DRAIN_BUDGET_MS)
+            .await
+            .map_err(err("sync"))?;
+        println!("signal back: {} job(s) sent, {} owed", s.done, s.remaining);
+        Ok::<(), String>(())
+    };
+    quiet_drain().await?;
+    let answer = |status: ProcessingStatus, text: &str| -> Result<(), String> {
+        let now = vpn.state().now_ms();
+        ltc::ltc_process(&vpn.state().db(), &number, status, text, now).map_err(|e| format!("{:?}", e.1))?;
+        ltc::ltc_reply(&vpn.state().db(), &number, now).map_err(|e| format!("{:?}", e.1))?;
+        Ok(())
+    };
+    answer(
+        ProcessingStatus::ArrangeReReferral,
+        "本中心額滿，請轉新北市長照中心",
+    )?;
+    svc.refresh().await.map_err(err("referral refresh"))?;
+    let r = svc.get(&opened.id).map_err(err("referral"))?.referral;
+    println!(
+        "LTC centre {SIM_LTC_CENTRE} replied: {} {} — re-referral allowed",
+        ProcessingStatus::ArrangeReReferral.code(),
+        r.reply().map(|p| p.status.label()).unwrap_or_default()
+    );
+    let again = svc
+        .re_refer(
+            &opened.id,
+            Unit {
+                code: SIM_LTC_CENTRE_2.into(),
+                name: "新北市長期照顧管理中心".into(),
+                ..Unit::default()
+            },
+        )
+        .map_err(err("re-referral"))?;
+    svc.send(&opened.id).map_err(err("referral send"))?;
+    quiet_drain().await?;
+    answer(ProcessingStatus::Accepted, "已收案")?;
+    svc.refresh().await.map_err(err("referral refresh"))?;
+    let r = svc.get(&opened.id).map_err(err("referral"))?.referral;
+    println!(
+        "re-referral {} count {}: {} — {} {}",
+        again.referral.number,
+        r.count,
+        r.sender_state().label(),
+        r.reply().map(|p| p.status.code()).unwrap_or_default(),
+        r.reply().map(|p| p.status.label()).unwrap_or_default()
+    );
+    Ok(())
 }

@@ -21,10 +21,14 @@
 //! Virtual NHI card ([`vcard`]): device routes `/v1/vcard/{key,scan,consent,card,sequence,applications}`;
 //! with the admin token `POST /patient-app/vcard/{qr,consent}` (the patient's app) and
 //! `POST /admin/vcard/{clock,rights}`.
+//!
+//! E-referrals (`referral`): `POST /v1/referrals`, `/v1/referrals/reply`, `/v1/referrals/sync`
+//! (signed), and the LTC centre's `/admin/referrals…` routes.
 
 pub mod db;
 pub mod faults;
 pub mod pharmacy;
+pub mod referral;
 pub mod seeds;
 pub mod tls;
 pub mod upload;
@@ -781,6 +785,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route(routes::SAM_SIGN, post(sam_sign))
         // Virtual NHI card (simulators/vpn/src/vcard/routes.rs).
         .merge(vcard::routes::signed())
+        // E-referrals: the platform's device routes and the LTC centre's admin routes.
+        .merge(referral::signed_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth_layer));
     let device = Router::new()
         .route(routes::ENROL, post(enrol))
@@ -792,7 +798,9 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/admin/faults", get(admin_get_faults).put(admin_put_faults))
         .route("/admin/visits", get(admin_visits))
         // Virtual NHI card: the patient app's QR and consent, the service's clock, the right.
-        .merge(vcard::routes::admin());
+        .merge(vcard::routes::admin())
+        // E-referrals: the LTC centre's admin routes.
+        .merge(referral::admin_routes());
     Router::new()
         .merge(device)
         .merge(admin)
