@@ -200,6 +200,14 @@ impl VisitBody {
             .map(|c| fields::ascii(c, "diagnosis"))
             .filter(|r| r.as_ref().map_or(true, |s| !s.is_empty()))
             .collect::<Result<Vec<_>, _>>()?;
+        // The same shape `to_bytes` writes: a diagnosis the card could not have been written with
+        // is malformed, not read as if it were one.
+        if diagnoses
+            .iter()
+            .any(|d| !d.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+        {
+            return Err(CardError::malformed("diagnosis", "not a normalised ICD-10-CM code"));
+        }
         Ok(Some(Self {
             diagnoses,
             fee_points: fields::digits(&b[42..50], "fee")? as u32,
