@@ -490,6 +490,65 @@ fn committed_seed_files_pass_their_checks() {
 // ---------------------------------------------------------------------------------------------
 // Regressions: one test per crash the fuzzers found.
 
+/// card_apdu (proptest, edited seed, shrunk to `" 10    "`): a visit body whose diagnosis the card
+/// could not have been written with (a leading space, lower case) was read as a diagnosis, and
+/// writing it back failed. Now malformed.
+#[test]
+fn visit_body_with_a_diagnosis_the_card_cannot_hold_is_malformed() {
+    for (at, byte) in [(0, b' '), (0, b'i'), (8, b'-')] {
+        let mut bytes = body().to_bytes().unwrap();
+        bytes[at] = byte;
+        assert!(
+            matches!(
+                VisitBody::from_bytes(&bytes),
+                Err(homevisit_core::card::CardError::Malformed { .. })
+            ),
+            "{:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+        checks::card_apdu(&[&[4u8][..], &bytes].concat());
+    }
+}
+
+/// qr2_binding: `NHIVPN2|…|https:///` parsed (the slashes were trimmed after the check), giving the
+/// endpoint `https:` that its own payload could not be read back from. Now refused.
+#[test]
+fn qr2_whose_endpoint_is_only_slashes_is_refused() {
+    let fp = "ab".repeat(32);
+    for url in ["https:///", "https:////", "https://"] {
+        let text = format!("NHIVPN2|3501200000|T0ken42|{fp}|{url}");
+        assert!(
+            matches!(BindingQr::parse(&text), Err(homevisit_core::vpn::VpnError::InvalidQr { .. })),
+            "{url}"
+        );
+        checks::qr2_binding(text.as_bytes());
+    }
+    let ok = BindingQr::parse(&format!("NHIVPN2|3501200000|T0ken42|{fp}|https://h/")).unwrap();
+    assert_eq!(ok.endpoint, "https://h");
+}
+
+/// card_apdu: a prescription entry's total was read with `f64::from_str`, so `9999999`, `1e3` or
+/// `0.05` were accepted and then could not be written back (out of range, or not `00000.0`).
+/// Now only the `00000.0` form is read.
+#[test]
+fn prescription_entry_total_outside_the_card_form_is_malformed() {
+    for total in [&b"9999999"[..], b"1e3    ", b"0.05   ", b"00021.0"] {
+        let mut bytes = entry().to_bytes().unwrap();
+        bytes[52..59].copy_from_slice(total);
+        let parsed = PrescriptionEntry::from_bytes(&bytes);
+        if total == b"00021.0" {
+            assert_eq!(parsed.unwrap().total, 21.0);
+        } else {
+            assert!(
+                matches!(parsed, Err(homevisit_core::card::CardError::Malformed { .. })),
+                "{:?}",
+                String::from_utf8_lossy(total)
+            );
+        }
+        checks::card_apdu(&[&[5u8][..], &bytes].concat());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Short proptest runs of every check (CI; the fuzzers go much further).
 
