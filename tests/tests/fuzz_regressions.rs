@@ -15,10 +15,10 @@ use homevisit_core::card::records::{
     CardSequence, CardVisitRecord, PrescriptionEntry, RegisterBasic, SequenceForm, VisitBody,
 };
 use homevisit_core::model::{CardBasicData, InstitutionCode, NationalId, RocDateTime, Sex};
+use homevisit_core::reader::CardSlot;
 use homevisit_core::reader::frame::{Frame, FrameEndpoint, FrameKind};
 use homevisit_core::reader::message::{Message, ReaderErrorCode};
 use homevisit_core::reader::secure::{PairingOffer, SessionAccept, SessionHello};
-use homevisit_core::reader::CardSlot;
 use homevisit_core::rx::payload;
 use homevisit_core::vpn::{BindingQr, upload_xml, wire};
 use proptest::prelude::*;
@@ -38,7 +38,9 @@ const TARGETS: [(&str, Check); 7] = [
 ];
 
 fn seeds_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds").join(target)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/seeds")
+        .join(target)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,7 +137,12 @@ fn sequence_form() -> SequenceForm {
 }
 
 fn sample_visit() -> homevisit_core::model::Visit {
-    let mut v = nhi_vpn_sim::pharmacy::demo::sample_visit(checks::visit_code().as_str(), INSTITUTION, 1_709_602_215_000).unwrap();
+    let mut v = nhi_vpn_sim::pharmacy::demo::sample_visit(
+        checks::visit_code().as_str(),
+        INSTITUTION,
+        1_709_602_215_000,
+    )
+    .unwrap();
     nhi_vpn_sim::pharmacy::demo::sample_order_set(false, 28)
         .apply_to(&mut v)
         .unwrap();
@@ -175,11 +182,18 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         (FrameKind::PairResponse, offer.encode()),
         (FrameKind::SessionAccept, accept.encode()),
         (FrameKind::Sealed, sealed.clone()),
-        (FrameKind::Error, vec![ReaderErrorCode::Busy as u8, b'b', b'u', b's', b'y']),
+        (
+            FrameKind::Error,
+            vec![ReaderErrorCode::Busy as u8, b'b', b'u', b's', b'y'],
+        ),
     ] {
         fragments.extend(tx.encode(kind, body).unwrap());
     }
-    s.push(("reader_frame", "fragments_mtu23", [&[20u8][..], &checks::join_length_prefixed(&fragments)].concat()));
+    s.push((
+        "reader_frame",
+        "fragments_mtu23",
+        [&[20u8][..], &checks::join_length_prefixed(&fragments)].concat(),
+    ));
     let whole = Frame {
         kind: FrameKind::Sealed,
         seq: 0,
@@ -191,7 +205,15 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     s.push(("reader_session", "session_accept", accept.encode()));
     s.push(("reader_session", "sealed_apdu_response", sealed));
     s.push(("reader_session", "apdu_request", request.encode()));
-    s.push(("reader_session", "status", Message::Status { practitioner: true, patient: false }.encode()));
+    s.push((
+        "reader_session",
+        "status",
+        Message::Status {
+            practitioner: true,
+            patient: false,
+        }
+        .encode(),
+    ));
     s.push((
         "reader_session",
         "reader_error",
@@ -204,15 +226,38 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     // Card.
     let pick = |p: u8, b: &[u8]| [&[p][..], b].concat();
     s.push(("card_apdu", "response_ok", pick(0, &[0x90, 0x00])));
-    s.push(("card_apdu", "basic_data", pick(1, &basic_data::encode(&patient()).unwrap())));
-    s.push(("card_apdu", "sequence_form", pick(2, &sequence_form().to_bytes().unwrap())));
+    s.push((
+        "card_apdu",
+        "basic_data",
+        pick(1, &basic_data::encode(&patient()).unwrap()),
+    ));
+    s.push((
+        "card_apdu",
+        "sequence_form",
+        pick(2, &sequence_form().to_bytes().unwrap()),
+    ));
     s.push(("card_apdu", "card_sequence", pick(3, &card_sequence())));
     s.push(("card_apdu", "visit_body", pick(4, &body().to_bytes().unwrap())));
-    s.push(("card_apdu", "prescription_entry", pick(5, &entry().to_bytes().unwrap())));
-    s.push(("card_apdu", "visit_records", pick(6, &[visit_record(), visit_record()].concat())));
+    s.push((
+        "card_apdu",
+        "prescription_entry",
+        pick(5, &entry().to_bytes().unwrap()),
+    ));
+    s.push((
+        "card_apdu",
+        "visit_records",
+        pick(6, &[visit_record(), visit_record()].concat()),
+    ));
     s.push(("card_apdu", "register_basic", pick(7, &register_basic())));
     s.push(("card_apdu", "allergies", pick(8, &allergies())));
-    s.push(("card_apdu", "prescriptions", pick(9, &[entry().to_bytes().unwrap(), entry().to_bytes().unwrap()].concat())));
+    s.push((
+        "card_apdu",
+        "prescriptions",
+        pick(
+            9,
+            &[entry().to_bytes().unwrap(), entry().to_bytes().unwrap()].concat(),
+        ),
+    ));
     let mut practitioner = b"B223456780".to_vec();
     let (name, _, _) = encoding_rs::BIG5.encode("李醫師");
     practitioner.extend_from_slice(&name);
@@ -220,7 +265,10 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     s.push((
         "card_apdu",
         "practitioner_session",
-        pick(10, &checks::join_length_prefixed_u16(&[ok(&[]), ok(&practitioner), vec![0x63, 0xc2], ok(&[])])),
+        pick(
+            10,
+            &checks::join_length_prefixed_u16(&[ok(&[]), ok(&practitioner), vec![0x63, 0xc2], ok(&[])]),
+        ),
     ));
     let answers = [
         ok(&[]),
@@ -236,7 +284,11 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ok(&card_sequence()),
         ok(&b"0123456789ABCDEF0123456789ABCDEF01234567"[..]),
     ];
-    s.push(("card_apdu", "patient_session", pick(11, &checks::join_length_prefixed_u16(&answers))));
+    s.push((
+        "card_apdu",
+        "patient_session",
+        pick(11, &checks::join_length_prefixed_u16(&answers)),
+    ));
     // Prescription QR.
     let visit = sample_visit();
     let rx = homevisit_core::rx::Prescription::from_visit(&visit, Some(2)).unwrap();
@@ -244,7 +296,9 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let qr = payload::encode(&rx, &key).unwrap();
     s.push(("rx_qr", "signed_qr_text", qr.clone().into_bytes()));
     s.push(("rx_qr", "packed_body", payload::decode(&qr).unwrap().body));
-    let barcode = homevisit_core::rx::barcode::encode(&visit, &rx, &nhi_vpn_sim::pharmacy::demo::home_care_extras()).unwrap();
+    let barcode =
+        homevisit_core::rx::barcode::encode(&visit, &rx, &nhi_vpn_sim::pharmacy::demo::home_care_extras())
+            .unwrap();
     s.push(("rx_qr", "legacy_barcode", barcode.into_bytes()));
     // QR-2.
     let binding = BindingQr {
@@ -411,7 +465,11 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ),
     ));
     // Upload 2.0.
-    s.push(("upload_xml", "one_visit_batch", upload_xml::batch_big5(&[visit]).unwrap()));
+    s.push((
+        "upload_xml",
+        "one_visit_batch",
+        upload_xml::batch_big5(&[visit]).unwrap(),
+    ));
     s
 }
 
@@ -442,16 +500,28 @@ fn seeds_are_valid_inputs_and_match_the_committed_files() {
             std::fs::write(&path, bytes).unwrap();
         }
         let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(&committed, bytes, "{target}/{name} is stale: regenerate the seeds");
+        assert_eq!(
+            &committed, bytes,
+            "{target}/{name} is stale: regenerate the seeds"
+        );
     }
-    let valid = |t: &str, n: &str| seeds.iter().find(|(a, b, _)| *a == t && *b == n).unwrap().2.clone();
+    let valid = |t: &str, n: &str| {
+        seeds
+            .iter()
+            .find(|(a, b, _)| *a == t && *b == n)
+            .unwrap()
+            .2
+            .clone()
+    };
     let frames = valid("reader_frame", "whole_sealed_frame");
     assert!(Frame::decode(&frames).is_ok());
     assert!(PairingOffer::decode(&valid("reader_session", "pairing_offer")).is_ok());
     assert!(SessionHello::decode(&valid("reader_session", "session_hello")).is_ok());
     assert!(SessionAccept::decode(&valid("reader_session", "session_accept")).is_ok());
     let (phone, _) = checks::fixed_channels();
-    let opened = phone.open(0, &valid("reader_session", "sealed_apdu_response")).unwrap();
+    let opened = phone
+        .open(0, &valid("reader_session", "sealed_apdu_response"))
+        .unwrap();
     assert!(Message::decode(&opened).is_ok());
     let card = |n: &str| valid("card_apdu", n)[1..].to_vec();
     assert!(basic_data::decode(&card("basic_data")).is_ok());
@@ -518,7 +588,10 @@ fn qr2_whose_endpoint_is_only_slashes_is_refused() {
     for url in ["https:///", "https:////", "https://"] {
         let text = format!("NHIVPN2|3501200000|T0ken42|{fp}|{url}");
         assert!(
-            matches!(BindingQr::parse(&text), Err(homevisit_core::vpn::VpnError::InvalidQr { .. })),
+            matches!(
+                BindingQr::parse(&text),
+                Err(homevisit_core::vpn::VpnError::InvalidQr { .. })
+            ),
             "{url}"
         );
         checks::qr2_binding(text.as_bytes());
@@ -557,8 +630,11 @@ fn edited_seed() -> impl Strategy<Value = (usize, Vec<u8>)> {
         .into_iter()
         .map(|(t, _, b)| (TARGETS.iter().position(|(n, _)| *n == t).unwrap(), b))
         .collect();
-    (0..seeds.len(), proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..4)).prop_map(
-        move |(i, edits)| {
+    (
+        0..seeds.len(),
+        proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..4),
+    )
+        .prop_map(move |(i, edits)| {
             let (target, mut bytes) = seeds[i].clone();
             for (at, value, how) in edits {
                 if bytes.is_empty() {
@@ -575,8 +651,7 @@ fn edited_seed() -> impl Strategy<Value = (usize, Vec<u8>)> {
                 }
             }
             (target, bytes)
-        },
-    )
+        })
 }
 
 proptest! {

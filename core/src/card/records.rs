@@ -206,7 +206,10 @@ impl VisitBody {
             .iter()
             .any(|d| !d.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
         {
-            return Err(CardError::malformed("diagnosis", "not a normalised ICD-10-CM code"));
+            return Err(CardError::malformed(
+                "diagnosis",
+                "not a normalised ICD-10-CM code",
+            ));
         }
         Ok(Some(Self {
             diagnoses,

@@ -12,7 +12,9 @@ use homevisit_core::card::records::{
 use homevisit_core::card::sam::{SamAuthority, SamChallenge, SamError, VisitSignRequest, VisitSignature};
 use homevisit_core::card::{PatientCard, SequenceRequest, basic_data, hpc};
 use homevisit_core::model::{InstitutionCode, RocDateTime, VisitType};
-use homevisit_core::reader::frame::{self, Frame, FrameEndpoint, FrameKind, MIN_FRAGMENT_PAYLOAD, Reassembler};
+use homevisit_core::reader::frame::{
+    self, Frame, FrameEndpoint, FrameKind, MIN_FRAGMENT_PAYLOAD, Reassembler,
+};
 use homevisit_core::reader::message::Message;
 use homevisit_core::reader::secure::{PairingOffer, Role, SecureChannel, SessionAccept, SessionHello};
 use homevisit_core::reader::{ApduChannel, CardSlot, ReaderError};
@@ -62,7 +64,11 @@ pub fn join_length_prefixed<B: AsRef<[u8]>>(pieces: &[B]) -> Vec<u8> {
 /// endpoint accepted is sent again through a fresh pair of endpoints and must come out unchanged.
 pub fn reader_frame(data: &[u8]) {
     if let Ok(f) = Frame::decode(data) {
-        assert_eq!(f.encode().expect("a decoded frame re-encodes"), data, "frame round trip");
+        assert_eq!(
+            f.encode().expect("a decoded frame re-encodes"),
+            data,
+            "frame round trip"
+        );
     }
     let Some((&payload, rest)) = data.split_first() else {
         return;
@@ -80,10 +86,15 @@ pub fn reader_frame(data: &[u8]) {
     let mut tx = FrameEndpoint::new(payload);
     let mut rx = FrameEndpoint::new(payload);
     for f in &frames {
-        let fragments = tx.encode(f.kind, f.body.clone()).expect("an accepted frame re-encodes");
+        let fragments = tx
+            .encode(f.kind, f.body.clone())
+            .expect("an accepted frame re-encodes");
         let mut back = None;
         for frag in &fragments {
-            assert!(frag.len() <= payload.max(MIN_FRAGMENT_PAYLOAD), "fragment over the ATT payload");
+            assert!(
+                frag.len() <= payload.max(MIN_FRAGMENT_PAYLOAD),
+                "fragment over the ATT payload"
+            );
             assert!(back.is_none(), "frame complete before its last fragment");
             back = rx.receive(frag).expect("our own fragments reassemble");
         }
@@ -125,7 +136,11 @@ pub fn fixed_channels() -> (SecureChannel, SecureChannel) {
 /// reader's frame 0); then sealed by the reader and opened by the phone, which must give it back.
 pub fn reader_session(data: &[u8]) {
     if let Ok(m) = Message::decode(data) {
-        assert_eq!(Message::decode(&m.encode()).expect("own message"), m, "message round trip");
+        assert_eq!(
+            Message::decode(&m.encode()).expect("own message"),
+            m,
+            "message round trip"
+        );
     }
     if let Ok(o) = PairingOffer::decode(data) {
         assert_eq!(o.encode(), data, "pairing offer round trip");
@@ -142,8 +157,14 @@ pub fn reader_session(data: &[u8]) {
     }
     let sealed = reader.seal(3, data).expect("seal");
     assert_eq!(phone.open(3, &sealed).expect("own sealed body"), data);
-    assert!(phone.open(4, &sealed).is_err(), "a sealed body opens only under its own number");
-    assert!(reader.open(3, &sealed).is_err(), "a sealed body opens only in its direction");
+    assert!(
+        phone.open(4, &sealed).is_err(),
+        "a sealed body opens only under its own number"
+    );
+    assert!(
+        reader.open(3, &sealed).is_err(),
+        "a sealed body opens only in its direction"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,7 +275,12 @@ pub fn card_apdu(data: &[u8]) {
             }
         }
         6 => {
-            let _ = records::split(rest, records::VISIT_RECORD_LEN, "visits", CardVisitRecord::from_bytes);
+            let _ = records::split(
+                rest,
+                records::VISIT_RECORD_LEN,
+                "visits",
+                CardVisitRecord::from_bytes,
+            );
         }
         7 => {
             let _ = RegisterBasic::from_bytes(rest);
@@ -263,7 +289,12 @@ pub fn card_apdu(data: &[u8]) {
             let _ = records::allergies_from_bytes(rest);
         }
         9 => {
-            let _ = records::split(rest, records::PRESCRIPTION_LEN, "prescriptions", PrescriptionEntry::from_bytes);
+            let _ = records::split(
+                rest,
+                records::PRESCRIPTION_LEN,
+                "prescriptions",
+                PrescriptionEntry::from_bytes,
+            );
         }
         _ => card_session(pick, rest),
     }
@@ -271,7 +302,7 @@ pub fn card_apdu(data: &[u8]) {
 
 fn card_session(pick: u8, rest: &[u8]) {
     let channel = ScriptedChannel::new(&length_prefixed_u16(rest));
-    if pick % 2 == 0 {
+    if pick.is_multiple_of(2) {
         block_on(async {
             let _ = hpc::open(&channel).await;
             let _ = hpc::pin_state(&channel).await;
@@ -291,7 +322,9 @@ fn card_session(pick: u8, rest: &[u8]) {
         let _ = card.read_register_basic().await;
         let _ = card.read_allergies().await;
         let _ = card.read_visit(&code).await;
-        let _ = card.cancel_visit(&code, VisitType::parse("01").expect("fixed type"), at).await;
+        let _ = card
+            .cancel_visit(&code, VisitType::parse("01").expect("fixed type"), at)
+            .await;
         let _ = card.authenticate(&FixedSam, pick % 4 == 1).await;
         let req = SequenceRequest {
             txn_id: [7; 16],
@@ -327,7 +360,11 @@ pub fn visit_code() -> VisitCode {
     const SYMBOLS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
     SYMBOLS
         .iter()
-        .flat_map(|&a| SYMBOLS.iter().map(move |&b| format!("7K3P9QX2M4T8V6W1R5{}{}", char::from(a), char::from(b))))
+        .flat_map(|&a| {
+            SYMBOLS
+                .iter()
+                .map(move |&b| format!("7K3P9QX2M4T8V6W1R5{}{}", char::from(a), char::from(b)))
+        })
         .find_map(|text| VisitCode::parse(&text).ok())
         .expect("some two symbols complete the code")
 }
@@ -390,7 +427,10 @@ fn scanned_text(text: &str) {
     let body = payload::encode_body(&p.prescription, p.key_id).expect("a decoded prescription re-encodes");
     assert_eq!(body, p.body, "QR body round trip");
     let mut keys = KeySet::default();
-    keys.insert(p.prescription.institution.as_str(), rx_key().public_key().to_vec());
+    keys.insert(
+        p.prescription.institution.as_str(),
+        rx_key().public_key().to_vec(),
+    );
     let today = p.prescription.issued_on;
     match pharmacy::verify_offline(text, &keys, today) {
         Ok(v) => assert_eq!(v, p),
@@ -426,7 +466,11 @@ fn answer_round_trip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Deb
 ) -> Option<T> {
     let v = decode_answer::<T>(status, json, body).ok()?;
     let again = serde_json::to_vec(&v).expect("a decoded body serialises");
-    assert_eq!(decode_answer::<T>(200, true, &again).expect("own body"), v, "body round trip");
+    assert_eq!(
+        decode_answer::<T>(200, true, &again).expect("own body"),
+        v,
+        "body round trip"
+    );
     Some(v)
 }
 
