@@ -622,6 +622,52 @@ fn prescription_entry_total_outside_the_card_form_is_malformed() {
     }
 }
 
+/// card_apdu crash-f56191b3…: a card name holding an HKSCS character (lead byte 0x9D) reads — a
+/// patient's card must stay readable — but the Big5 encoder writes only standard Big5, so the
+/// round trip the check demanded cannot hold. The check now demands it only of names the encoder
+/// can write; reading stays lenient and writing refuses with a typed input error.
+#[test]
+fn card_name_in_big5_extensions_reads_but_is_not_written() {
+    let crash: &[u8] = &[
+        0x01, 0x30, 0x30, 0x30, 0x30, 0x31, 0x42, 0x41, 0x42, 0x41, 0x42, 0x41, 0x42, 0x41, 0x42, 0x41, 0x42,
+        0x35, 0xbd, 0xbe, 0xbd, 0xbe, 0x9d, 0xbe, 0xbd, 0x41, 0x43, 0x41, 0x42, 0x00, 0x00, 0x00, 0x00, 0x41,
+        0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x30, 0x33, 0x39, 0x30, 0x35, 0x30, 0x37, 0x4d,
+        0x31, 0x30, 0x39, 0x30, 0x31, 0x30, 0x32,
+    ];
+    let read = basic_data::decode(&crash[1..]).expect("the card reads");
+    assert!(matches!(
+        basic_data::encode(&read),
+        Err(homevisit_core::card::CardError::Input(_))
+    ));
+    checks::card_apdu(crash);
+}
+
+/// upload_xml crash-5f4591c7…: the simulated NHI server took raw control characters (`\x02\x00` in
+/// a D01) into a field — XML 1.0 allows none but tab, line feed and carriage return, and such a
+/// value could not even be written back as XML. Now the batch is malformed.
+#[test]
+fn upload_field_with_a_control_character_is_malformed() {
+    let minimal = b"<?xml version=\"1.0\" encoding=\"Big5\"?><RECS><REC><MSH><H00>1</H00></MSH>\
+        <MB><MB1><M03>A\x02\x00</M03></MB1></MB></REC></RECS>";
+    let err = nhi_vpn_sim::upload::parse_batch(minimal).unwrap_err();
+    assert!(err.0.contains("control character"), "{err:?}");
+    checks::upload_xml(minimal);
+    // The crash's shape: the committed seed with `\x02\x00` inside a D01 date-time.
+    let seed = std::fs::read(seeds_dir("upload_xml").join("one_visit_batch")).unwrap();
+    let at = seed.windows(5).position(|w| w == b"<D01>").unwrap() + 9;
+    let crash = [&seed[..at], b"\x02\x00", &seed[at..]].concat();
+    assert!(nhi_vpn_sim::upload::parse_batch(&crash).is_err());
+    checks::upload_xml(&crash);
+    // Tab, line feed and carriage return (as a reference) stay allowed.
+    let fine = b"<?xml version=\"1.0\" encoding=\"Big5\"?><RECS><REC><MSH><H00>1</H00></MSH>\
+        <MB><MB1><M03>A\t\n&#13;</M03></MB1></MB></REC></RECS>";
+    assert_eq!(
+        nhi_vpn_sim::upload::parse_batch(fine).unwrap()[0].mb1["M03"],
+        "A\t\n\r"
+    );
+    checks::upload_xml(fine);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Short proptest runs of every check (CI; the fuzzers go much further).
 

@@ -248,8 +248,11 @@ pub fn card_apdu(data: &[u8]) {
             }
         }
         1 => {
-            if let Ok(b) = basic_data::decode(rest) {
-                let bytes = basic_data::encode(&b).expect("decoded basic data re-encodes");
+            // A name in the Big5 extensions (HKSCS) reads, so a card stays readable, but the
+            // encoder writes standard Big5 only: the round trip holds for what it can write.
+            if let Ok(b) = basic_data::decode(rest)
+                && let Ok(bytes) = basic_data::encode(&b)
+            {
                 assert_eq!(basic_data::decode(&bytes).expect("own basic data"), b);
             }
         }
