@@ -56,7 +56,8 @@ for t in "${targets[@]}"; do
     crashes=$((after - before))
     total_crashes=$((total_crashes + crashes))
     corpus=$(ls "$here/corpus/$t" | wc -l)
-    new=$(ls -t "$here/artifacts/$t" | head -n "$crashes" | tr '\n' ' ')
+    new=""
+    if [ "$crashes" -gt 0 ]; then new=$(ls -t "$here/artifacts/$t" | head -n "$crashes" | tr '\n' ' ' || true); fi
     printf '%-16s %12s %8s %8s  %s\n' "$t" "${execs:-?}" "$crashes" "$corpus" "$new"
 done
 echo "logs in $here/logs/; crash inputs in $here/artifacts/<target>/"
