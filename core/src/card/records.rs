@@ -200,6 +200,17 @@ impl VisitBody {
             .map(|c| fields::ascii(c, "diagnosis"))
             .filter(|r| r.as_ref().map_or(true, |s| !s.is_empty()))
             .collect::<Result<Vec<_>, _>>()?;
+        // The same shape `to_bytes` writes: a diagnosis the card could not have been written with
+        // is malformed, not read as if it were one.
+        if diagnoses
+            .iter()
+            .any(|d| !d.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+        {
+            return Err(CardError::malformed(
+                "diagnosis",
+                "not a normalised ICD-10-CM code",
+            ));
+        }
         Ok(Some(Self {
             diagnoses,
             fee_points: fields::digits(&b[42..50], "fee")? as u32,
@@ -275,12 +286,17 @@ impl PrescriptionEntry {
         if b.len() != PRESCRIPTION_LEN {
             return Err(CardError::malformed("prescription", format!("{} bytes", b.len())));
         }
-        let total_text = fields::ascii(&b[52..59], "total")?;
-        let total: f64 = total_text
+        // Exactly the `00000.0` form `to_bytes` writes (a `1e3` or `0.05` would not survive it).
+        let total_bytes = &b[52..59];
+        if !(total_bytes[..5].iter().all(u8::is_ascii_digit)
+            && total_bytes[5] == b'.'
+            && total_bytes[6].is_ascii_digit())
+        {
+            return Err(CardError::malformed("total", "not a quantity 00000.0"));
+        }
+        let total: f64 = fields::ascii(total_bytes, "total")?
             .parse()
-            .ok()
-            .filter(|t: &f64| t.is_finite() && *t >= 0.0)
-            .ok_or_else(|| CardError::malformed("total", "not a quantity"))?;
+            .map_err(|_| CardError::malformed("total", "not a quantity 00000.0"))?;
         Ok(Self {
             at: fields::roc_datetime(&b[0..13], "order date-time")?,
             order_type: match b[13] {

@@ -58,12 +58,16 @@ impl BindingQr {
         let cert_sha256: [u8; 32] = fp_bytes
             .try_into()
             .map_err(|_| bad("certificate fingerprint must be 32 bytes"))?;
-        if !url.starts_with("https://") || url.len() <= "https://".len() || url.contains(char::is_whitespace)
+        // Checked after the trailing slashes go, so `https:///` is no endpoint.
+        let endpoint = url.trim_end_matches('/');
+        if !endpoint.starts_with("https://")
+            || endpoint.len() <= "https://".len()
+            || endpoint.contains(char::is_whitespace)
         {
             return Err(bad("endpoint must be an https URL"));
         }
         Ok(Self {
-            endpoint: url.trim_end_matches('/').to_string(),
+            endpoint: endpoint.to_string(),
             institution_code: inst.to_string(),
             token: token.to_string(),
             cert_sha256,

@@ -280,6 +280,16 @@ fn decode<T: DeserializeOwned>(answer: Answer) -> Result<T, VpnError> {
     })
 }
 
+/// Reads a server answer as every client call does: `T` from a 2xx JSON body, otherwise the typed
+/// error the answer carries. The HTTP-free entry of the response parsing, for the fuzz targets.
+pub fn decode_answer<T: DeserializeOwned>(status: u16, json: bool, body: &[u8]) -> Result<T, VpnError> {
+    decode(Answer {
+        status,
+        json,
+        body: body.to_vec(),
+    })
+}
+
 /// An enrolled device's client of the VPN services. Cheap to share behind an `Arc`; keeps its
 /// connections alive between calls.
 pub struct VpnClient {

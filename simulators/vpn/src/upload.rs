@@ -167,6 +167,10 @@ pub fn parse_batch(bytes: &[u8]) -> Result<Vec<Record>, Malformed> {
                 stack.pop();
                 let parent = stack.last().map(String::as_str).unwrap_or("");
                 if field_name_ok(parent, &name) {
+                    // XML 1.0 allows no control character but tab, line feed and carriage return.
+                    if value.chars().any(|c| c < ' ' && !matches!(c, '\t' | '\n' | '\r')) {
+                        return Err(Malformed(format!("field {name} holds a control character")));
+                    }
                     let rec = current.as_mut().ok_or_else(|| bad("field outside REC"))?;
                     let map = match parent {
                         "MSH" => &mut rec.msh,
