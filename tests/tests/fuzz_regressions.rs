@@ -158,12 +158,15 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         public_key: [7; 32],
         nonce: [8; 16],
     };
+    let commit = offer.commit();
     let hello = SessionHello {
         phone_id: "phone-1".into(),
         nonce: [1; 16],
+        ephemeral: [4; 32],
     };
     let accept = SessionAccept {
         nonce: [2; 16],
+        ephemeral: [5; 32],
         mac: [3; 32],
     };
     let request = Message::ApduRequest {
@@ -179,6 +182,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let mut tx = FrameEndpoint::new(20);
     let mut fragments = Vec::new();
     for (kind, body) in [
+        (FrameKind::PairRequest, commit.encode()),
         (FrameKind::PairResponse, offer.encode()),
         (FrameKind::SessionAccept, accept.encode()),
         (FrameKind::Sealed, sealed.clone()),
@@ -201,6 +205,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     };
     s.push(("reader_frame", "whole_sealed_frame", whole.encode().unwrap()));
     s.push(("reader_session", "pairing_offer", offer.encode()));
+    s.push(("reader_session", "pairing_commit", commit.encode()));
     s.push(("reader_session", "session_hello", hello.encode()));
     s.push(("reader_session", "session_accept", accept.encode()));
     s.push(("reader_session", "sealed_apdu_response", sealed));
@@ -343,6 +348,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
                 device_id: "d1".into(),
                 institution_code: INSTITUTION.into(),
                 sam_id: "SAM000000001".into(),
+                backup_cert_sha256: Some("ab".repeat(32)),
             },
         ),
     ));

@@ -16,7 +16,9 @@ use homevisit_core::reader::frame::{
     self, Frame, FrameEndpoint, FrameKind, MIN_FRAGMENT_PAYLOAD, Reassembler,
 };
 use homevisit_core::reader::message::Message;
-use homevisit_core::reader::secure::{PairingOffer, Role, SecureChannel, SessionAccept, SessionHello};
+use homevisit_core::reader::secure::{
+    PairingCommit, PairingOffer, Role, SecureChannel, SessionAccept, SessionHello,
+};
 use homevisit_core::reader::{ApduChannel, CardSlot, ReaderError};
 use homevisit_core::rules::visit_code::VisitCode;
 use homevisit_core::rx::pharmacy::{self, KeySet, PharmacyError};
@@ -123,15 +125,20 @@ pub fn reader_frame(data: &[u8]) {
 const LTK: [u8; 32] = [0x42; 32];
 const PHONE_NONCE: [u8; 16] = [0x01; 16];
 const READER_NONCE: [u8; 16] = [0x02; 16];
+/// A fixed stand-in for the session's ephemeral X25519 secret (the fuzzer needs a fixed key).
+const EPHEMERAL_SECRET: [u8; 32] = [0x03; 32];
 
 /// The two ends of a secure session under a fixed long-term key and fixed nonces.
 pub fn fixed_channels() -> (SecureChannel, SecureChannel) {
-    let phone = SecureChannel::new(Role::Phone, &LTK, &PHONE_NONCE, &READER_NONCE).expect("keys");
-    let reader = SecureChannel::new(Role::Reader, &LTK, &PHONE_NONCE, &READER_NONCE).expect("keys");
+    let phone = SecureChannel::derive(Role::Phone, &LTK, &PHONE_NONCE, &READER_NONCE, &EPHEMERAL_SECRET)
+        .expect("keys");
+    let reader = SecureChannel::derive(Role::Reader, &LTK, &PHONE_NONCE, &READER_NONCE, &EPHEMERAL_SECRET)
+        .expect("keys");
     (phone, reader)
 }
 
-/// Target `reader_session`: the input as each plain body (pairing offer, session hello / accept),
+/// Target `reader_session`: the input as each plain body (pairing commitment and offer, session
+/// hello / accept),
 /// as a message, and as a sealed body under a fixed session key (opened by the phone as the
 /// reader's frame 0); then sealed by the reader and opened by the phone, which must give it back.
 pub fn reader_session(data: &[u8]) {
@@ -144,6 +151,9 @@ pub fn reader_session(data: &[u8]) {
     }
     if let Ok(o) = PairingOffer::decode(data) {
         assert_eq!(o.encode(), data, "pairing offer round trip");
+    }
+    if let Ok(c) = PairingCommit::decode(data) {
+        assert_eq!(c.encode(), data, "pairing commitment round trip");
     }
     if let Ok(h) = SessionHello::decode(data) {
         assert_eq!(h.encode(), data, "session hello round trip");
