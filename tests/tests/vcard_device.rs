@@ -79,7 +79,12 @@ async fn day() -> Day {
 /// earlier than the device's start) can only be later.
 fn patient_qr(d: &Day) -> String {
     use homevisit_core::platform::Clock;
-    d.sim.state().vcard.issue_qr(PATIENT, d.clock.now_unix_ms()).unwrap().0
+    d.sim
+        .state()
+        .vcard
+        .issue_qr(PATIENT, d.clock.now_unix_ms())
+        .unwrap()
+        .0
 }
 
 /// The patient taps "同意".

@@ -39,10 +39,10 @@ pub use readers::{
     ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
 };
 pub use recovery::RecoveryOutcome;
-pub use session::FailPoint;
 #[cfg(feature = "inspect")]
 pub use referrals::StepHook;
 pub use referrals::{ReferralInput, ReferralRecord, ReferralService, RefreshSummary, referral_date};
+pub use session::FailPoint;
 pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use virtual_card::{AssistedApplication, ConsentState, VirtualCardScan, VirtualCardService};

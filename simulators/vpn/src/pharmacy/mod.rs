@@ -173,18 +173,7 @@ impl PharmacyState {
 
     /// Every revoked device key.
     pub fn revoked(&self) -> Result<Vec<wire::RevokedKey>, PharmacyError> {
-        Ok(store::revoked(&*self.db()?)
-            .map_err(store::server_err)?
-            .into_iter()
-            .map(
-                |(institution_code, device_id, key, revoked_at_ms)| wire::RevokedKey {
-                    institution_code,
-                    device_id,
-                    public_key: hex::encode(key),
-                    revoked_at_ms,
-                },
-            )
-            .collect())
+        store::revoked(&*self.db()?).map_err(store::server_err)
     }
 
     /// What pharmacies trust: the live keys and the revocation list, to be kept for at most
@@ -584,11 +573,11 @@ fn form_session(
     s: &PharmacyState,
     headers: &HeaderMap,
     form_csrf: &str,
-) -> Result<(String, String), Response> {
-    let (pharmacy, csrf) = s.session(headers).map_err(|e| html_fail(&e, ""))?;
+) -> Result<(String, String), Box<Response>> {
+    let (pharmacy, csrf) = s.session(headers).map_err(|e| Box::new(html_fail(&e, "")))?;
     if csrf.is_empty() || !nhi_reader_sim::keys::ct_eq(csrf.as_bytes(), form_csrf.as_bytes()) {
         tracing::warn!("pharmacy form posted without its anti-forgery token");
-        return Err(html_fail(&PharmacyError::Csrf, &csrf));
+        return Err(Box::new(html_fail(&PharmacyError::Csrf, &csrf)));
     }
     Ok((pharmacy, csrf))
 }
@@ -673,7 +662,7 @@ async fn page_logout(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Err(r) = form_session(&s, &headers, &f.csrf) {
-        return r;
+        return *r;
     }
     if let Some(t) = headers
         .get(header::COOKIE)
@@ -723,7 +712,7 @@ async fn page_find(
 ) -> Response {
     let (pharmacy, csrf) = match form_session(&s, &headers, &f.csrf) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let caller = Caller {
         pharmacy,
@@ -743,7 +732,7 @@ async fn page_dispense(
 ) -> Response {
     let (pharmacy, csrf) = match form_session(&s, &headers, &f.csrf) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let caller = Caller {
         pharmacy,
@@ -790,7 +779,7 @@ async fn page_restore(
 ) -> Response {
     let (pharmacy, csrf) = match form_session(&s, &headers, &f.csrf) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let r = wire::Restore {
         visit_code: f.visit_code,

@@ -10,7 +10,7 @@ use homevisit_core::rx::barcode::roc_date;
 use homevisit_core::rx::orderset::RxLine;
 use homevisit_core::rx::payload::SignedPayload;
 use homevisit_core::rx::pharmacy::PharmacyError;
-use homevisit_core::rx::pharmacy::wire::{Details, Receipt, RefillView};
+use homevisit_core::rx::pharmacy::wire::{Details, Receipt, RefillView, RevokedKey};
 use homevisit_core::rx::refill::{self, RefillError, RefillOp, RefillStatus};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -308,12 +308,19 @@ pub fn revoke(
     .map(|_| ())
 }
 
-/// Every revoked key: `(institution, device id, public key, revoked at ms)`.
-pub fn revoked(conn: &Connection) -> rusqlite::Result<Vec<(String, String, Vec<u8>, i64)>> {
+/// Every revoked key, as the trust list names it.
+pub fn revoked(conn: &Connection) -> rusqlite::Result<Vec<RevokedKey>> {
     let mut st =
         conn.prepare("SELECT institution, device_id, public_key, revoked_ms FROM rx_revoked ORDER BY 1, 2")?;
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect()
+    st.query_map([], |r| {
+        Ok(RevokedKey {
+            institution_code: r.get(0)?,
+            device_id: r.get(1)?,
+            public_key: hex::encode(r.get::<_, Vec<u8>>(2)?),
+            revoked_at_ms: r.get(3)?,
+        })
+    })?
+    .collect()
 }
 
 /// Records the nonce of a signed `C`/`E` request; a nonce seen before is [`PharmacyError::Replayed`].
