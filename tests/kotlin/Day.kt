@@ -187,6 +187,8 @@ val DAY_SECTIONS: List<Pair<String, (Day) -> Unit>> = listOf(
     "virtual card" to ::virtualCardSection,
     "recovery" to ::recoverySection,
     "referral" to ::referralSection,
+    // Last: it revokes the app's device, after which every VPN route refuses it.
+    "stolen phone" to ::stolenPhoneSection,
 )
 
 /** Runs the day: starts the simulators, opens the app, runs every section, stops the simulators. */

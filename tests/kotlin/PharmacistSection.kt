@@ -2,9 +2,8 @@
 // VPN simulator's pharmacy service with its demo account, verifies the chronic prescription's QR
 // offline, dispenses it once (the second attempt refused with who and when), dispenses the single
 // prescription by its one-time code once, and every bad QR or code gets its typed error code.
-// Issue 11, finding 4: the QR names the prescriber (masked); last, the institution administrator
-// revokes the app's device on the VPN, and after a refresh of the pharmacist's keys the device's
-// QR is refused as `revoked`.
+// Issue 11, finding 4: the QR names the prescriber (masked); `stolenPhoneSection`, the day's last
+// section, revokes the app's device and checks the refusals.
 //
 // Needs: the prescription section's day.state entries, and the sync section having sent the
 // registrations (the pharmacy service knows a prescription only once its registration arrived).
@@ -155,17 +154,36 @@ fun pharmacistSection(day: Day) {
     expectError("pharmacist: an unknown code is refused (unknown_code)", rejectedWith("unknown_code")) {
         runBlocking { ph.lookupCode("2222-2222") }
     }
+}
 
-    // Finding 4: the phone is reported stolen; the administrator revokes it on the VPN. After the
-    // pharmacist's key refresh its QR is refused as revoked, offline and by the service.
-    val deviceId = attempt("pharmacist: the app's device id") { day.app.enrolmentStatus().deviceId } ?: return
-    check("pharmacist: the administrator revokes the device (admin route)",
-        attempt("pharmacist: revoke") { revokeDevice(sims, deviceId) } == 200)
-    attempt("pharmacist: refresh keys after the revocation") { runBlocking { ph.refreshKeys() } }
-    expectError("pharmacist: the revoked device's QR is refused offline (revoked)", rejectedWith("revoked")) {
+/**
+ * Issue 11, finding 4 — the last section of the day: the phone is reported stolen and the
+ * institution administrator revokes it on the VPN. After the pharmacist's key refresh its QR is
+ * refused as revoked, offline and by the service, and every VPN route refuses the device itself.
+ */
+fun stolenPhoneSection(day: Day) {
+    val qr = day.state["rx_chronic_qr"] as? String
+    if (qr == null) {
+        check("stolen phone: the prescription section left its QR", false, "${day.state.keys}")
+        return
+    }
+    val sims = day.sims
+    day.app.setOnline(true)
+    sims.clearFaults()
+    val ph = attempt("stolen phone: the pharmacist logs in") {
+        runBlocking { Pharmacist.login(sims.vpnUrl, sims.certSha256, DEMO_PHARMACY, DEMO_PHARMACY_PASSWORD, null) }
+    } ?: return
+    val deviceId = attempt("stolen phone: the app's device id") { day.app.enrolmentStatus().deviceId } ?: return
+    check("stolen phone: the administrator revokes the device (admin route)",
+        attempt("stolen phone: revoke") { revokeDevice(sims, deviceId) } == 200)
+    attempt("stolen phone: refresh keys after the revocation") { runBlocking { ph.refreshKeys() } }
+    expectError("stolen phone: the revoked device's QR is refused offline (revoked)", rejectedWith("revoked")) {
         ph.verifyOffline(qr)
     }
-    expectError("pharmacist: a scan of it is refused too (revoked)", rejectedWith("revoked")) {
+    expectError("stolen phone: a scan of it is refused too (revoked)", rejectedWith("revoked")) {
         runBlocking { ph.scan(qr) }
+    }
+    expectError("stolen phone: the VPN refuses the revoked device itself (revoked)", rejectedWith("revoked")) {
+        runBlocking { day.app.medicloud("A123456789") }
     }
 }

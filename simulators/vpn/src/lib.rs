@@ -123,6 +123,9 @@ pub struct SimState {
     pub url: Mutex<String>,
     /// The NHI's virtual-card service (QRs, consent, `V` numbers, assisted applications).
     pub vcard: vcard::VcardState,
+    /// The pharmacy side, which keeps the revocation list: every device route refuses a revoked
+    /// device (set once the pharmacy is open).
+    revocations: std::sync::OnceLock<pharmacy::PharmacyState>,
     skew_ms: AtomicI64,
     nonces: Mutex<HashMap<String, i64>>,
 }
@@ -215,6 +218,16 @@ pub fn verify_device(
     };
     if !signing::verify_request(&key, method, path_and_query, dev, ts, nonce, body, sig) {
         return Err(unauth("bad_signature", "the request signature does not verify"));
+    }
+    if let Some(pharmacy) = state.revocations.get() {
+        let revoked = pharmacy.revoked().map_err(ApiError::internal)?;
+        if revoked.iter().any(|r| r.device_id == dev) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "revoked",
+                "this device was revoked by the institution's administrator",
+            ));
+        }
     }
     let now = state.now_ms();
     if (ts - now).abs() > signing::MAX_SKEW_MS {
@@ -866,6 +879,7 @@ impl VpnSim {
             url: Mutex::new(url.clone()),
             nonces: Mutex::new(HashMap::new()),
             vcard: vcard::VcardState::new(),
+            revocations: std::sync::OnceLock::new(),
         });
         // The rx engineer's pharmacy routes, with the enrolled devices' keys as signer directory.
         let pharmacy_path = path
@@ -881,6 +895,8 @@ impl VpnSim {
             Some(directory),
             state.admin_token.clone(),
         )?;
+        // Set once, right here: the state was made just above and is not shared yet.
+        let _ = state.revocations.set(pharmacy.clone());
         let pharmacy_routes = pharmacy::router(pharmacy.clone()).layer(middleware::from_fn_with_state(
             state.clone(),
             device_registration_faults,
