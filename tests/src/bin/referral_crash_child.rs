@@ -22,44 +22,10 @@ use homevisit_core::sync::{
     DrainOptions, ItemResult, SyncConfig, SyncEngine, UploadError, UploadItem, UploadTarget,
 };
 use homevisit_core::vpn::{ClientOptions, VpnClient};
-use std::io::Write;
+use homevisit_e2e::crash::{self, FailPoint};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// The fail point: counts steps and kills the process at the chosen one.
-struct FailPoint {
-    reached: AtomicU64,
-    kill_at: Option<u64>,
-}
-
-impl FailPoint {
-    fn from_env() -> Result<Self, String> {
-        let kill_at = match std::env::var("REFERRAL_CRASH_AT") {
-            Ok(v) => Some(v.parse().map_err(|_| "REFERRAL_CRASH_AT must be a number")?),
-            Err(_) => None,
-        };
-        Ok(Self {
-            reached: AtomicU64::new(0),
-            kill_at,
-        })
-    }
-
-    fn step(&self, name: &str) {
-        let n = self.reached.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.kill_at == Some(n) {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "crash-at {name} {n}");
-            let _ = err.flush();
-            // SAFETY: kill(2) on our own pid with a constant signal has no memory-safety
-            // preconditions; SIGKILL cannot be caught, so nothing after it runs.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
-            }
-        }
-    }
-}
 
 /// The VPN target with the fail point before a request leaves and after its answer arrives.
 struct CountingTarget {
@@ -78,25 +44,7 @@ impl UploadTarget for CountingTarget {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(&args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("referral_crash_child: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crash::child_main("referral_crash_child", |args| async move { run(&args).await })
 }
 
 /// The app over the test's data directory and file key store.
@@ -117,7 +65,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     let [dir, institution] = args else {
         return Err("usage: referral_crash_child DATA_DIR INSTITUTION".into());
     };
-    let fp = Arc::new(FailPoint::from_env()?);
+    let fp = Arc::new(FailPoint::from_env("REFERRAL_CRASH_AT")?);
     let dir = PathBuf::from(dir);
     {
         let app = open_app(&dir, institution)?;

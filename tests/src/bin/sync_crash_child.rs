@@ -23,51 +23,16 @@ use homevisit_core::sync::{
     OutboxCounts, OutboxError, SyncConfig, SyncEngine, UploadError, UploadItem, UploadTarget,
 };
 use homevisit_core::vpn::{ClientOptions, Enrolment, VpnClient};
-use std::io::Write;
+use homevisit_e2e::crash::{self, FailPoint};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Visits captured between two syncs (one: every run soon reaches each kind of step).
 const CAPTURE_STEP: u64 = 1;
 /// Patients the visits rotate over.
 const PATIENTS: u64 = 7;
-
-/// The fail point: counts steps and kills the process at the chosen one.
-struct FailPoint {
-    reached: AtomicU64,
-    kill_at: Option<u64>,
-}
-
-impl FailPoint {
-    fn from_env() -> Result<Self, String> {
-        let kill_at = match std::env::var("SYNC_CRASH_AT") {
-            Ok(v) => Some(v.parse().map_err(|_| "SYNC_CRASH_AT must be a number")?),
-            Err(_) => None,
-        };
-        Ok(Self {
-            reached: AtomicU64::new(0),
-            kill_at,
-        })
-    }
-
-    /// Marks one step reached; at the chosen one, reports it and dies by `SIGKILL`.
-    fn step(&self, name: &str) {
-        let n = self.reached.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.kill_at == Some(n) {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "crash-at {name} {n}");
-            let _ = err.flush();
-            // SAFETY: kill(2) on our own pid with a constant signal has no memory-safety
-            // preconditions; SIGKILL cannot be caught, so nothing after it runs.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
-            }
-        }
-    }
-}
 
 /// The store's outbox with the fail point around the steps the engine takes on it.
 struct CountingOutbox {
@@ -137,32 +102,14 @@ impl UploadTarget for CountingTarget {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(&args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sync_crash_child: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crash::child_main("sync_crash_child", |args| async move { run(&args).await })
 }
 
 async fn run(args: &[String]) -> Result<(), String> {
     let [dir, enrolment, total, base] = args else {
         return Err("usage: sync_crash_child DATA_DIR ENROLMENT_JSON TOTAL_VISITS BASE_MS".into());
     };
-    let fp = Arc::new(FailPoint::from_env()?);
+    let fp = Arc::new(FailPoint::from_env("SYNC_CRASH_AT")?);
     let dir = PathBuf::from(dir);
     let total: u64 = total.parse().map_err(|_| "TOTAL_VISITS must be a number")?;
     let base: i64 = base.parse().map_err(|_| "BASE_MS must be a number")?;

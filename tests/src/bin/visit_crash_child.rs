@@ -12,7 +12,7 @@
 
 use homevisit_core::app::{AppConfig, HomeVisit, ReaderTransport};
 use homevisit_core::platform::{FileKeyStore, SystemClock};
-use std::io::Write;
+use homevisit_e2e::crash;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,39 +21,14 @@ use std::sync::Arc;
 pub const INSTITUTION: &str = "3501200000";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(&args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("visit_crash_child: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crash::child_main("visit_crash_child", |args| async move { run(&args).await })
 }
 
 /// Dies by `SIGKILL` at `step` when it is the chosen one.
 fn fail_point(kill_at: Option<String>) -> Arc<dyn Fn(&str) + Send + Sync> {
     Arc::new(move |step: &str| {
         if kill_at.as_deref() == Some(step) {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "crash-at {step}");
-            let _ = err.flush();
-            // SAFETY: kill(2) on our own pid with a constant signal has no memory-safety
-            // preconditions; SIGKILL cannot be caught, so nothing after it runs.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
-            }
+            crash::die_at(step);
         }
     })
 }
