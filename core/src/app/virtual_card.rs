@@ -15,12 +15,12 @@
 use super::input::invalid;
 use super::visit::{CardSource, VisitDraft, VisitSession};
 use super::{AppError, CardInput, HomeVisit, VisitDetails, VisitSummary};
-use crate::model::{AbnormalCode, RocDateTime, SequenceNumber, Visit, VisitType};
+use crate::model::{AbnormalCode, RocDateTime, SequenceNumber, Visit};
 use crate::rules::RuleError;
 use crate::rules::visit_code::VisitCodeInput;
 use crate::vcard::{VcardError, VcardQr, client, wire};
 use crate::vpn::{VpnClient, VpnError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Key/value namespace of the virtual-card service (the NHI's QR key).
 const KV_NAMESPACE: &str = "vcard";
@@ -214,29 +214,14 @@ impl VirtualCardService {
             tracing::warn!(target: "homevisit::app", code = e.code(), "the NHI sent virtual-card data that does not parse");
             AppError::Network
         })?;
-        let follow_up = self.app.has_visited(&patient.national_id)?;
-        let visit_type = if follow_up {
-            VisitType::HomeCareFollowUp
-        } else {
-            VisitType::WesternOutpatient
-        };
-        Ok(VisitSession {
-            app: self.app.clone(),
+        VisitSession::new(
+            self.app.clone(),
             patient,
-            practitioner_id: practitioner.national_id,
-            source: CardSource::Virtual {
+            practitioner.national_id,
+            CardSource::Virtual {
                 session: session.to_string(),
             },
-            draft: Mutex::new(VisitDraft {
-                visit_type,
-                follow_up,
-                diagnoses: Vec::new(),
-                orders: Vec::new(),
-                note: String::new(),
-                fee_points: 0,
-                copayment: 0,
-            }),
-        })
+        )
     }
 
     /// The offline fallback the rules allow when a virtual card cannot be verified: the visit is

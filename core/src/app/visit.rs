@@ -210,17 +210,30 @@ impl HomeVisit {
                 tracing::warn!(target: "homevisit::app", code = e.code(), "reconciliation postponed");
             }
         }
-        let follow_up = self.has_visited(&patient.national_id)?;
+        VisitSession::new(self.clone(), patient, practitioner.national_id, CardSource::Chip)
+    }
+}
+
+impl VisitSession {
+    /// A new visit of `patient` seen by `practitioner_id`, its card read from `source`: a
+    /// follow-up home-care visit (`AH`) when this device has seen the patient before, else `01`.
+    pub(super) fn new(
+        app: Arc<HomeVisit>,
+        patient: CardBasicData,
+        practitioner_id: String,
+        source: CardSource,
+    ) -> Result<Self, AppError> {
+        let follow_up = app.has_visited(&patient.national_id)?;
         let visit_type = if follow_up {
             VisitType::HomeCareFollowUp
         } else {
             VisitType::WesternOutpatient
         };
         Ok(VisitSession {
-            app: self.clone(),
+            app,
             patient,
-            practitioner_id: practitioner.national_id,
-            source: CardSource::Chip,
+            practitioner_id,
+            source,
             draft: Mutex::new(VisitDraft {
                 visit_type,
                 follow_up,
@@ -232,9 +245,7 @@ impl HomeVisit {
             }),
         })
     }
-}
 
-impl VisitSession {
     fn draft_mut(&self) -> std::sync::MutexGuard<'_, VisitDraft> {
         // A panic while holding the lock cannot leave the draft half-updated (single assignments).
         self.draft.lock().unwrap_or_else(|p| p.into_inner())

@@ -6,9 +6,10 @@
 
 use super::model::Referral;
 use super::wire::{self, ReplyRequest, Submission, SubmissionAck};
-use crate::sync::job::{FieldError, JobKind, NewJob};
+use crate::sync::job::{JobKind, NewJob};
 use crate::sync::target::{ItemOutcome, UploadError, UploadItem};
-use crate::vpn::{FailureClass as VpnClass, VpnClient, VpnError};
+use crate::sync::vpn_target;
+use crate::vpn::{VpnClient, VpnError};
 
 /// Whether a job of kind `kind` (its stable name) is a referral job.
 pub fn is_referral(kind: &str) -> bool {
@@ -42,22 +43,8 @@ pub fn result_of(
         Ok(ack) => Ok(ItemOutcome::Accepted {
             ack: format!("referral:{}:{}:{}", ack.number, ack.count, ack.status),
         }),
-        Err(VpnError::Rejected { code, reason, field }) if code != "clock_skew" => {
-            Ok(ItemOutcome::Rejected {
-                fields: field
-                    .map(|f| FieldError {
-                        field: f,
-                        message: reason.clone(),
-                    })
-                    .into_iter()
-                    .collect(),
-                reason: format!("{} refused ({code}): {reason}", item.kind),
-            })
-        }
-        Err(e) => Err(match e.class() {
-            VpnClass::Network => UploadError::Network(e.to_string()),
-            _ => UploadError::Server(e.to_string()),
-        }),
+        // A certificate mismatch stops the drain like every other job's (issue 11).
+        Err(e) => vpn_target::item_refusal(&item.kind, e),
     }
 }
 

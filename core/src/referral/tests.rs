@@ -381,3 +381,35 @@ fn debug_never_prints_patient_data() {
         assert!(!d.contains(secret), "{secret} in {d}");
     }
 }
+
+/// Issue 11 (a rogue endpoint): a certificate matching neither pin stops the drain for a referral
+/// round as for every other job — never retried silently as a server error — and a refusal of
+/// the round parks it with its field.
+#[test]
+fn a_certificate_mismatch_stops_the_drain_and_a_refusal_parks_the_round() {
+    use crate::sync::target::{ItemOutcome, UploadError, UploadItem};
+    use crate::vpn::VpnError;
+    let item = UploadItem {
+        job_id: "1".into(),
+        kind: "referral_submit".into(),
+        visit_code: String::new(),
+        idempotency_key: "referral:n:1".into(),
+        payload: Vec::new(),
+    };
+    assert!(matches!(
+        super::outbox::result_of(&item, Err(VpnError::CertificateMismatch)),
+        Err(UploadError::CertificateMismatch)
+    ));
+    let refused = VpnError::Rejected {
+        code: "wrong_state".into(),
+        reason: "already sent".into(),
+        field: Some("status".into()),
+    };
+    match super::outbox::result_of(&item, Err(refused)) {
+        Ok(ItemOutcome::Rejected { fields, reason }) => {
+            assert_eq!(fields[0].field, "status");
+            assert!(reason.contains("wrong_state"), "{reason}");
+        }
+        other => panic!("a refusal parks the round, got {other:?}"),
+    }
+}

@@ -147,23 +147,27 @@ pub fn registration_result(
         Ok(_) => Err(UploadError::Server(
             "the pharmacy service answered for another visit".into(),
         )),
-        Err(VpnError::Rejected { code, reason, field }) if code != "clock_skew" => {
-            Ok(ItemOutcome::Rejected {
-                fields: field
-                    .map(|f| FieldError {
-                        field: f,
-                        message: reason.clone(),
-                    })
-                    .into_iter()
-                    .collect(),
-                reason: format!("prescription registration refused ({code}): {reason}"),
-            })
-        }
-        Err(VpnError::CertificateMismatch) => Err(UploadError::CertificateMismatch),
-        Err(e) => Err(match e.class() {
-            VpnClass::Network => UploadError::Network(e.to_string()),
-            _ => UploadError::Server(e.to_string()),
+        Err(e) => item_refusal("prescription registration", e),
+    }
+}
+
+/// The verdict on one item sent on its own (a prescription registration, a referral round) when
+/// the server did not accept it: a refusal of the record parks the job with its field and reason
+/// (`what` names the record); anything else fails the request as [`classify`] says — a
+/// certificate mismatch stops the drain, the network or the server is retried.
+pub fn item_refusal(what: &str, e: VpnError) -> Result<ItemOutcome, UploadError> {
+    match e {
+        VpnError::Rejected { code, reason, field } if code != "clock_skew" => Ok(ItemOutcome::Rejected {
+            fields: field
+                .map(|f| FieldError {
+                    field: f,
+                    message: reason.clone(),
+                })
+                .into_iter()
+                .collect(),
+            reason: format!("{what} refused ({code}): {reason}"),
         }),
+        e => Err(classify(&e)),
     }
 }
 
