@@ -261,7 +261,13 @@ mod tests {
 
     #[test]
     fn national_holidays_are_not_working_days() {
-        for day in [d(2025, 1, 1), d(2025, 10, 10), d(2026, 2, 17), d(2026, 2, 20), d(2026, 12, 25)] {
+        for day in [
+            d(2025, 1, 1),
+            d(2025, 10, 10),
+            d(2026, 2, 17),
+            d(2026, 2, 20),
+            d(2026, 12, 25),
+        ] {
             assert!(!tw().is_working_day(day).unwrap(), "{day}");
             assert!(tw().is_national_holiday(day).unwrap(), "{day}");
         }
@@ -302,16 +308,28 @@ mod tests {
 
     #[test]
     fn working_days_between_counts_after_the_first_up_to_the_second() {
-        assert_eq!(tw().working_days_between(d(2026, 2, 12), d(2026, 2, 24)).unwrap(), 3);
-        assert_eq!(tw().working_days_between(d(2026, 2, 24), d(2026, 2, 12)).unwrap(), 0);
+        assert_eq!(
+            tw().working_days_between(d(2026, 2, 12), d(2026, 2, 24)).unwrap(),
+            3
+        );
+        assert_eq!(
+            tw().working_days_between(d(2026, 2, 24), d(2026, 2, 12)).unwrap(),
+            0
+        );
         // Make-up Saturday 2025-02-08 counts.
-        assert_eq!(tw().working_days_between(d(2025, 2, 7), d(2025, 2, 10)).unwrap(), 2);
+        assert_eq!(
+            tw().working_days_between(d(2025, 2, 7), d(2025, 2, 10)).unwrap(),
+            2
+        );
     }
 
     #[test]
     fn replacement_within_10_working_days_is_accepted() {
         // Visit Mon 2026-11-30: 10 working days → Mon 2026-12-14.
-        assert_eq!(replacement_deadline(tw(), d(2026, 11, 30)).unwrap(), d(2026, 12, 14));
+        assert_eq!(
+            replacement_deadline(tw(), d(2026, 11, 30)).unwrap(),
+            d(2026, 12, 14)
+        );
         assert_eq!(check_replacement(tw(), d(2026, 11, 30), d(2026, 11, 30)), Ok(()));
         assert_eq!(check_replacement(tw(), d(2026, 11, 30), d(2026, 12, 14)), Ok(()));
     }
@@ -356,6 +374,9 @@ mod tests {
             WorkingDays::parse("year 2025\nyear 2027\n"),
             Err(CalendarError::Malformed { line: 2, .. })
         ));
-        assert!(matches!(WorkingDays::parse("# nothing\n"), Err(CalendarError::Malformed { .. })));
+        assert!(matches!(
+            WorkingDays::parse("# nothing\n"),
+            Err(CalendarError::Malformed { .. })
+        ));
     }
 }

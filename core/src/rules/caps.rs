@@ -94,7 +94,8 @@ pub struct DueCase {
 /// The last day an attending-doctor visit is due after one on `last`.
 pub fn attending_visit_due(last: NaiveDate) -> NaiveDate {
     // Adding 3 months overflows only at chrono's maximum date; stay on that date then.
-    last.checked_add_months(Months::new(ATTENDING_VISIT_MONTHS)).unwrap_or(NaiveDate::MAX)
+    last.checked_add_months(Months::new(ATTENDING_VISIT_MONTHS))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 /// The cases due within `within_days` of `today` or overdue, most urgent first.
@@ -195,8 +196,14 @@ mod tests {
             case("overdue", d(2026, 8, 20)), // due 2026-11-20
         ];
         let due = attending_visits_due(&cases, today, 14);
-        let ids: Vec<_> = due.iter().map(|c| (c.case_id.as_str(), c.days_left, c.overdue)).collect();
-        assert_eq!(ids, vec![("overdue", -11, true), ("today", 0, false), ("soon", 9, false)]);
+        let ids: Vec<_> = due
+            .iter()
+            .map(|c| (c.case_id.as_str(), c.days_left, c.overdue))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![("overdue", -11, true), ("today", 0, false), ("soon", 9, false)]
+        );
         // With a window of 0 days only today's and the overdue case remain.
         assert_eq!(attending_visits_due(&cases, today, 0).len(), 2);
     }

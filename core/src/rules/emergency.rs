@@ -233,9 +233,7 @@ pub fn surcharge(arrival_ms: i64, end_ms: i64, cal: &WorkingDays) -> Result<Surc
         }
         let next = next_boundary(t);
         let in_run = (next.min(end) - run_start).num_minutes();
-        if current != arrival_bracket
-            && current.rank() > best.rank()
-            && in_run > HIGHER_BRACKET_AFTER_MINUTES
+        if current != arrival_bracket && current.rank() > best.rank() && in_run > HIGHER_BRACKET_AFTER_MINUTES
         {
             best = current;
         }
@@ -264,7 +262,9 @@ pub struct EmergencyVisit {
 pub fn payable_emergencies(visits: &[EmergencyVisit]) -> Result<Vec<bool>, EmergencyError> {
     let mut first: HashMap<(&str, &str, NaiveDate), usize> = HashMap::new();
     for (i, v) in visits.iter().enumerate() {
-        let day = taiwan_time(v.arrival_ms).ok_or(EmergencyError::TimeOutOfRange)?.date();
+        let day = taiwan_time(v.arrival_ms)
+            .ok_or(EmergencyError::TimeOutOfRange)?
+            .date();
         let key = (v.practitioner_id.as_str(), v.patient_key.as_str(), day);
         first
             .entry(key)
@@ -289,7 +289,10 @@ mod tests {
 
     /// Unix ms of a Taiwan local time.
     fn tw(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        let local = NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, 0).unwrap();
+        let local = NaiveDate::from_ymd_opt(y, mo, d)
+            .unwrap()
+            .and_hms_opt(h, mi, 0)
+            .unwrap();
         local.and_utc().timestamp_millis() - TAIWAN_OFFSET_S * 1000
     }
 
@@ -342,7 +345,10 @@ mod tests {
     #[test]
     fn thirty_one_minutes_into_late_night_is_plus_70() {
         let s = surcharge(tw(2026, 12, 1, 21, 30), tw(2026, 12, 1, 22, 31), cal()).unwrap();
-        assert_eq!((s.arrival_bracket, s.bracket, s.percent), (Bracket::Night, Bracket::LateNight, 70));
+        assert_eq!(
+            (s.arrival_bracket, s.bracket, s.percent),
+            (Bracket::Night, Bracket::LateNight, 70)
+        );
     }
 
     #[test]
@@ -421,7 +427,10 @@ mod tests {
     fn a_surcharge_in_a_year_the_calendar_does_not_cover_is_an_error() {
         assert!(matches!(
             surcharge(tw(2027, 1, 4, 10, 0), tw(2027, 1, 4, 11, 0), cal()),
-            Err(EmergencyError::Calendar(CalendarError::YearNotCovered { year: 2027, .. }))
+            Err(EmergencyError::Calendar(CalendarError::YearNotCovered {
+                year: 2027,
+                ..
+            }))
         ));
         // Running over New Year's Eve into an uncovered year is refused too.
         assert!(surcharge(tw(2026, 12, 31, 23, 0), tw(2027, 1, 1, 0, 40), cal()).is_err());
@@ -442,7 +451,10 @@ mod tests {
         for i in Indication::ALL {
             assert_eq!(Indication::from_code(i.code()), Ok(i));
         }
-        assert_eq!(Indication::from_code("cough"), Err(EmergencyError::UnknownIndication));
+        assert_eq!(
+            Indication::from_code("cough"),
+            Err(EmergencyError::UnknownIndication)
+        );
     }
 
     fn visit(doc: &str, patient: &str, ms: i64) -> EmergencyVisit {
@@ -462,13 +474,19 @@ mod tests {
             visit("D1", "P2", tw(2026, 12, 1, 22, 0)), // another patient
             visit("D1", "P1", tw(2026, 12, 2, 0, 30)), // next Taiwan day
         ];
-        assert_eq!(payable_emergencies(&visits).unwrap(), vec![false, true, true, true, true]);
+        assert_eq!(
+            payable_emergencies(&visits).unwrap(),
+            vec![false, true, true, true, true]
+        );
     }
 
     #[test]
     fn the_day_of_the_one_per_day_rule_is_the_taiwan_date() {
         // 23:30 and 00:30 Taiwan time: the same UTC date (15:30 and 16:30 UTC), different Taiwan days.
-        let visits = [visit("D1", "P1", tw(2026, 12, 1, 23, 30)), visit("D1", "P1", tw(2026, 12, 2, 0, 30))];
+        let visits = [
+            visit("D1", "P1", tw(2026, 12, 1, 23, 30)),
+            visit("D1", "P1", tw(2026, 12, 2, 0, 30)),
+        ];
         assert_eq!(payable_emergencies(&visits).unwrap(), vec![true, true]);
     }
 
