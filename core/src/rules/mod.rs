@@ -1,6 +1,11 @@
-//! Pure NHI rules: national IDs, visit identification codes, sequence codes, visit types, ICD-10-CM.
+//! Pure NHI rules: national IDs, visit identification codes, sequence codes, visit types, ICD-10-CM,
+//! and the audit rules (issue 14): the working-day calendar and card replacement, emergency visits
+//! and their surcharge, visit caps and the 3-month attending-doctor rule.
 //! Rules stand on `model` (which owns the value types and their invariants), never the reverse.
 
+pub mod calendar;
+pub mod caps;
+pub mod emergency;
 pub mod icd10;
 pub mod national_id;
 pub mod visit_code;

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 /// A visit must reach the NHI within 24 hours of the visit.
 pub const UPLOAD_DEADLINE_MS: i64 = 24 * 3_600_000;
+/// An emergency visit (claim mark `ECE`, see `rules::emergency`) must reach the NHI within 1 hour.
+pub const EMERGENCY_UPLOAD_DEADLINE_MS: i64 = 3_600_000;
 /// Visits due within this window are listed as at risk.
 pub const AT_RISK_WINDOW_MS: i64 = 4 * 3_600_000;
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 mod card;
 mod cdylib;
+mod rules;
 mod rx;
 mod store;
 mod sync;
@@ -39,6 +40,7 @@ fn groups() -> Vec<Group> {
         card::group(),
         store::group(),
         rx::group(),
+        rules::group(),
         sync::group(),
         cdylib::group(),
     ]
