@@ -51,6 +51,7 @@ fn visit(i: u32) -> Visit {
         card_written: false,
         fee_points: None,
         copayment_points: None,
+        context: Default::default(),
     }
 }
 

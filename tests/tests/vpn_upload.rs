@@ -85,6 +85,7 @@ fn visit(i: u32) -> Visit {
         card_written: true,
         fee_points: Some(1631),
         copayment_points: Some(0),
+        context: Default::default(),
     }
 }
 

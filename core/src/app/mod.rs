@@ -250,6 +250,7 @@ impl HomeVisit {
                 card_written: false,
                 fee_points: None,
                 copayment_points: None,
+                context: Default::default(),
             };
             // The frozen body of the upload: the visit's 2.0 record (Big5), sealed at rest by
             // the store and sent as is by the sync engine.

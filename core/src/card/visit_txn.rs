@@ -225,6 +225,7 @@ impl VisitOutcome {
             card_written: false,
             fee_points: Some(body.fee_points),
             copayment_points: Some(body.copayment),
+            context: Default::default(),
         };
         self.apply_to(&mut v);
         v

@@ -1,5 +1,6 @@
 //! A home visit as the app captures it, and the patient card data it starts from.
 
+use super::care::{CareStage, Role};
 use super::ids::{InstitutionCode, NationalId, Sex};
 use super::order::Order;
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -74,6 +75,64 @@ pub struct Visit {
     /// Copayment points the patient paid (2.0 upload field M45).
     #[serde(default)]
     pub copayment_points: Option<u32>,
+    /// Who gave the care and under which case: role, care stage, card-less visit, card
+    /// replacement, emergency (issue 14). All-default for a plain card visit.
+    #[serde(default)]
+    pub context: VisitContext,
+}
+
+/// What the NHI audits about a visit beyond its card data: the practitioner's role and the case's
+/// care stage (fee codes, case type), a card-less visit and its later card replacement, and the
+/// emergency details (surcharge, `ECE` marking).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VisitContext {
+    /// The practitioner's role in the care team; `None` for visits recorded before roles existed.
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// The case's HMIC care stage (claim case type E1 / A1 / A5); `None` when not known.
+    #[serde(default)]
+    pub care_stage: Option<CareStage>,
+    /// The patient had no card at the visit: treated and charged out of pocket, visit code taken
+    /// offline, nothing written to a card.
+    #[serde(default)]
+    pub card_less: bool,
+    /// The card brought later (補卡): set on the replacement upload.
+    #[serde(default)]
+    pub card_replacement: Option<CardReplacement>,
+    /// Set when this was an emergency home visit.
+    #[serde(default)]
+    pub emergency: Option<EmergencyRecord>,
+}
+
+/// A card replacement (補卡) after a card-less visit: 2.0 fields M12, M49 and M52.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardReplacement {
+    /// M12: `2` card replacement, `4` card replacement without an actual visit identification code.
+    pub flag: u8,
+    /// M49: the actual visit date-time (the card-less visit), Taiwan time.
+    pub actual_visited_at: DateTime<FixedOffset>,
+    /// M52: the actual visit identification code; `None` writes `MISS` + 16 `0` (flag 4).
+    pub actual_visit_code: Option<String>,
+    /// Points refunded to the patient, who had paid out of pocket.
+    pub refund_points: u32,
+}
+
+/// An emergency home visit as recorded (domain §6): indications, arrival and end to the minute, the
+/// surcharge bracket that applied and whether it is payable (one per doctor per patient per day).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmergencyRecord {
+    /// The indication codes (`rules::emergency::Indication::code`), at least one.
+    pub indications: Vec<String>,
+    /// Arrival at the patient's home, Unix ms.
+    pub arrival_ms: i64,
+    /// End of the visit, Unix ms.
+    pub end_ms: i64,
+    /// The bracket that applied (stable name, e.g. `late_night_holiday`).
+    pub bracket: String,
+    /// The surcharge in percent (0, 40, 50 or 70).
+    pub surcharge_percent: u32,
+    /// Whether this emergency visit is payable.
+    pub payable: bool,
 }
 
 impl fmt::Debug for Visit {

@@ -209,6 +209,7 @@ pub(crate) mod tests {
             card_written: false,
             fee_points: None,
             copayment_points: None,
+            context: Default::default(),
         }
     }
 

@@ -202,6 +202,7 @@ pub fn synthetic_visit(
         card_written: false,
         fee_points: Some(1631),
         copayment_points: Some(0),
+        context: Default::default(),
     })
 }
 

@@ -217,6 +217,7 @@ pub(crate) mod tests {
             card_written: true,
             fee_points: Some(1631),
             copayment_points: Some(0),
+            context: Default::default(),
         }
     }
 

@@ -70,6 +70,7 @@ pub fn sample_visit(visit_code: &str, institution: &str, now_ms: i64) -> Result<
         card_written: false,
         fee_points: None,
         copayment_points: None,
+        context: Default::default(),
     })
 }
 
