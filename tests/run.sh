@@ -10,6 +10,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source "$ROOT/tests/cargo_selection.sh"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 START=$(date +%s)
@@ -66,21 +67,19 @@ java -version 2>&1 | head -n1
 # ---------------------------------------------------------------------------------------------
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy (workspace, all targets, the ble backend too, -D warnings)" \
-    cargo clippy --workspace --all-targets --features homevisit-core/ble -- -D warnings
+    cargo clippy "${CARGO_SELECTION[@]}" --all-targets -- -D warnings
 
 rust_tests() {
     if cargo nextest --version >/dev/null 2>&1; then
-        cargo nextest run --workspace --no-fail-fast && cargo test --workspace --doc
+        cargo nextest run "${CARGO_SELECTION[@]}" --no-fail-fast && cargo test "${CARGO_SELECTION[@]}" --doc
     else
-        cargo test --workspace --no-fail-fast
+        cargo test "${CARGO_SELECTION[@]}" --no-fail-fast
     fi
 }
-step "cargo test (workspace)" rust_tests
-
 # The real Bluetooth backend is behind the core's `ble` feature on the desktop (always on for
-# Android/iOS): it must build against libdbus and report "no Bluetooth adapter" cleanly here.
-step "btleplug backend (feature ble): builds, reports no adapter" \
-    cargo test -p homevisit-core --features ble --lib reader::btle
+# Android/iOS): the selection turns it on, so `reader::btle`'s tests here show that it builds
+# against libdbus and reports "no Bluetooth adapter" cleanly.
+step "cargo test (workspace, the ble backend too)" rust_tests
 
 step "kotlin: bindings on the JVM (+ Swift generation)" bash tests/kotlin/run.sh
 
@@ -101,7 +100,7 @@ demo_smoke() {
     # clear data, as a real card does) beside it in `data-simulators`, outside what is checked.
     base="$(mktemp -d "${TMPDIR:-/tmp}/homevisit-demo.XXXXXX")"
     dir="$base/data"
-    cargo build -p homevisit-sim || return 1
+    cargo build "${CARGO_SELECTION[@]}" --all-targets || return 1
     local sim="$TARGET_DIR/debug/homevisit-sim"
     echo "--- demo run 1 (data dir $dir)"
     out1="$("$sim" demo --data-dir "$dir" 2>&1)" || { echo "$out1"; echo "demo run 1 failed"; return 1; }

@@ -4,10 +4,11 @@
 # prints `browser: N passed, N failed`. Exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/cargo_selection.sh
 for bin in /usr/bin/chromium /usr/bin/chromedriver; do
   if [ ! -x "$bin" ]; then
     echo "browser: $bin is missing (apt-get install chromium chromium-driver)" >&2
     exit 1
   fi
 done
-cargo test -q -p homevisit-e2e --test rx_browser -- --nocapture
+cargo test -q "${CARGO_SELECTION[@]}" --test rx_browser -- --nocapture

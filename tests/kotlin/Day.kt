@@ -127,12 +127,16 @@ class Sims(simBin: String, work: File) {
             .method(method, body)
             .build()
         val response = http.send(request, HttpResponse.BodyHandlers.ofString())
-        if (response.statusCode() / 100 != 2) error("admin $method $path: HTTP ${response.statusCode()}")
+        if (response.statusCode() / 100 != 2) error("admin $method $path: HTTP ${response.statusCode()} ${response.body()}")
         return response.body()
     }
 
     /** GET on an admin route (e.g. `/admin/visits?code=…`), the JSON text. */
     fun adminGet(path: String): String = admin("GET", path)
+
+    /** POST of [json] to a simulator route with the admin token (admin routes and the simulated
+     *  patient app alike), the JSON text; anything but 2xx throws with the status and body. */
+    fun adminPost(path: String, json: String = ""): String = admin("POST", path, json)
 
     /** A new QR-2 payload and PIN for one more device. */
     fun newBinding(): Pair<String, String> {

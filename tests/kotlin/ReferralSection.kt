@@ -11,37 +11,13 @@ package homevisit.test
 
 import kotlinx.coroutines.runBlocking
 import tw.homevisit.ffi.*
-import java.net.URI
-import java.net.http.HttpClient
-import java.net.http.HttpRequest
-import java.net.http.HttpResponse
-import java.security.SecureRandom
-import java.time.Duration
-import javax.net.ssl.SSLContext
-import javax.net.ssl.TrustManager
 
 const val SIM_LTC = "LTC6300001"
 const val SIM_LTC_2 = "LTC6300002"
 
 /** The simulated LTC centre's admin calls (POST), over the simulator's pinned certificate. */
 class LtcCentre(private val sims: Sims) {
-    private val http: HttpClient = HttpClient.newBuilder()
-        .sslContext(SSLContext.getInstance("TLS").apply {
-            init(null, arrayOf<TrustManager>(PinnedTrust(sims.certSha256)), SecureRandom())
-        })
-        .connectTimeout(Duration.ofSeconds(30))
-        .build()
-
-    private fun post(path: String, json: String): String {
-        val request = HttpRequest.newBuilder(URI.create(sims.vpnUrl + path))
-            .header("x-admin-token", sims.adminToken)
-            .header("content-type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(json))
-            .build()
-        val response = http.send(request, HttpResponse.BodyHandlers.ofString())
-        if (response.statusCode() / 100 != 2) error("LTC centre POST $path: HTTP ${response.statusCode()} ${response.body()}")
-        return response.body()
-    }
+    private fun post(path: String, json: String): String = sims.adminPost(path, json)
 
     /** Enters the processing status (`01`–`04`) and sends it back. */
     fun answer(number: String, status: String, explanation: String) {

@@ -5,15 +5,7 @@
 // moved by its admin route, never waited on) are refused with their own errors.
 package homevisit.test
 
-import java.net.URI
-import java.net.http.HttpClient
-import java.net.http.HttpRequest
-import java.net.http.HttpResponse
-import java.security.SecureRandom
-import java.time.Duration
 import java.util.UUID
-import javax.net.ssl.SSLContext
-import javax.net.ssl.TrustManager
 import kotlinx.coroutines.runBlocking
 import tw.homevisit.ffi.*
 
@@ -22,23 +14,7 @@ const val VCARD_PATIENT_ID = "B220415378"
 
 /** The simulator's patient-app and virtual-card admin routes (admin token, pinned certificate). */
 class PatientApp(private val sims: Sims) {
-    private val http: HttpClient = HttpClient.newBuilder()
-        .sslContext(SSLContext.getInstance("TLS").apply {
-            init(null, arrayOf<TrustManager>(PinnedTrust(sims.certSha256)), SecureRandom())
-        })
-        .connectTimeout(Duration.ofSeconds(30))
-        .build()
-
-    private fun post(path: String, json: String): String {
-        val request = HttpRequest.newBuilder(URI.create(sims.vpnUrl + path))
-            .header("x-admin-token", sims.adminToken)
-            .header("content-type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(json))
-            .build()
-        val response = http.send(request, HttpResponse.BodyHandlers.ofString())
-        if (response.statusCode() / 100 != 2) error("POST $path: HTTP ${response.statusCode()} ${response.body()}")
-        return response.body()
-    }
+    private fun post(path: String, json: String): String = sims.adminPost(path, json)
 
     /** The patient's phone shows a new single-use QR. */
     fun showQr(nationalId: String): String {

@@ -22,8 +22,9 @@ OUT="$TARGET_DIR/kotlin-test"
 LIB="$TARGET_DIR/debug/libhomevisit_ffi.so"
 
 echo "--- kotlin: build homevisit-ffi and the simulators (debug)"
-cargo build -p homevisit-ffi --lib --bin uniffi-bindgen
-cargo build -p homevisit-sim
+# The workspace selection of tests/run.sh: after its test step this only links the cdylib.
+source "$ROOT/tests/cargo_selection.sh"
+cargo build "${CARGO_SELECTION[@]}" --all-targets
 export HOMEVISIT_SIM="$TARGET_DIR/debug/homevisit-sim"
 [[ -f "$LIB" ]] || { echo "kotlin: $LIB was not built"; echo "kotlin: 0 passed, 1 failed"; exit 1; }
 

@@ -1,9 +1,13 @@
 //! What every crash child shares: a fail point chosen by progress (a step counter or a step name),
-//! the death by `SIGKILL` at it, and the child's `main`.
+//! the death by `SIGKILL` at it, the upload target that counts its requests as steps, and the
+//! child's `main`.
 
+use async_trait::async_trait;
+use homevisit_core::sync::{ItemResult, UploadError, UploadItem, UploadTarget};
 use std::future::Future;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Reports the step on stderr (`crash-at <step> [n]`, read by the parent) and dies by `SIGKILL`.
@@ -43,6 +47,30 @@ impl FailPoint {
         if self.kill_at == Some(n) {
             die_at(&format!("{name} {n}"));
         }
+    }
+}
+
+/// An upload target with the fail point's steps `send` (a request is about to leave) and `ack` (its
+/// answer is in, not yet recorded by the engine).
+pub struct CountingTarget<T> {
+    inner: T,
+    fp: Arc<FailPoint>,
+}
+
+impl<T> CountingTarget<T> {
+    /// Wraps `inner`, counting on `fp`.
+    pub fn new(inner: T, fp: Arc<FailPoint>) -> Self {
+        Self { inner, fp }
+    }
+}
+
+#[async_trait]
+impl<T: UploadTarget> UploadTarget for CountingTarget<T> {
+    async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
+        self.fp.step("send");
+        let answer = self.inner.upload(items).await;
+        self.fp.step("ack");
+        answer
     }
 }
 

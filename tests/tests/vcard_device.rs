@@ -3,15 +3,16 @@
 //! virtual-card clock is moved by hand, never waited on).
 
 use homevisit_core::app::{
-    AppConfig, AppError, AssistedApplication, CardInput, ConsentState, HomeVisit, ReaderTransport,
-    VisitDetails,
+    AppConfig, AppError, AssistedApplication, CardInput, ConsentState, HomeVisit, VisitDetails,
 };
 use homevisit_core::platform::{ManualClock, MemoryKeyStore};
-use homevisit_core::reader::{CardSlot, MemoryTransport, ReaderModel};
+use homevisit_core::reader::CardSlot;
+use nhi_reader_sim::SimReader;
 use nhi_reader_sim::card;
-use nhi_reader_sim::{ReaderConfig, SimReader};
 use nhi_vpn_sim::{FaultConfig, FaultKind, SimConfig, VpnSim};
 use std::sync::Arc;
+
+mod rx_common;
 
 const INSTITUTION: &str = "3501200000";
 /// Demo patient 2: holds a virtual card in the simulator (and no physical card here).
@@ -47,23 +48,7 @@ async fn day() -> Day {
     let b = sim.new_binding().unwrap();
     app.enrol(&b.qr, &b.pin, "tablet").await.unwrap();
     // The practitioner's card identifies who sees the patient (M06).
-    let reader = SimReader::new(ReaderConfig::new(ReaderModel::HvBt200, "0001"));
-    reader.insert(
-        CardSlot::Practitioner,
-        Box::new(card::PractitionerCard::new(card::demo_practitioner())),
-    );
-    let transport = MemoryTransport::new();
-    transport.add(Arc::new(reader.clone()));
-    let readers = app.readers();
-    readers
-        .set_transport(ReaderTransport::Custom(Arc::new(transport)))
-        .await
-        .unwrap();
-    let found = readers.scan(100).await.unwrap();
-    let code = readers.pair(&found[0].id).await.unwrap();
-    assert!(reader.press_button(), "the reader's own confirmation");
-    readers.confirm_pairing(&code.code).await.unwrap();
-    readers.verify_practitioner_pin("1234").await.unwrap();
+    let reader = rx_common::verified_practitioner(&app).await;
     Day {
         _dir: dir,
         app,

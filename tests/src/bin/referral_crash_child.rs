@@ -11,37 +11,18 @@
 //!
 //! Usage: `referral_crash_child DATA_DIR INSTITUTION`
 
-use async_trait::async_trait;
 use homevisit_core::app::{AppConfig, HomeVisit};
 use homevisit_core::platform::{FileKeyStore, ManualConnectivity, SystemClock};
 use homevisit_core::referral::vectors::{SIM_LTC_CENTRE, sample_form};
 use homevisit_core::referral::{ReferralQuery, ReferralType, SenderState, Side};
 use homevisit_core::store::Store;
 use homevisit_core::sync::vpn_target::VpnTarget;
-use homevisit_core::sync::{
-    DrainOptions, ItemResult, SyncConfig, SyncEngine, UploadError, UploadItem, UploadTarget,
-};
+use homevisit_core::sync::{DrainOptions, SyncConfig, SyncEngine};
 use homevisit_core::vpn::{ClientOptions, VpnClient};
-use homevisit_e2e::crash::{self, FailPoint};
+use homevisit_e2e::crash::{self, CountingTarget, FailPoint};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-
-/// The VPN target with the fail point before a request leaves and after its answer arrives.
-struct CountingTarget {
-    inner: VpnTarget,
-    fp: Arc<FailPoint>,
-}
-
-#[async_trait]
-impl UploadTarget for CountingTarget {
-    async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
-        self.fp.step("send");
-        let answer = self.inner.upload(items).await;
-        self.fp.step("ack");
-        answer
-    }
-}
 
 fn main() -> ExitCode {
     crash::child_main("referral_crash_child", |args| async move { run(&args).await })
@@ -105,10 +86,7 @@ async fn run(args: &[String]) -> Result<(), String> {
         .ok_or("not enrolled")?;
     let engine = SyncEngine::new(
         store.clone(),
-        Arc::new(CountingTarget {
-            inner: VpnTarget::new(Arc::new(client)),
-            fp,
-        }),
+        Arc::new(CountingTarget::new(VpnTarget::new(Arc::new(client)), fp)),
         Arc::new(SystemClock),
         ManualConnectivity::new(true),
         SyncConfig::default(),

@@ -11,7 +11,6 @@
 //!
 //! Usage: `sync_crash_child DATA_DIR ENROLMENT_JSON TOTAL_VISITS BASE_MS`
 
-use async_trait::async_trait;
 use homevisit_core::model::InstitutionCode;
 use homevisit_core::platform::{FileKeyStore, ManualConnectivity, SystemClock};
 use homevisit_core::rules::visit_code::VisitCodeGenerator;
@@ -19,11 +18,11 @@ use homevisit_core::store::Store;
 use homevisit_core::sync::visit_day::{capture, synthetic_visit};
 use homevisit_core::sync::vpn_target::VpnTarget;
 use homevisit_core::sync::{
-    Backoff, CorrectedJob, DeadlineReport, DrainOptions, ItemResult, Job, JobId, JobUpdate, Outbox,
-    OutboxCounts, OutboxError, SyncConfig, SyncEngine, UploadError, UploadItem, UploadTarget,
+    Backoff, CorrectedJob, DeadlineReport, DrainOptions, Job, JobId, JobUpdate, Outbox, OutboxCounts,
+    OutboxError, SyncConfig, SyncEngine,
 };
 use homevisit_core::vpn::{ClientOptions, Enrolment, VpnClient};
-use homevisit_e2e::crash::{self, FailPoint};
+use homevisit_e2e::crash::{self, CountingTarget, FailPoint};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -85,22 +84,6 @@ impl Outbox for CountingOutbox {
     }
 }
 
-/// The VPN target with the fail point before a batch leaves and after its answer arrives.
-struct CountingTarget {
-    inner: VpnTarget,
-    fp: Arc<FailPoint>,
-}
-
-#[async_trait]
-impl UploadTarget for CountingTarget {
-    async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
-        self.fp.step("send");
-        let answer = self.inner.upload(items).await;
-        self.fp.step("ack");
-        answer
-    }
-}
-
 fn main() -> ExitCode {
     crash::child_main("sync_crash_child", |args| async move { run(&args).await })
 }
@@ -139,10 +122,7 @@ async fn run(args: &[String]) -> Result<(), String> {
             inner: store.clone(),
             fp: fp.clone(),
         }),
-        Arc::new(CountingTarget {
-            inner: VpnTarget::new(client),
-            fp: fp.clone(),
-        }),
+        Arc::new(CountingTarget::new(VpnTarget::new(client), fp.clone())),
         Arc::new(SystemClock),
         ManualConnectivity::new(true),
         config,

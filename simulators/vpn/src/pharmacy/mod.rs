@@ -704,24 +704,39 @@ fn presented(query: &str) -> Presented {
     }
 }
 
+/// A query form of the pharmacist's page (find, dispense): the session and its CSRF token, then
+/// `act` as this pharmacy from this address, rendered with the session's token.
+fn query_form(
+    s: &PharmacyState,
+    headers: &HeaderMap,
+    peer: &Peer,
+    f: &QueryForm,
+    act: impl FnOnce(&Presented, &Caller, &str) -> Result<String, PharmacyError>,
+) -> Response {
+    let (pharmacy, csrf) = match form_session(s, headers, &f.csrf) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let caller = Caller {
+        pharmacy,
+        source: source_of(peer),
+    };
+    match act(&presented(&f.query), &caller, &csrf) {
+        Ok(page) => Html(page).into_response(),
+        Err(e) => html_fail(&e, &csrf),
+    }
+}
+
 async fn page_find(
     State(s): State<PharmacyState>,
     headers: HeaderMap,
     peer: Peer,
     Form(f): Form<QueryForm>,
 ) -> Response {
-    let (pharmacy, csrf) = match form_session(&s, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let caller = Caller {
-        pharmacy,
-        source: source_of(&peer),
-    };
-    match s.lookup(&presented(&f.query), &caller) {
-        Ok(d) => Html(html::details(&d, f.query.trim(), &csrf)).into_response(),
-        Err(e) => html_fail(&e, &csrf),
-    }
+    query_form(&s, &headers, &peer, &f, |presented, caller, csrf| {
+        s.lookup(presented, caller)
+            .map(|d| html::details(&d, f.query.trim(), csrf))
+    })
 }
 
 async fn page_dispense(
@@ -730,18 +745,9 @@ async fn page_dispense(
     peer: Peer,
     Form(f): Form<QueryForm>,
 ) -> Response {
-    let (pharmacy, csrf) = match form_session(&s, &headers, &f.csrf) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let caller = Caller {
-        pharmacy,
-        source: source_of(&peer),
-    };
-    match s.dispense(&presented(&f.query), &caller) {
-        Ok(r) => Html(html::dispensed(&r, &csrf)).into_response(),
-        Err(e) => html_fail(&e, &csrf),
-    }
+    query_form(&s, &headers, &peer, &f, |presented, caller, csrf| {
+        s.dispense(presented, caller).map(|r| html::dispensed(&r, csrf))
+    })
 }
 
 async fn page_print(
