@@ -1150,6 +1150,10 @@ mod tests {
             correction::content_digest(&rec.mb1, &rec.mb2),
             correction::expected_digest(body[start..end].as_bytes()).unwrap()
         );
+        assert_eq!(
+            correction::content_digest(&rec.mb1, &rec.mb2),
+            "b2a78195a46a9e002e203d78bf50b49519395727ba0427a8352c9ffbae2ecb0b"
+        );
     }
 
     #[test]
