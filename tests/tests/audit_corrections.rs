@@ -88,7 +88,9 @@ async fn world() -> World {
     let clock = ManualClock::new(now_ms());
     let app = open(dir.path(), clock.clone());
     let b = sim.new_binding().expect("binding");
-    app.enrol(&b.qr, &b.pin, "audit corrections").await.expect("enrolled");
+    app.enrol(&b.qr, &b.pin, "audit corrections")
+        .await
+        .expect("enrolled");
     World {
         _dir: dir,
         sim,
@@ -100,9 +102,16 @@ async fn world() -> World {
 impl World {
     /// A visit recorded now, with its fee so the simulator accepts it (not yet uploaded).
     fn record(&self) -> (String, String) {
-        let v = self.app.record_visit_from_input(&card(), details()).expect("recorded");
+        let v = self
+            .app
+            .record_visit_from_input(&card(), details())
+            .expect("recorded");
         // The fee is part of what the UI edits; set it before the first upload.
-        let r = self.app.corrections().edit_visit(&v.id, edit(&["I10"])).expect("fee set");
+        let r = self
+            .app
+            .corrections()
+            .edit_visit(&v.id, edit(&["I10"]))
+            .expect("fee set");
         assert_eq!(r.path, EditPath::Replaced);
         (v.id, v.visit_code)
     }
@@ -129,10 +138,18 @@ async fn an_edit_after_acceptance_reaches_the_simulator_and_is_done_only_after_a
     let before = w.sim.stored_record(&code).expect("stored");
     assert_eq!(before.mb1.get("M36"), None);
 
-    let r = w.app.corrections().edit_visit(&id, edit(&["I10", "E119"])).unwrap();
+    let r = w
+        .app
+        .corrections()
+        .edit_visit(&id, edit(&["I10", "E119"]))
+        .unwrap();
     assert_eq!(r.path, EditPath::Correction);
     // Queued, not done, and the simulator still holds the old content.
-    let fix = w.jobs(&id).into_iter().find(|j| j.kind == JobKind::VisitCorrection).unwrap();
+    let fix = w
+        .jobs(&id)
+        .into_iter()
+        .find(|j| j.kind == JobKind::VisitCorrection)
+        .unwrap();
     assert_eq!(fix.state, JobState::Queued);
     assert_eq!(w.standing(&id), VisitStanding::CorrectionPending);
     assert_eq!(w.sim.stored_record(&code).unwrap().digest, before.digest);
@@ -141,7 +158,11 @@ async fn an_edit_after_acceptance_reaches_the_simulator_and_is_done_only_after_a
     let after = w.sim.stored_record(&code).unwrap();
     assert_eq!(after.mb1.get("M36").map(String::as_str), Some("E119"));
     assert_eq!((after.record_state.as_str(), after.corrections), ("3", 1));
-    assert_eq!(w.sim.stored_visit_count(&code), 1, "a correction, never a second visit");
+    assert_eq!(
+        w.sim.stored_visit_count(&code),
+        1,
+        "a correction, never a second visit"
+    );
     let fix = w.jobs(&id).into_iter().find(|j| j.id == fix.id).unwrap();
     assert_eq!(fix.state, JobState::Done);
     // Done on the digest of exactly what was sent.
@@ -153,7 +174,10 @@ async fn an_edit_after_acceptance_reaches_the_simulator_and_is_done_only_after_a
 async fn an_edit_before_upload_replaces_the_pending_upload() {
     let w = world().await;
     let (id, code) = w.record();
-    w.app.corrections().edit_visit(&id, edit(&["I10", "E119"])).unwrap();
+    w.app
+        .corrections()
+        .edit_visit(&id, edit(&["I10", "E119"]))
+        .unwrap();
     let live: Vec<_> = w
         .jobs(&id)
         .into_iter()
@@ -190,15 +214,35 @@ async fn a_conflicting_duplicate_is_a_conflict_never_a_success() {
         other => panic!("{other:?}"),
     }
     assert_eq!(w.standing(&id), VisitStanding::Conflict);
-    let listed = w.app.corrections().visits_standing(VisitStanding::Conflict, 10).unwrap();
+    let listed = w
+        .app
+        .corrections()
+        .visits_standing(VisitStanding::Conflict, 10)
+        .unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(w.sim.stored_record(&code).unwrap().mb1.get("M35").map(String::as_str), Some("I10"));
+    assert_eq!(
+        w.sim
+            .stored_record(&code)
+            .unwrap()
+            .mb1
+            .get("M35")
+            .map(String::as_str),
+        Some("I10")
+    );
 
     // Resolved by a correction: the NHI then holds the edit.
     let r = w.app.corrections().edit_visit(&id, edit(&["E119"])).unwrap();
     assert_eq!(r.path, EditPath::Correction);
     w.drain().await;
-    assert_eq!(w.sim.stored_record(&code).unwrap().mb1.get("M35").map(String::as_str), Some("E119"));
+    assert_eq!(
+        w.sim
+            .stored_record(&code)
+            .unwrap()
+            .mb1
+            .get("M35")
+            .map(String::as_str),
+        Some("E119")
+    );
     assert_eq!(w.standing(&id), VisitStanding::Corrected);
     assert!(w.app.sync().rejected_jobs().unwrap().is_empty());
 }
@@ -208,12 +252,24 @@ async fn a_correction_after_3_months_is_refused_on_the_device_and_nothing_change
     let w = world().await;
     let (id, _) = w.record();
     w.drain().await;
-    let visited = w.app.store().get_visit(&id).unwrap().visit.visited_at.timestamp_millis();
+    let visited = w
+        .app
+        .store()
+        .get_visit(&id)
+        .unwrap()
+        .visit
+        .visited_at
+        .timestamp_millis();
     let deadline = correction::correction_deadline_ms(visited);
     let jobs_before = w.jobs(&id).len();
     w.clock.set_unix_ms(deadline + 1);
     let e = w.app.corrections().edit_visit(&id, edit(&["E119"])).unwrap_err();
-    assert_eq!(e, AppError::CorrectionWindowClosed { deadline_ms: deadline });
+    assert_eq!(
+        e,
+        AppError::CorrectionWindowClosed {
+            deadline_ms: deadline
+        }
+    );
     assert_eq!(e.code(), "correction_window_closed");
     let e = w.app.corrections().delete_visit(&id).unwrap_err();
     assert_eq!(e.code(), "correction_window_closed");
@@ -250,7 +306,15 @@ async fn a_correction_after_3_months_is_refused_by_the_simulator() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(w.sim.stored_record(&code).unwrap().mb1.get("M35").map(String::as_str), Some("I10"));
+    assert_eq!(
+        w.sim
+            .stored_record(&code)
+            .unwrap()
+            .mb1
+            .get("M35")
+            .map(String::as_str),
+        Some("I10")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +324,11 @@ async fn a_deletion_goes_through_the_correction_path() {
     // Offline first: queued after the visit's own upload.
     let r = w.app.corrections().delete_visit(&id).unwrap();
     assert_eq!(r.path, EditPath::Deletion);
-    assert_eq!(w.app.corrections().delete_visit(&id).unwrap().job_id, r.job_id, "once");
+    assert_eq!(
+        w.app.corrections().delete_visit(&id).unwrap().job_id,
+        r.job_id,
+        "once"
+    );
     assert_eq!(w.standing(&id), VisitStanding::Deleted);
     w.drain().await;
     w.drain().await;
@@ -274,7 +342,10 @@ async fn a_deletion_goes_through_the_correction_path() {
         "upload then deletion, both acknowledged"
     );
     let e = w.app.corrections().edit_visit(&id, edit(&["E119"])).unwrap_err();
-    assert!(matches!(e, AppError::WrongState { ref state, .. } if state == "deleted"), "{e:?}");
+    assert!(
+        matches!(e, AppError::WrongState { ref state, .. } if state == "deleted"),
+        "{e:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,14 +359,27 @@ async fn a_cancel_within_24_hours_happens_exactly_once() {
     let corr = w.app.corrections();
     let first = corr.cancel_visit(&id, "cancel-1").await.unwrap();
     assert_eq!(first.cancel_type, "ZA");
-    assert!(!first.card_cancelled, "a visit never written to a card: card-absent case");
+    assert!(
+        !first.card_cancelled,
+        "a visit never written to a card: card-absent case"
+    );
     let again = corr.cancel_visit(&id, "cancel-1").await.unwrap();
     let other = corr.cancel_visit(&id, "cancel-2").await.unwrap();
-    assert_eq!((again.job_id.as_str(), other.job_id.as_str()), (first.job_id.as_str(), first.job_id.as_str()));
-    let cancels = w.jobs(&id).into_iter().filter(|j| j.kind == JobKind::VisitCancel).count();
+    assert_eq!(
+        (again.job_id.as_str(), other.job_id.as_str()),
+        (first.job_id.as_str(), first.job_id.as_str())
+    );
+    let cancels = w
+        .jobs(&id)
+        .into_iter()
+        .filter(|j| j.kind == JobKind::VisitCancel)
+        .count();
     assert_eq!(cancels, 1);
     assert_eq!(w.standing(&id), VisitStanding::Cancelled);
-    assert_eq!(corr.visits_standing(VisitStanding::Cancelled, 10).unwrap().len(), 1);
+    assert_eq!(
+        corr.visits_standing(VisitStanding::Cancelled, 10).unwrap().len(),
+        1
+    );
     // Kept and listed.
     assert_eq!(w.app.list_visits(10, 0).unwrap().len(), 1);
 
@@ -306,7 +390,9 @@ async fn a_cancel_within_24_hours_happens_exactly_once() {
     w.drain().await;
     let states: Vec<_> = w.jobs(&id).iter().map(|j| j.state.clone()).collect();
     assert!(
-        states.iter().all(|s| matches!(s, JobState::Done | JobState::Superseded)),
+        states
+            .iter()
+            .all(|s| matches!(s, JobState::Done | JobState::Superseded)),
         "{states:?}"
     );
     assert_eq!(w.sim.stored_record(&code).unwrap().state, "cancelled");
@@ -330,14 +416,21 @@ async fn a_cancel_interrupted_after_its_intent_is_finished_once_by_a_retry_with_
     })
     .await;
     assert!(crashed.unwrap_err().is_panic());
-    assert!(w.jobs(&id).iter().all(|j| j.kind != JobKind::VisitCancel), "nothing queued yet");
+    assert!(
+        w.jobs(&id).iter().all(|j| j.kind != JobKind::VisitCancel),
+        "nothing queued yet"
+    );
     w.app.set_fail_point(Arc::new(|_: &str| {}));
     // The retry comes after the 24 hours: the intent kept within them still counts, once.
     w.clock.advance_ms(25 * 3_600_000);
     let done = corr.cancel_visit(&id, "req-7").await.unwrap();
     assert!(done.cancelled_at_ms < w.clock.now_unix_ms());
     assert_eq!(corr.cancel_visit(&id, "req-7").await.unwrap().job_id, done.job_id);
-    let cancels = w.jobs(&id).into_iter().filter(|j| j.kind == JobKind::VisitCancel).count();
+    let cancels = w
+        .jobs(&id)
+        .into_iter()
+        .filter(|j| j.kind == JobKind::VisitCancel)
+        .count();
     assert_eq!(cancels, 1);
     // Another request for the cancelled visit: the first cancellation.
     let other = corr.cancel_visit(&id, "req-8").await.unwrap();
@@ -348,7 +441,14 @@ async fn a_cancel_interrupted_after_its_intent_is_finished_once_by_a_retry_with_
 async fn a_cancel_after_24_hours_is_refused_and_nothing_changes() {
     let w = world().await;
     let (id, _) = w.record();
-    let visited = w.app.store().get_visit(&id).unwrap().visit.visited_at.timestamp_millis();
+    let visited = w
+        .app
+        .store()
+        .get_visit(&id)
+        .unwrap()
+        .visit
+        .visited_at
+        .timestamp_millis();
     let jobs_before = w.jobs(&id).len();
     w.clock.set_unix_ms(visited + 24 * 3_600_000 + 1);
     let e = w.app.corrections().cancel_visit(&id, "late-1").await.unwrap_err();
@@ -362,6 +462,11 @@ async fn a_cancel_after_24_hours_is_refused_and_nothing_changes() {
     assert_eq!(w.jobs(&id).len(), jobs_before);
     assert_eq!(w.standing(&id), VisitStanding::Pending);
     // A bad request id is a clear error too.
-    let e = w.app.corrections().cancel_visit(&id, "not ok!").await.unwrap_err();
+    let e = w
+        .app
+        .corrections()
+        .cancel_visit(&id, "not ok!")
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "validation");
 }

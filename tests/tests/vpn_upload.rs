@@ -230,7 +230,10 @@ async fn corrections_replace_by_visit_identification_code() {
         )
         .unwrap()])
     };
-    let resp = client.upload_corrections(&as_fix(&corrected), "fix-1").await.unwrap();
+    let resp = client
+        .upload_corrections(&as_fix(&corrected), "fix-1")
+        .await
+        .unwrap();
     assert_eq!(resp.records[0].status, RecordStatus::Corrected);
     assert_eq!(sim.stored_visit_count(&v.visit_code), 1);
     assert!(sim.stored_visit_fields(&v.visit_code).unwrap().contains("G450"));

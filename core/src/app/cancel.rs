@@ -65,7 +65,9 @@ fn check_request_id(request_id: &str) -> Result<&str, AppError> {
     let id = request_id.trim();
     if id.is_empty()
         || id.len() > MAX_REQUEST_ID
-        || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         return Err(super::input::invalid(
             "request_id",
@@ -122,7 +124,10 @@ impl HomeVisit {
         let code = VisitCode::parse(&visit.visit_code).map_err(|_| AppError::Internal)?;
         let original = VisitType::parse(&visit.visit_type).map_err(crate::rules::RuleError::from)?;
         let mut opened = PatientCard::open(session.as_ref()).await.map_err(card_error)?;
-        opened.authenticate(sam.as_ref(), false).await.map_err(card_error)?;
+        opened
+            .authenticate(sam.as_ref(), false)
+            .await
+            .map_err(card_error)?;
         match opened.cancel_visit(&code, original, at).await {
             Ok(_) => Ok(true),
             Err(CardError::Code(NhiCode::RecordNotFound)) => Ok(false),
@@ -149,7 +154,10 @@ impl CorrectionService {
             None => None,
         };
         if kept.as_ref().is_some_and(|p| p.visit_id != visit_id) {
-            return Err(super::input::invalid("request_id", "was used to cancel another visit"));
+            return Err(super::input::invalid(
+                "request_id",
+                "was used to cancel another visit",
+            ));
         }
         let stored = app.store.get_visit(visit_id)?;
         let visit = stored.visit;
@@ -187,10 +195,11 @@ impl CorrectionService {
                 card_cancelled: false,
             },
         };
-        check_cancel_window(visit.visited_at.timestamp_millis(), plan.at_ms)
-            .map_err(|c| AppError::CancelWindowClosed {
+        check_cancel_window(visit.visited_at.timestamp_millis(), plan.at_ms).map_err(|c| {
+            AppError::CancelWindowClosed {
                 deadline_ms: c.deadline_ms,
-            })?;
+            }
+        })?;
         // The intent, kept before the card is touched.
         app.keep_cancel_plan(request_id, &plan)?;
         app.fail_point("cancel_planned");

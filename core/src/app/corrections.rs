@@ -193,7 +193,9 @@ pub(super) fn standing(state: VisitState, jobs: &[Job]) -> VisitStanding {
     if live_jobs().any(|j| j.rejection().is_some_and(|r| is_conflict(&r.reason))) {
         return VisitStanding::Conflict;
     }
-    let fixes: Vec<&Job> = live_jobs().filter(|j| j.kind == JobKind::VisitCorrection).collect();
+    let fixes: Vec<&Job> = live_jobs()
+        .filter(|j| j.kind == JobKind::VisitCorrection)
+        .collect();
     if fixes.iter().any(|j| j.state != JobState::Done) {
         return VisitStanding::CorrectionPending;
     }
@@ -247,7 +249,13 @@ fn apply_edit(visit: &mut Visit, edit: VisitEdit) -> Result<(), AppError> {
         for (i, l) in lines.iter().enumerate() {
             let dose_centi = parse_centi(l.dose.trim())
                 .ok_or_else(|| super::input::invalid("dose", "must be a number like 1 or 0.5"))?;
-            let line = RxLine::new(l.drug_code.trim(), dose_centi, l.frequency.trim(), l.route.trim(), l.days);
+            let line = RxLine::new(
+                l.drug_code.trim(),
+                dose_centi,
+                l.frequency.trim(),
+                l.route.trim(),
+                l.days,
+            );
             line.validate(i + 1)
                 .map_err(|e| super::input::invalid(e.field, &e.reason))?;
             orders.push(line.to_order());
@@ -321,7 +329,11 @@ impl CorrectionService {
             )
         };
         let committed = app.store.update_visit(&visit, stored.version, &[job])?;
-        let job_id = committed.jobs.first().map(|j| j.to_string()).ok_or(AppError::Internal)?;
+        let job_id = committed
+            .jobs
+            .first()
+            .map(|j| j.to_string())
+            .ok_or(AppError::Internal)?;
         tracing::info!(target: "homevisit::app", visit_id = %visit_id, path = path.as_str(), "visit edited");
         app.listeners
             .notify_changed(app.store.as_ref(), std::slice::from_ref(&job_id));
@@ -387,13 +399,19 @@ impl CorrectionService {
             all_acknowledged: jobs
                 .iter()
                 .all(|j| matches!(j.state, JobState::Done | JobState::Superseded)),
-            correction_deadline_ms: correction::correction_deadline_ms(stored.visit.visited_at.timestamp_millis()),
+            correction_deadline_ms: correction::correction_deadline_ms(
+                stored.visit.visited_at.timestamp_millis(),
+            ),
         })
     }
 
     /// The stored visits (newest first, at most `limit`) standing as `standing` — e.g. the
     /// cancelled ones, or the conflicts a user must resolve.
-    pub fn visits_standing(&self, standing_wanted: VisitStanding, limit: u32) -> Result<Vec<VisitStatus>, AppError> {
+    pub fn visits_standing(
+        &self,
+        standing_wanted: VisitStanding,
+        limit: u32,
+    ) -> Result<Vec<VisitStatus>, AppError> {
         let mut out = Vec::new();
         for v in self.app.store.list_visits(super::OUTBOX_LIST_LIMIT, 0)? {
             let status = self.visit_status(&v.visit.id)?;
@@ -428,7 +446,15 @@ mod tests {
         .collect();
         assert_eq!(
             names,
-            ["pending", "uploaded", "correction_pending", "corrected", "conflict", "cancelled", "deleted"]
+            [
+                "pending",
+                "uploaded",
+                "correction_pending",
+                "corrected",
+                "conflict",
+                "cancelled",
+                "deleted"
+            ]
         );
         assert_eq!(standing(VisitState::Uploaded, &[]), VisitStanding::Uploaded);
     }

@@ -525,6 +525,8 @@ mod tests {
                 action: String::new(),
                 state: String::new(),
             },
+            AppError::CorrectionWindowClosed { deadline_ms: 0 },
+            AppError::CancelWindowClosed { deadline_ms: 0 },
             AppError::Internal,
             AppError::VcardExpired { expired_at_ms: 0 },
             AppError::VcardUsed,

@@ -71,7 +71,10 @@ impl RecordState {
     }
     /// True for the two corrected states.
     pub fn is_correction(self) -> bool {
-        matches!(self, RecordState::CorrectedNormal | RecordState::CorrectedAbnormal)
+        matches!(
+            self,
+            RecordState::CorrectedNormal | RecordState::CorrectedAbnormal
+        )
     }
     /// True for the two abnormal states.
     pub fn is_abnormal(self) -> bool {
@@ -246,8 +249,14 @@ mod tests {
             })
         );
         // The end of a shorter month clamps.
-        assert_eq!(correction_deadline_ms(tw(2023, 11, 30, 8, 0)), tw(2024, 2, 29, 8, 0));
-        assert_eq!(correction_deadline_ms(tw(2024, 11, 30, 8, 0)), tw(2025, 2, 28, 8, 0));
+        assert_eq!(
+            correction_deadline_ms(tw(2023, 11, 30, 8, 0)),
+            tw(2024, 2, 29, 8, 0)
+        );
+        assert_eq!(
+            correction_deadline_ms(tw(2024, 11, 30, 8, 0)),
+            tw(2025, 2, 28, 8, 0)
+        );
     }
 
     #[test]
@@ -277,7 +286,9 @@ mod tests {
         for s in all {
             assert_eq!(RecordState::parse(s.code()), Some(s));
         }
-        assert!(RecordState::CorrectedAbnormal.is_correction() && RecordState::CorrectedAbnormal.is_abnormal());
+        assert!(
+            RecordState::CorrectedAbnormal.is_correction() && RecordState::CorrectedAbnormal.is_abnormal()
+        );
         assert_eq!(RecordState::parse("5"), None);
     }
 

@@ -12,9 +12,9 @@
 use super::job::FieldError;
 use super::store_outbox::visit_code_of_record;
 use super::target::{ItemOutcome, ItemResult, UploadError, UploadItem, UploadTarget};
+use crate::rules::correction;
 use crate::rx::outbox as rx_outbox;
 use crate::rx::pharmacy::wire as rx_wire;
-use crate::rules::correction;
 use crate::vpn::{FailureClass as VpnClass, VpnClient, VpnError, upload_xml, wire};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -238,7 +238,11 @@ impl VpnTarget {
     }
 
     /// One batch to the upload route, or to the corrections route.
-    async fn upload_route(&self, items: &[UploadItem], corrections: bool) -> Result<Vec<ItemResult>, UploadError> {
+    async fn upload_route(
+        &self,
+        items: &[UploadItem],
+        corrections: bool,
+    ) -> Result<Vec<ItemResult>, UploadError> {
         let records: Vec<&[u8]> = items.iter().map(|i| i.payload.as_slice()).collect();
         let xml = upload_xml::wrap_batch(&records);
         let key = batch_key(items);
@@ -416,12 +420,24 @@ mod tests {
             results_of(&items, &resp).remove(0).outcome
         };
         use wire::RecordStatus::*;
-        assert!(matches!(verdict(Accepted, Some(&mine)), ItemOutcome::Accepted { .. }));
-        assert!(matches!(verdict(Corrected, Some(&mine)), ItemOutcome::Accepted { .. }));
-        assert!(matches!(verdict(Duplicate, Some(&mine)), ItemOutcome::Accepted { .. }));
+        assert!(matches!(
+            verdict(Accepted, Some(&mine)),
+            ItemOutcome::Accepted { .. }
+        ));
+        assert!(matches!(
+            verdict(Corrected, Some(&mine)),
+            ItemOutcome::Accepted { .. }
+        ));
+        assert!(matches!(
+            verdict(Duplicate, Some(&mine)),
+            ItemOutcome::Accepted { .. }
+        ));
         // No digest, or another content's: not done.
         assert!(matches!(verdict(Accepted, None), ItemOutcome::Retry { .. }));
-        assert!(matches!(verdict(Corrected, Some(&other)), ItemOutcome::Retry { .. }));
+        assert!(matches!(
+            verdict(Corrected, Some(&other)),
+            ItemOutcome::Retry { .. }
+        ));
     }
 
     #[test]

@@ -142,7 +142,11 @@ pub fn as_correction(rec_big5: &[u8], deletion: bool) -> Result<Vec<u8>, VpnErro
     }
     let abnormal = find(b"<H01>B</H01>").is_some();
     let mut extra = String::new();
-    push_field(&mut extra, RECORD_STATE_FIELD, RecordState::of(abnormal, true).code());
+    push_field(
+        &mut extra,
+        RECORD_STATE_FIELD,
+        RecordState::of(abnormal, true).code(),
+    );
     if deletion {
         push_field(&mut extra, DELETION_FIELD, "1");
     }

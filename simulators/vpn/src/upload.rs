@@ -8,9 +8,9 @@
 //! deletion (A02 = 1) marks it deleted; a `ZA`/`ZB` record cancels the stored visit.
 
 use homevisit_core::model::{NationalId, RocDate, RocDateTime, SequenceNumber, VisitType};
+use homevisit_core::rules::correction::{self, RecordState};
 use homevisit_core::vpn::wire::{InvalidRow, RecordResult, RecordStatus, UploadResponse, UploadResult};
 use quick_xml::events::Event;
-use homevisit_core::rules::correction::{self, RecordState};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 
@@ -572,8 +572,10 @@ fn store_record(
             "SELECT digest, state, visit_time FROM record_content WHERE key = ?1 AND institution = ?2",
         )
         .and_then(|mut q| {
-            q.query_row(params![key, institution], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()
+            q.query_row(params![key, institution], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
         })
         .map_err(storage)
     };
@@ -599,7 +601,10 @@ fn store_record(
                 return Ok((RecordStatus::Duplicate, d));
             }
             match stored(&dedup_key(rec))? {
-                None => Err(inv("M15", "no stored visit with this visit identification code to cancel")),
+                None => Err(inv(
+                    "M15",
+                    "no stored visit with this visit identification code to cancel",
+                )),
                 Some((_, s, _)) if s == "deleted" => Err(inv("M15", "the visit was deleted")),
                 Some(_) => {
                     insert(&key, &digest)?;
@@ -686,7 +691,12 @@ fn store_record(
             tx.execute(
                 "UPDATE visits SET fields = ?2, batch = ?3, corrections = corrections + 1
                  WHERE dedup_key = ?1 AND institution = ?4",
-                params![key, serde_json::to_string(&rec.mb1).unwrap_or_default(), batch_id, institution],
+                params![
+                    key,
+                    serde_json::to_string(&rec.mb1).unwrap_or_default(),
+                    batch_id,
+                    institution
+                ],
             )
             .map_err(storage)?;
             Ok((RecordStatus::Corrected, digest))
@@ -751,30 +761,30 @@ pub fn process(
         let code = rec.visit_code().to_string();
         let verdict = validate(rec, institution, now_ms)
             .and_then(|()| store_record(&tx, rec, institution, kind, &batch_id, now_ms));
-            results.push(match verdict {
-                Ok((status, digest)) => RecordResult {
+        results.push(match verdict {
+            Ok((status, digest)) => RecordResult {
+                visit_code: code,
+                status,
+                field: None,
+                reason: None,
+                digest: Some(digest),
+            },
+            Err(e) => {
+                invalid.push(InvalidRow {
+                    index: i as u32,
+                    visit_code: code.clone(),
+                    field: e.field.clone(),
+                    reason: e.reason.clone(),
+                });
+                RecordResult {
                     visit_code: code,
-                    status,
-                    field: None,
-                    reason: None,
-                    digest: Some(digest),
-                },
-                Err(e) => {
-                    invalid.push(InvalidRow {
-                        index: i as u32,
-                        visit_code: code.clone(),
-                        field: e.field.clone(),
-                        reason: e.reason.clone(),
-                    });
-                    RecordResult {
-                        visit_code: code,
-                        status: RecordStatus::Rejected,
-                        field: Some(e.field),
-                        reason: Some(e.reason),
-                        digest: None,
-                    }
+                    status: RecordStatus::Rejected,
+                    field: Some(e.field),
+                    reason: Some(e.reason),
+                    digest: None,
                 }
-            });
+            }
+        });
     }
     let response = serde_json::to_string(&UploadResponse {
         batch_id: batch_id.clone(),
@@ -1135,7 +1145,10 @@ mod tests {
     }
 
     fn answer(resp: &str) -> RecordResult {
-        serde_json::from_str::<UploadResponse>(resp).unwrap().records.remove(0)
+        serde_json::from_str::<UploadResponse>(resp)
+            .unwrap()
+            .records
+            .remove(0)
     }
 
     /// The fixed vector of `rules::correction`'s test: the simulator's own parser gives the same
@@ -1169,7 +1182,18 @@ mod tests {
         assert_eq!(dup.status, RecordStatus::Duplicate);
         assert_eq!(dup.digest.as_deref(), Some(stored.as_str()));
         // A correction sent to the upload route is refused.
-        let wrong = answer(&process(&mut conn, "D1", INST, "k3", UploadKind::Normal, &corrected(&[]), NOW).unwrap());
+        let wrong = answer(
+            &process(
+                &mut conn,
+                "D1",
+                INST,
+                "k3",
+                UploadKind::Normal,
+                &corrected(&[]),
+                NOW,
+            )
+            .unwrap(),
+        );
         assert_eq!(wrong.field.as_deref(), Some("A01"));
     }
 
@@ -1179,12 +1203,16 @@ mod tests {
         let recs = parse_batch(SAMPLE_BATCH).unwrap();
         process(&mut conn, "D1", INST, "k1", UploadKind::Normal, &recs, NOW).unwrap();
         // Without record state 3/4: refused.
-        let plain = answer(&process(&mut conn, "D1", INST, "c0", UploadKind::Correction, &recs, NOW).unwrap());
+        let plain =
+            answer(&process(&mut conn, "D1", INST, "c0", UploadKind::Correction, &recs, NOW).unwrap());
         assert_eq!(plain.field.as_deref(), Some("A01"));
         let fix = corrected(&[("M36", "E118")]);
         let a = answer(&process(&mut conn, "D1", INST, "c1", UploadKind::Correction, &fix, NOW).unwrap());
         assert_eq!(a.status, RecordStatus::Corrected);
-        assert_eq!(a.digest, Some(correction::content_digest(&fix[0].mb1, &fix[0].mb2)));
+        assert_eq!(
+            a.digest,
+            Some(correction::content_digest(&fix[0].mb1, &fix[0].mb2))
+        );
         let s = stored_record(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap().unwrap();
         assert_eq!(s.mb1.get("M36").map(String::as_str), Some("E118"));
         assert_eq!((s.corrections, s.record_state.as_str()), (1, "3"));
@@ -1192,8 +1220,17 @@ mod tests {
         let mut del = corrected(&[]);
         del[0].msh.insert("A02".into(), "1".into());
         let d = answer(&process(&mut conn, "D1", INST, "c2", UploadKind::Correction, &del, NOW).unwrap());
-        assert_eq!(d.digest, Some(correction::deletion_digest("7K3P9QX2M4T8V6W1R5ZH")));
-        assert_eq!(stored_record(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap().unwrap().state, "deleted");
+        assert_eq!(
+            d.digest,
+            Some(correction::deletion_digest("7K3P9QX2M4T8V6W1R5ZH"))
+        );
+        assert_eq!(
+            stored_record(&conn, "7K3P9QX2M4T8V6W1R5ZH")
+                .unwrap()
+                .unwrap()
+                .state,
+            "deleted"
+        );
         let again = answer(&process(&mut conn, "D1", INST, "c3", UploadKind::Correction, &fix, NOW).unwrap());
         assert_eq!(again.field.as_deref(), Some("A02"));
     }
@@ -1206,11 +1243,33 @@ mod tests {
         let visited = RocDateTime::parse("1130305093015").unwrap().unix_ms();
         let deadline = correction::correction_deadline_ms(visited);
         let fix = corrected(&[("M36", "E118")]);
-        let late = answer(&process(&mut conn, "D1", INST, "c1", UploadKind::Correction, &fix, deadline + 1).unwrap());
+        let late = answer(
+            &process(
+                &mut conn,
+                "D1",
+                INST,
+                "c1",
+                UploadKind::Correction,
+                &fix,
+                deadline + 1,
+            )
+            .unwrap(),
+        );
         assert_eq!(late.status, RecordStatus::Rejected);
         assert_eq!(late.field.as_deref(), Some("M11"));
         assert!(late.reason.unwrap().contains("3 months"));
-        let ok = answer(&process(&mut conn, "D1", INST, "c2", UploadKind::Correction, &fix, deadline).unwrap());
+        let ok = answer(
+            &process(
+                &mut conn,
+                "D1",
+                INST,
+                "c2",
+                UploadKind::Correction,
+                &fix,
+                deadline,
+            )
+            .unwrap(),
+        );
         assert_eq!(ok.status, RecordStatus::Corrected);
     }
 
@@ -1221,12 +1280,23 @@ mod tests {
         let mut cancel = with(&[("M07", "ZA"), ("M35", ""), ("M36", ""), ("M44", ""), ("M45", "")]);
         cancel.mb2.clear();
         let both = vec![recs[0].clone(), cancel.clone()];
-        let resp: UploadResponse =
-            serde_json::from_str(&process(&mut conn, "D1", INST, "k1", UploadKind::Normal, &both, NOW).unwrap())
-                .unwrap();
-        assert!(resp.records.iter().all(|r| r.status == RecordStatus::Accepted), "{resp:?}");
-        assert_eq!(stored_record(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap().unwrap().state, "cancelled");
-        let again = answer(&process(&mut conn, "D1", INST, "k2", UploadKind::Normal, &[cancel], NOW).unwrap());
+        let resp: UploadResponse = serde_json::from_str(
+            &process(&mut conn, "D1", INST, "k1", UploadKind::Normal, &both, NOW).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            resp.records.iter().all(|r| r.status == RecordStatus::Accepted),
+            "{resp:?}"
+        );
+        assert_eq!(
+            stored_record(&conn, "7K3P9QX2M4T8V6W1R5ZH")
+                .unwrap()
+                .unwrap()
+                .state,
+            "cancelled"
+        );
+        let again =
+            answer(&process(&mut conn, "D1", INST, "k2", UploadKind::Normal, &[cancel], NOW).unwrap());
         assert_eq!(again.status, RecordStatus::Duplicate);
         assert_eq!(crate::db::visit_count(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap(), 1);
     }
