@@ -77,6 +77,12 @@ pub enum HomeVisitError {
     /// The action is not allowed in the record's state (e.g. correcting a sent referral).
     #[error("cannot {action} when {state}")]
     WrongState { action: String, state: String },
+    /// Past the 3-month correction window (last moment `deadline_unix_ms`); nothing changed.
+    #[error("the correction window closed")]
+    CorrectionWindowClosed { deadline_unix_ms: i64 },
+    /// Past the 24-hour cancel window (last moment `deadline_unix_ms`); nothing changed.
+    #[error("the cancel window closed")]
+    CancelWindowClosed { deadline_unix_ms: i64 },
     /// A bug inside the core (including a caught panic); logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -129,6 +135,12 @@ impl From<AppError> for HomeVisitError {
             },
             AppError::PractitionerNotVerified => Self::PractitionerNotVerified,
             AppError::WrongState { action, state } => Self::WrongState { action, state },
+            AppError::CorrectionWindowClosed { deadline_ms } => Self::CorrectionWindowClosed {
+                deadline_unix_ms: deadline_ms,
+            },
+            AppError::CancelWindowClosed { deadline_ms } => Self::CancelWindowClosed {
+                deadline_unix_ms: deadline_ms,
+            },
             AppError::Internal => Self::Internal,
             AppError::VcardExpired { expired_at_ms } => Self::VcardExpired {
                 expired_at_unix_ms: expired_at_ms,
@@ -172,6 +184,12 @@ impl From<HomeVisitError> for AppError {
             },
             HomeVisitError::PractitionerNotVerified => Self::PractitionerNotVerified,
             HomeVisitError::WrongState { action, state } => Self::WrongState { action, state },
+            HomeVisitError::CorrectionWindowClosed { deadline_unix_ms } => Self::CorrectionWindowClosed {
+                deadline_ms: deadline_unix_ms,
+            },
+            HomeVisitError::CancelWindowClosed { deadline_unix_ms } => Self::CancelWindowClosed {
+                deadline_ms: deadline_unix_ms,
+            },
             HomeVisitError::Internal => Self::Internal,
             HomeVisitError::VcardExpired { expired_at_unix_ms } => Self::VcardExpired {
                 expired_at_ms: expired_at_unix_ms,

@@ -222,8 +222,16 @@ async fn corrections_replace_by_visit_identification_code() {
         .unwrap();
     let mut corrected = v.clone();
     corrected.diagnoses = vec!["G450".into()];
+    // A correction carries its record state (A01 = 3/4, `rules::correction`).
+    let as_fix = |v: &homevisit_core::model::Visit| {
+        homevisit_core::vpn::upload_xml::wrap_batch(&[homevisit_core::vpn::upload_xml::as_correction(
+            &homevisit_core::vpn::upload_xml::record_big5(v).unwrap(),
+            false,
+        )
+        .unwrap()])
+    };
     let resp = client
-        .upload_corrections(&batch_big5(&[corrected]).unwrap(), "fix-1")
+        .upload_corrections(&as_fix(&corrected), "fix-1")
         .await
         .unwrap();
     assert_eq!(resp.records[0].status, RecordStatus::Corrected);
@@ -231,7 +239,7 @@ async fn corrections_replace_by_visit_identification_code() {
     assert!(sim.stored_visit_fields(&v.visit_code).unwrap().contains("G450"));
     // A correction of a visit the server never stored is refused for that record.
     let resp = client
-        .upload_corrections(&batch_big5(&[visit(6)]).unwrap(), "fix-2")
+        .upload_corrections(&as_fix(&visit(6)), "fix-2")
         .await
         .unwrap();
     assert_eq!(resp.records[0].status, RecordStatus::Rejected);

@@ -128,6 +128,19 @@ pub enum AppError {
         /// The state that forbids it (`sent`, `replied`, `opened_unsent`…).
         state: String,
     },
+    /// The visit is past the 3-month correction window (`rules::correction`): the NHI no longer
+    /// accepts a correction or deletion of it; nothing was changed.
+    #[error("the correction window closed")]
+    CorrectionWindowClosed {
+        /// The window's last moment (Unix ms).
+        deadline_ms: i64,
+    },
+    /// The visit is past the 24-hour cancel window (`ZA`/`ZB`); nothing was changed.
+    #[error("the cancel window closed")]
+    CancelWindowClosed {
+        /// The window's last moment (Unix ms).
+        deadline_ms: i64,
+    },
     /// A bug or an unexpected state inside the core; logged, nothing the user can fix.
     #[error("internal error")]
     Internal,
@@ -186,6 +199,8 @@ impl AppError {
             AppError::AlreadyDispensed { .. } => "already_dispensed",
             AppError::PractitionerNotVerified => "practitioner_not_verified",
             AppError::WrongState { .. } => "wrong_state",
+            AppError::CorrectionWindowClosed { .. } => "correction_window_closed",
+            AppError::CancelWindowClosed { .. } => "cancel_window_closed",
             AppError::Internal => "internal",
             AppError::VcardExpired { .. } => "vcard_expired",
             AppError::VcardUsed => "vcard_used",
@@ -197,7 +212,7 @@ impl AppError {
     }
 
     /// Every code [`AppError::code`] can give (for hosts that switch on codes, and for tests).
-    pub const CODES: [&'static str; 29] = [
+    pub const CODES: [&'static str; 31] = [
         "validation",
         "wrong_pin",
         "card_locked",
@@ -220,6 +235,8 @@ impl AppError {
         "already_dispensed",
         "practitioner_not_verified",
         "wrong_state",
+        "correction_window_closed",
+        "cancel_window_closed",
         "internal",
         "vcard_expired",
         "vcard_used",
@@ -508,6 +525,8 @@ mod tests {
                 action: String::new(),
                 state: String::new(),
             },
+            AppError::CorrectionWindowClosed { deadline_ms: 0 },
+            AppError::CancelWindowClosed { deadline_ms: 0 },
             AppError::Internal,
             AppError::VcardExpired { expired_at_ms: 0 },
             AppError::VcardUsed,

@@ -3,6 +3,8 @@
 //! visit's `card_upload` outbox job), lists them, reports the outbox state and tells listeners
 //! when the outbox changes. Every error leaving it is an [`AppError`].
 
+mod cancel;
+mod corrections;
 mod enrol;
 mod error;
 mod input;
@@ -23,6 +25,10 @@ mod view;
 mod virtual_card;
 mod visit;
 
+pub use cancel::CancelReceipt;
+pub use corrections::{
+    CorrectionService, DrugOrderEdit, EditPath, EditReceipt, VisitEdit, VisitStanding, VisitStatus,
+};
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};

@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod caps;
+pub mod correction;
 pub mod emergency;
 pub mod icd10;
 pub mod national_id;

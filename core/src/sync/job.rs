@@ -25,6 +25,9 @@ pub enum JobKind {
     PrescriptionRegistration,
     /// Cancellation of a visit within 24 h (退掛).
     VisitCancel,
+    /// A correction (or deletion) of a visit the NHI already holds, keyed by its visit
+    /// identification code (`rules::correction`); sent to the corrections route.
+    VisitCorrection,
     /// A sent round of an e-referral (see `crate::referral::outbox`).
     ReferralSubmit,
     /// A receiver's reply to an e-referral round.
@@ -40,6 +43,7 @@ impl JobKind {
             JobKind::CardUpload => "card_upload",
             JobKind::PrescriptionRegistration => "rx_registration",
             JobKind::VisitCancel => "visit_cancel",
+            JobKind::VisitCorrection => "visit_correction",
             JobKind::ReferralSubmit => "referral_submit",
             JobKind::ReferralReply => "referral_reply",
             JobKind::Other(name) => name,
@@ -51,6 +55,7 @@ impl JobKind {
             "card_upload" => JobKind::CardUpload,
             "rx_registration" => JobKind::PrescriptionRegistration,
             "visit_cancel" => JobKind::VisitCancel,
+            "visit_correction" => JobKind::VisitCorrection,
             "referral_submit" => JobKind::ReferralSubmit,
             "referral_reply" => JobKind::ReferralReply,
             other => JobKind::Other(other.to_string()),

@@ -4,11 +4,15 @@
 //! / record. Prescription registrations (`rx_registration`, see [`crate::rx::outbox`]) go one by
 //! one to the pharmacy service's registration route as signed device requests; the service keeps
 //! one prescription per visit identification code and answers a resend of the same QR as
-//! registered, so a retried registration is recorded once.
+//! registered, so a retried registration is recorded once. Corrections (`visit_correction`) go
+//! to the corrections route. A record is done only when the server's answer carries the digest
+//! of the content sent (`rules::correction`); a `Duplicate` of other content is parked as a
+//! conflict ([`CONFLICT_CODE`]), never counted as accepted.
 
 use super::job::FieldError;
 use super::store_outbox::visit_code_of_record;
 use super::target::{ItemOutcome, ItemResult, UploadError, UploadItem, UploadTarget};
+use crate::rules::correction;
 use crate::rx::outbox as rx_outbox;
 use crate::rx::pharmacy::wire as rx_wire;
 use crate::vpn::{FailureClass as VpnClass, VpnClient, VpnError, upload_xml, wire};
@@ -85,18 +89,33 @@ pub fn results_of(items: &[UploadItem], resp: &wire::UploadResponse) -> Vec<Item
         } else {
             item.visit_code.clone()
         };
+        // By position when the answer there is about this code (a visit's record and its
+        // cancellation share a code), else by code.
+        let at_position = resp.records.get(i).filter(|r| r.visit_code == code);
         let record = if code.is_empty() {
-            resp.records.get(i).filter(|r| r.visit_code.is_empty())
+            at_position
         } else {
-            by_code.get(code.as_str()).copied()
+            at_position.or_else(|| by_code.get(code.as_str()).copied())
         };
         let Some(r) = record else { continue };
+        let expected = correction::expected_digest(&item.payload);
+        let same_content = expected.is_some() && r.digest == expected;
         let outcome = match r.status {
-            wire::RecordStatus::Accepted | wire::RecordStatus::Duplicate | wire::RecordStatus::Corrected => {
+            // Done only when the server acknowledged *this* content.
+            wire::RecordStatus::Accepted | wire::RecordStatus::Corrected if same_content => {
                 ItemOutcome::Accepted {
                     ack: format!("{}:{:?}", resp.batch_id, r.status),
                 }
             }
+            wire::RecordStatus::Accepted | wire::RecordStatus::Corrected => ItemOutcome::Retry {
+                reason: "the server acknowledged other content than the record sent".into(),
+            },
+            // A retry of what the server holds: done.
+            wire::RecordStatus::Duplicate if same_content => ItemOutcome::Accepted {
+                ack: format!("{}:{:?}", resp.batch_id, r.status),
+            },
+            // The server holds other content under this visit code: never a success.
+            wire::RecordStatus::Duplicate => conflict(),
             wire::RecordStatus::Rejected => {
                 let reason = r
                     .reason
@@ -121,6 +140,27 @@ pub fn results_of(items: &[UploadItem], resp: &wire::UploadResponse) -> Vec<Item
         });
     }
     out
+}
+
+/// The stable code opening the reason of a job parked because the server holds other content
+/// under its visit identification code (a `Duplicate` of different content).
+pub const CONFLICT_CODE: &str = "duplicate_conflict";
+
+/// The verdict on a `Duplicate` of different content: parked for the user, field M15.
+fn conflict() -> ItemOutcome {
+    let message = "the NHI holds other content under this visit identification code".to_string();
+    ItemOutcome::Rejected {
+        reason: format!("{CONFLICT_CODE}: {message}; send a correction"),
+        fields: vec![FieldError {
+            field: "M15".into(),
+            message,
+        }],
+    }
+}
+
+/// Whether a rejection reason is a duplicate conflict ([`CONFLICT_CODE`]).
+pub fn is_conflict(reason: &str) -> bool {
+    reason.starts_with(CONFLICT_CODE)
 }
 
 /// The pharmacy service's registration route, as the device posts it.
@@ -176,14 +216,42 @@ impl VpnTarget {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        let (fixes, news): (Vec<UploadItem>, Vec<UploadItem>) = items
+            .iter()
+            .cloned()
+            .partition(|i| i.kind == crate::sync::JobKind::VisitCorrection.as_str());
+        if !fixes.is_empty() && !news.is_empty() {
+            // New records first (a correction may follow its own record in the same drain).
+            let mut out = self.upload_route(&news, false).await?;
+            match self.upload_route(&fixes, true).await {
+                Ok(r) => out.extend(r),
+                Err(e) => out.extend(fixes.iter().map(|i| ItemResult {
+                    job_id: i.job_id.clone(),
+                    outcome: ItemOutcome::Retry {
+                        reason: e.to_string(),
+                    },
+                })),
+            }
+            return Ok(out);
+        }
+        self.upload_route(items, !fixes.is_empty()).await
+    }
+
+    /// One batch to the upload route, or to the corrections route.
+    async fn upload_route(
+        &self,
+        items: &[UploadItem],
+        corrections: bool,
+    ) -> Result<Vec<ItemResult>, UploadError> {
         let records: Vec<&[u8]> = items.iter().map(|i| i.payload.as_slice()).collect();
         let xml = upload_xml::wrap_batch(&records);
         let key = batch_key(items);
-        let resp = self
-            .client
-            .upload_batch(&xml, &key)
-            .await
-            .map_err(|e| classify(&e))?;
+        let resp = if corrections {
+            self.client.upload_corrections(&xml, &key).await
+        } else {
+            self.client.upload_batch(&xml, &key).await
+        }
+        .map_err(|e| classify(&e))?;
         if let Ok(mut b) = self.batches.lock() {
             b.push(resp.batch_id.clone());
         }
@@ -319,7 +387,75 @@ mod tests {
             kind: "card_upload".into(),
             visit_code: code.into(),
             idempotency_key: format!("k{n}"),
-            payload: format!("<REC><M15>{code}</M15></REC>").into_bytes(),
+            payload: rec(code, "I10"),
+        }
+    }
+
+    fn rec(code: &str, dx: &str) -> Vec<u8> {
+        format!("<REC><MSH><H00>1</H00><H01>A</H01></MSH><MB><MB1><M15>{code}</M15><M35>{dx}</M35></MB1></MB></REC>")
+            .into_bytes()
+    }
+
+    fn answer(code: &str, status: wire::RecordStatus, digest_of: Option<&[u8]>) -> wire::RecordResult {
+        wire::RecordResult {
+            visit_code: code.into(),
+            status,
+            field: None,
+            reason: None,
+            digest: digest_of.and_then(correction::expected_digest),
+        }
+    }
+
+    #[test]
+    fn a_record_is_done_only_when_the_server_acknowledged_that_content() {
+        let a = "AAAAAAAAAAAAAAAAAAAA";
+        let items = [item(1, a)];
+        let mine = rec(a, "I10");
+        let other = rec(a, "E119");
+        let verdict = |status, digest: Option<&[u8]>| {
+            let resp = wire::UploadResponse {
+                batch_id: "B".into(),
+                records: vec![answer(a, status, digest)],
+            };
+            results_of(&items, &resp).remove(0).outcome
+        };
+        use wire::RecordStatus::*;
+        assert!(matches!(
+            verdict(Accepted, Some(&mine)),
+            ItemOutcome::Accepted { .. }
+        ));
+        assert!(matches!(
+            verdict(Corrected, Some(&mine)),
+            ItemOutcome::Accepted { .. }
+        ));
+        assert!(matches!(
+            verdict(Duplicate, Some(&mine)),
+            ItemOutcome::Accepted { .. }
+        ));
+        // No digest, or another content's: not done.
+        assert!(matches!(verdict(Accepted, None), ItemOutcome::Retry { .. }));
+        assert!(matches!(
+            verdict(Corrected, Some(&other)),
+            ItemOutcome::Retry { .. }
+        ));
+    }
+
+    #[test]
+    fn a_duplicate_of_different_content_is_a_conflict_never_a_success() {
+        let a = "AAAAAAAAAAAAAAAAAAAA";
+        let items = [item(1, a)];
+        for digest in [Some(rec(a, "E119")), None] {
+            let resp = wire::UploadResponse {
+                batch_id: "B".into(),
+                records: vec![answer(a, wire::RecordStatus::Duplicate, digest.as_deref())],
+            };
+            match &results_of(&items, &resp)[0].outcome {
+                ItemOutcome::Rejected { reason, fields } => {
+                    assert!(is_conflict(reason), "{reason}");
+                    assert_eq!(fields[0].field, "M15");
+                }
+                other => panic!("{other:?}"),
+            }
         }
     }
 
@@ -338,13 +474,9 @@ mod tests {
                     status: wire::RecordStatus::Rejected,
                     field: Some("M13".into()),
                     reason: Some("sequence number out of range".into()),
+                    digest: None,
                 },
-                wire::RecordResult {
-                    visit_code: a.into(),
-                    status: wire::RecordStatus::Duplicate,
-                    field: None,
-                    reason: None,
-                },
+                answer(a, wire::RecordStatus::Duplicate, Some(&rec(a, "I10"))),
             ],
         };
         let r = results_of(&items, &resp);

@@ -130,6 +130,33 @@ pub fn record_text(visit: &Visit) -> Result<String, VpnError> {
     Ok(s)
 }
 
+/// The record state (A01) of a correction, kept apart from the writer: a frozen `REC` as a
+/// correction of its visit (A01 = 3 for format A, 4 for format B, written after H01), and as a
+/// deletion (A02 = 1) when `deletion`. A new record carries no A01 (its state is its H01).
+pub fn as_correction(rec_big5: &[u8], deletion: bool) -> Result<Vec<u8>, VpnError> {
+    use crate::rules::correction::{DELETION_FIELD, RECORD_STATE_FIELD, RecordState};
+    let find = |needle: &[u8]| rec_big5.windows(needle.len()).position(|w| w == needle);
+    let at = find(b"</H01>").ok_or_else(|| bad("H01: not a frozen 2.0 record"))? + b"</H01>".len();
+    if find(format!("<{RECORD_STATE_FIELD}>").as_bytes()).is_some() {
+        return Err(bad("A01: the record already carries a record state"));
+    }
+    let abnormal = find(b"<H01>B</H01>").is_some();
+    let mut extra = String::new();
+    push_field(
+        &mut extra,
+        RECORD_STATE_FIELD,
+        RecordState::of(abnormal, true).code(),
+    );
+    if deletion {
+        push_field(&mut extra, DELETION_FIELD, "1");
+    }
+    let mut out = Vec::with_capacity(rec_big5.len() + extra.len());
+    out.extend_from_slice(&rec_big5[..at]);
+    out.extend_from_slice(extra.as_bytes());
+    out.extend_from_slice(&rec_big5[at..]);
+    Ok(out)
+}
+
 /// Big5 bytes of text; refused when a character has no Big5 form.
 pub fn to_big5(text: &str) -> Result<Vec<u8>, VpnError> {
     let (bytes, _, unmappable) = encoding_rs::BIG5.encode(text);

@@ -10,7 +10,8 @@ pub mod routes {
     pub const ENROL: &str = "/v1/enrol";
     /// `POST` 2.0 XML (Big5) → [`super::UploadResponse`]; header [`IDEMPOTENCY`] names the batch.
     pub const UPLOAD: &str = "/v1/upload";
-    /// `POST` 2.0 XML corrections by visit identification code → [`super::UploadResponse`].
+    /// `POST` 2.0 XML corrections (record state A01 = 3/4, deletion A02 = 1) by visit
+    /// identification code → [`super::UploadResponse`].
     pub const CORRECTIONS: &str = "/v1/upload/corrections";
     /// `GET /v1/upload/{batch_id}` → [`super::UploadResult`].
     pub const UPLOAD_RESULT_PREFIX: &str = "/v1/upload/";
@@ -83,7 +84,8 @@ pub enum RecordStatus {
     /// Stored now.
     #[serde(rename = "ok")]
     Accepted,
-    /// Already stored by an earlier upload (a retry): nothing new stored.
+    /// Already stored by an earlier upload: nothing new stored; the digest says which content the
+    /// server holds (the same as sent: a retry; another: a conflict).
     #[serde(rename = "dup")]
     Duplicate,
     /// Replaced an earlier record with the same visit identification code (corrections).
@@ -116,6 +118,11 @@ pub struct RecordResult {
     /// Why it was rejected.
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The digest of the content the server now holds under this visit code
+    /// (`rules::correction::content_digest`, or `deletion_digest` for a deleted visit): the device
+    /// counts a record done only when it is the digest of what it sent.
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// The immediate answer to an upload: one result per record, in the batch's order.

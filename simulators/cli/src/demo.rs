@@ -167,6 +167,7 @@ async fn day(
     step("Signal is back — the queue drains");
     app.set_online(true);
     drain(&app).await?;
+    correction_after_acceptance(&app, &first, &vpn).await?;
 
     let pharmacist = Pharmacist::login(
         &vpn.url,
@@ -201,6 +202,52 @@ async fn day(
     );
     app.readers().disconnect().await;
     vpn.stop().await;
+    Ok(())
+}
+
+/// One correction after acceptance (issue 14): visit 1, accepted by the NHI, gets a second
+/// diagnosis; the edit goes out as a correction keyed by its visit code (A01 = 3) and is done only
+/// when the simulator acknowledged that content.
+async fn correction_after_acceptance(
+    app: &Arc<HomeVisit>,
+    first: &VisitSummary,
+    vpn: &VpnSim,
+) -> Result<(), String> {
+    step("A correction after acceptance — visit 1 gets a second diagnosis");
+    let corrections = app.corrections();
+    let mut diagnoses = first.diagnoses.clone();
+    diagnoses.push("E11.9".into());
+    let edit = homevisit_core::app::VisitEdit {
+        diagnoses,
+        drug_orders: None,
+        note: "second diagnosis added after the upload".into(),
+        fee_points: None,
+        copayment_points: None,
+    };
+    let receipt = corrections.edit_visit(&first.id, edit).map_err(err("edit"))?;
+    let before = corrections.visit_status(&first.id).map_err(err("status"))?;
+    println!(
+        "edit of visit {} went out as a {} (job {}): {}",
+        first.visit_code,
+        receipt.path.as_str(),
+        receipt.job_id,
+        before.standing.as_str()
+    );
+    drain(app).await?;
+    let after = corrections.visit_status(&first.id).map_err(err("status"))?;
+    let stored = vpn
+        .stored_record(&first.visit_code)
+        .ok_or_else(|| "the simulator holds no record for visit 1".to_string())?;
+    println!(
+        "the NHI holds record state {} with diagnoses {:?} after {} correction(s); visit 1 is {}",
+        stored.record_state,
+        ["M35", "M36", "M37"]
+            .iter()
+            .filter_map(|f| stored.mb1.get(*f))
+            .collect::<Vec<_>>(),
+        stored.corrections,
+        after.standing.as_str()
+    );
     Ok(())
 }
 

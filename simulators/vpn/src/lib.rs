@@ -15,7 +15,8 @@
 //! - `GET /v1/institutions/{code}/keys` — public keys of the institution's devices.
 //!
 //! Admin routes (`/admin`, header `x-admin-token`): `POST /admin/bindings` (new QR-2 + PIN),
-//! `GET|PUT /admin/faults`, `GET /admin/visits[?code=…]`, `POST /admin/devices/{id}/revoke`
+//! `GET|PUT /admin/faults`, `GET /admin/visits[?code=…]`, `GET /admin/records/{code}` (the
+//! record stored under a visit code: content, digest, state), `POST /admin/devices/{id}/revoke`
 //! (a lost or stolen device; served by the pharmacy routes, which keep the revocation list).
 //!
 //! Virtual NHI card ([`vcard`]): device routes `/v1/vcard/{key,scan,consent,card,sequence,applications}`;
@@ -738,6 +739,20 @@ async fn admin_visits(
     Ok(axum::Json(VisitCounts { total, per_code }))
 }
 
+// --- Corrections (issue 14): the admin view of one stored record. ---
+
+/// `GET /admin/records/{code}`: the content, digest and state stored under a visit code.
+async fn admin_record(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> ApiResult<axum::Json<upload::StoredRecord>> {
+    check_admin(&state, &headers)?;
+    upload::stored_record(&state.db(), &code)?
+        .map(axum::Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no record under this code"))
+}
+
 /// Every enrolled device's public key, by institution.
 pub fn all_device_keys(state: &SimState) -> Vec<wire::DeviceKeys> {
     let conn = state.db();
@@ -810,6 +825,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/admin/bindings", post(admin_binding))
         .route("/admin/faults", get(admin_get_faults).put(admin_put_faults))
         .route("/admin/visits", get(admin_visits))
+        // Corrections (issue 14): the record stored under a visit code.
+        .route("/admin/records/{code}", get(admin_record))
         // Virtual NHI card: the patient app's QR and consent, the service's clock, the right.
         .merge(vcard::routes::admin())
         // E-referrals: the LTC centre's admin routes.
@@ -986,6 +1003,11 @@ impl VpnSim {
                 |r| r.get(0),
             )
             .ok()
+    }
+
+    /// The record stored under a visit code (content, digest, state), for tests of corrections.
+    pub fn stored_record(&self, visit_code: &str) -> Option<upload::StoredRecord> {
+        upload::stored_record(&self.state.db(), visit_code).ok().flatten()
     }
 
     /// Stops the server (open connections are closed).

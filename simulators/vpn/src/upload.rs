@@ -1,8 +1,14 @@
 //! Card data upload format 2.0 on the server side: an independent Big5 XML parser (quick-xml, not
 //! the core's writer), the checker rules per record, and the per-record, idempotent storage.
+//!
+//! Each record's content is kept per visit code with its digest (`rules::correction`, shared with
+//! the device): a new record is answered `ok` with the digest, a resend `dup` with the digest of
+//! what is stored (so the device tells a retry from a conflict); a correction (A01 = 3/4, within
+//! 3 months by `rules::correction::check_correction_window`) replaces the stored content, a
+//! deletion (A02 = 1) marks it deleted; a `ZA`/`ZB` record cancels the stored visit.
 
-use chrono::Months;
 use homevisit_core::model::{NationalId, RocDate, RocDateTime, SequenceNumber, VisitType};
+use homevisit_core::rules::correction::{self, RecordState};
 use homevisit_core::vpn::wire::{InvalidRow, RecordResult, RecordStatus, UploadResponse, UploadResult};
 use quick_xml::events::Event;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -44,7 +50,7 @@ fn field_name_ok(parent: &str, name: &str) -> bool {
             && name[1..].parse::<u32>().is_ok_and(|n| (1..=max).contains(&n))
     };
     match parent {
-        "MSH" => name == "H00" || name == "H01",
+        "MSH" => matches!(name, "H00" | "H01" | "A01" | "A02"),
         "MB1" => num('M', 56),
         "MB2" => num('D', 15),
         _ => false,
@@ -307,6 +313,13 @@ pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Inva
     if format != "A" && format != "B" {
         return Err(inv("H01", "format must be A (normal) or B (abnormal)"));
     }
+    if let Some(a01) = rec.msh.get("A01") {
+        match RecordState::parse(a01) {
+            Some(state) if state.is_abnormal() == (format == "B") => {}
+            Some(_) => return Err(inv("A01", "record state must agree with the format (H01)")),
+            None => return Err(inv("A01", "record state must be 1-4")),
+        }
+    }
     for f in ["M03", "M04", "M05", "M06", "M07", "M11", "M12", "M13", "M15"] {
         if rec.m(f).is_none() {
             return Err(inv(f, "required field is missing"));
@@ -490,6 +503,234 @@ impl UploadKind {
     }
 }
 
+/// The per-visit-code content store (created on first use, beside `db.rs`'s `visits`).
+const CONTENT_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS record_content (
+    key TEXT NOT NULL, institution TEXT NOT NULL, visit_code TEXT NOT NULL, visit_time TEXT NOT NULL,
+    digest TEXT NOT NULL, content TEXT NOT NULL, state TEXT NOT NULL, record_state TEXT NOT NULL,
+    corrections INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (key, institution)
+);";
+
+/// A record's content as stored (JSON of [`correction::RecordContent`]'s maps).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredRecord {
+    /// Visit identification code.
+    pub visit_code: String,
+    /// `stored`, `deleted` or `cancelled`.
+    pub state: String,
+    /// The record state of the last record stored (A01, `1`–`4`).
+    pub record_state: String,
+    /// The digest the server answers with ([`correction::content_digest`] or the deletion's).
+    pub digest: String,
+    /// How many corrections were applied.
+    pub corrections: u32,
+    /// `MB1` fields.
+    pub mb1: BTreeMap<String, String>,
+    /// `MB2` fields per order.
+    pub mb2: Vec<BTreeMap<String, String>>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Content {
+    mb1: BTreeMap<String, String>,
+    mb2: Vec<BTreeMap<String, String>>,
+}
+
+fn storage(e: rusqlite::Error) -> Invalid {
+    inv("M15", format!("storage: {e}"))
+}
+
+fn is_cancellation(rec: &Record) -> bool {
+    VisitType::parse(rec.m("M07").unwrap_or("")).is_ok_and(VisitType::is_cancellation)
+}
+
+/// Stores one valid record (new, cancellation or correction) and answers its status with the
+/// digest of what the server now holds under its visit code.
+fn store_record(
+    tx: &Connection,
+    rec: &Record,
+    institution: &str,
+    kind: UploadKind,
+    batch_id: &str,
+    now_ms: i64,
+) -> Result<(RecordStatus, String), Invalid> {
+    let code = rec.visit_code().to_string();
+    let abnormal = rec.msh.get("H01").map(String::as_str) == Some("B");
+    let state = rec
+        .msh
+        .get("A01")
+        .and_then(|s| RecordState::parse(s))
+        .unwrap_or(RecordState::of(abnormal, false));
+    let deletion = rec.msh.get("A02").map(String::as_str) == Some("1");
+    let digest = correction::content_digest(&rec.mb1, &rec.mb2);
+    let content = serde_json::to_string(&Content {
+        mb1: rec.mb1.clone(),
+        mb2: rec.mb2.clone(),
+    })
+    .unwrap_or_default();
+    let stored = |key: &str| -> Result<Option<(String, String, String)>, Invalid> {
+        tx.prepare_cached(
+            "SELECT digest, state, visit_time FROM record_content WHERE key = ?1 AND institution = ?2",
+        )
+        .and_then(|mut q| {
+            q.query_row(params![key, institution], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+        })
+        .map_err(storage)
+    };
+    let insert = |key: &str, digest: &str| -> Result<(), Invalid> {
+        tx.prepare_cached(
+            "INSERT INTO record_content (key, institution, visit_code, visit_time, digest, content, state, record_state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'stored', ?7)",
+        )
+        .and_then(|mut q| {
+            q.execute(params![key, institution, code, rec.m("M11").unwrap_or(""), digest, content, state.code()])
+        })
+        .map(|_| ())
+        .map_err(storage)
+    };
+    match kind {
+        UploadKind::Normal if state.is_correction() || deletion => Err(inv(
+            "A01",
+            "a correction (A01 = 3/4) or deletion goes to the corrections route",
+        )),
+        UploadKind::Normal if is_cancellation(rec) => {
+            let key = format!("cancel:{}", dedup_key(rec));
+            if let Some((d, _, _)) = stored(&key)? {
+                return Ok((RecordStatus::Duplicate, d));
+            }
+            match stored(&dedup_key(rec))? {
+                None => Err(inv(
+                    "M15",
+                    "no stored visit with this visit identification code to cancel",
+                )),
+                Some((_, s, _)) if s == "deleted" => Err(inv("M15", "the visit was deleted")),
+                Some(_) => {
+                    insert(&key, &digest)?;
+                    tx.execute(
+                        "UPDATE record_content SET state = 'cancelled' WHERE key = ?1 AND institution = ?2",
+                        params![dedup_key(rec), institution],
+                    )
+                    .map_err(storage)?;
+                    Ok((RecordStatus::Accepted, digest))
+                }
+            }
+        }
+        UploadKind::Normal => {
+            let key = dedup_key(rec);
+            let n = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO visits (dedup_key, visit_code, institution, visit_time, fields, batch, accepted_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .and_then(|mut q| {
+                    q.execute(params![
+                        key,
+                        code,
+                        institution,
+                        rec.m("M11").unwrap_or(""),
+                        serde_json::to_string(&rec.mb1).unwrap_or_default(),
+                        batch_id,
+                        now_ms
+                    ])
+                })
+                .map_err(storage)?;
+            match stored(&key)? {
+                // Stored before: answer with the digest of what is stored (a retry or a conflict).
+                Some((d, _, _)) if n == 0 => Ok((RecordStatus::Duplicate, d)),
+                Some((d, _, _)) => Ok((RecordStatus::Accepted, d)),
+                None => {
+                    insert(&key, &digest)?;
+                    Ok((
+                        if n == 1 {
+                            RecordStatus::Accepted
+                        } else {
+                            RecordStatus::Duplicate
+                        },
+                        digest,
+                    ))
+                }
+            }
+        }
+        UploadKind::Correction => {
+            if !state.is_correction() {
+                return Err(inv("A01", "a correction carries record state 3 or 4"));
+            }
+            let key = dedup_key(rec);
+            let Some((_, current, original)) = stored(&key)? else {
+                return Err(inv(
+                    "M15",
+                    "no stored visit with this visit identification code to correct",
+                ));
+            };
+            if current == "deleted" {
+                return Err(inv("A02", "the visit was deleted; nothing to correct"));
+            }
+            let visited_ms = RocDateTime::parse(&original)
+                .map_err(|_| inv("M11", "the stored visit date-time is not valid"))?
+                .unix_ms();
+            if correction::check_correction_window(visited_ms, now_ms).is_err() {
+                return Err(inv(
+                    "M11",
+                    "corrections are accepted within 3 months of the visit",
+                ));
+            }
+            let (digest, new_state) = if deletion {
+                (correction::deletion_digest(&code), "deleted")
+            } else {
+                (digest, current.as_str())
+            };
+            tx.execute(
+                "UPDATE record_content SET digest = ?3, content = ?4, state = ?5, record_state = ?6,
+                        corrections = corrections + 1
+                 WHERE key = ?1 AND institution = ?2",
+                params![key, institution, digest, content, new_state, state.code()],
+            )
+            .map_err(storage)?;
+            tx.execute(
+                "UPDATE visits SET fields = ?2, batch = ?3, corrections = corrections + 1
+                 WHERE dedup_key = ?1 AND institution = ?4",
+                params![
+                    key,
+                    serde_json::to_string(&rec.mb1).unwrap_or_default(),
+                    batch_id,
+                    institution
+                ],
+            )
+            .map_err(storage)?;
+            Ok((RecordStatus::Corrected, digest))
+        }
+    }
+}
+
+/// The record stored under a visit identification code (the admin view a test reads).
+pub fn stored_record(conn: &Connection, visit_code: &str) -> rusqlite::Result<Option<StoredRecord>> {
+    conn.execute_batch(CONTENT_SCHEMA)?;
+    conn.query_row(
+        "SELECT visit_code, state, record_state, digest, corrections, content FROM record_content
+         WHERE visit_code = ?1 AND key NOT LIKE 'cancel:%'",
+        [visit_code],
+        |r| {
+            let content: String = r.get(5)?;
+            let c: Content = serde_json::from_str(&content).unwrap_or(Content {
+                mb1: BTreeMap::new(),
+                mb2: Vec::new(),
+            });
+            Ok(StoredRecord {
+                visit_code: r.get(0)?,
+                state: r.get(1)?,
+                record_state: r.get(2)?,
+                digest: r.get(3)?,
+                corrections: r.get(4)?,
+                mb1: c.mb1,
+                mb2: c.mb2,
+            })
+        },
+    )
+    .optional()
+}
+
 /// What the upload route does, in one transaction: replay a known idempotency key, or validate and
 /// store each record once, and record the batch for the result query.
 pub fn process(
@@ -515,91 +756,35 @@ pub fn process(
     let batch_id = format!("B{}", uuid::Uuid::now_v7().simple());
     let mut results = Vec::with_capacity(records.len());
     let mut invalid = Vec::new();
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO visits (dedup_key, visit_code, institution, visit_time, fields, batch, accepted_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        let mut correct = tx.prepare_cached(
-            "UPDATE visits SET fields = ?2, batch = ?3, corrections = corrections + 1
-             WHERE dedup_key = ?1 AND institution = ?4",
-        )?;
-        let mut stored_time =
-            tx.prepare_cached("SELECT visit_time FROM visits WHERE dedup_key = ?1 AND institution = ?2")?;
-        for (i, rec) in records.iter().enumerate() {
-            let code = rec.visit_code().to_string();
-            let verdict = validate(rec, institution, now_ms).and_then(|()| {
-                let key = dedup_key(rec);
-                let fields = serde_json::to_string(&rec.mb1).unwrap_or_default();
-                match kind {
-                    UploadKind::Normal => {
-                        let n = insert
-                            .execute(params![
-                                key,
-                                code,
-                                institution,
-                                rec.m("M11").unwrap_or(""),
-                                fields,
-                                batch_id,
-                                now_ms
-                            ])
-                            .map_err(|e| inv("M15", format!("storage: {e}")))?;
-                        Ok(if n == 1 {
-                            RecordStatus::Accepted
-                        } else {
-                            RecordStatus::Duplicate
-                        })
-                    }
-                    UploadKind::Correction => {
-                        let original: Option<String> = stored_time
-                            .query_row(params![key, institution], |r| r.get(0))
-                            .optional()
-                            .map_err(|e| inv("M15", format!("storage: {e}")))?;
-                        let Some(original) = original else {
-                            return Err(inv(
-                                "M15",
-                                "no stored visit with this visit identification code to correct",
-                            ));
-                        };
-                        let limit = RocDateTime::parse(&original)
-                            .ok()
-                            .and_then(|t| t.to_datetime().checked_add_months(Months::new(3)));
-                        if limit.is_some_and(|l| l.timestamp_millis() < now_ms) {
-                            return Err(inv(
-                                "M15",
-                                "corrections are accepted within 3 months of the visit",
-                            ));
-                        }
-                        correct
-                            .execute(params![key, fields, batch_id, institution])
-                            .map_err(|e| inv("M15", format!("storage: {e}")))?;
-                        Ok(RecordStatus::Corrected)
-                    }
-                }
-            });
-            results.push(match verdict {
-                Ok(status) => RecordResult {
+    tx.execute_batch(CONTENT_SCHEMA)?;
+    for (i, rec) in records.iter().enumerate() {
+        let code = rec.visit_code().to_string();
+        let verdict = validate(rec, institution, now_ms)
+            .and_then(|()| store_record(&tx, rec, institution, kind, &batch_id, now_ms));
+        results.push(match verdict {
+            Ok((status, digest)) => RecordResult {
+                visit_code: code,
+                status,
+                field: None,
+                reason: None,
+                digest: Some(digest),
+            },
+            Err(e) => {
+                invalid.push(InvalidRow {
+                    index: i as u32,
+                    visit_code: code.clone(),
+                    field: e.field.clone(),
+                    reason: e.reason.clone(),
+                });
+                RecordResult {
                     visit_code: code,
-                    status,
-                    field: None,
-                    reason: None,
-                },
-                Err(e) => {
-                    invalid.push(InvalidRow {
-                        index: i as u32,
-                        visit_code: code.clone(),
-                        field: e.field.clone(),
-                        reason: e.reason.clone(),
-                    });
-                    RecordResult {
-                        visit_code: code,
-                        status: RecordStatus::Rejected,
-                        field: Some(e.field),
-                        reason: Some(e.reason),
-                    }
+                    status: RecordStatus::Rejected,
+                    field: Some(e.field),
+                    reason: Some(e.reason),
+                    digest: None,
                 }
-            });
-        }
+            }
+        });
     }
     let response = serde_json::to_string(&UploadResponse {
         batch_id: batch_id.clone(),
@@ -951,12 +1136,168 @@ mod tests {
         let second = process(&mut conn, "D1", INST, "k2", UploadKind::Normal, &recs, NOW).unwrap();
         assert!(second.contains("\"s\":\"dup\""));
         assert_eq!(crate::db::visit_count(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap(), 1);
-        // Corrections after 3 months are refused.
-        let late = NOW + 100 * 86_400_000;
-        let resp = process(&mut conn, "D1", INST, "c1", UploadKind::Correction, &recs, late).unwrap();
-        assert!(resp.contains("3 months"));
-        let resp = process(&mut conn, "D1", INST, "c2", UploadKind::Correction, &recs, NOW).unwrap();
-        assert!(resp.contains("\"s\":\"fix\""));
+    }
+
+    fn corrected(changes: &[(&str, &str)]) -> Vec<Record> {
+        let mut r = with(changes);
+        r.msh.insert("A01".into(), "3".into());
+        vec![r]
+    }
+
+    fn answer(resp: &str) -> RecordResult {
+        serde_json::from_str::<UploadResponse>(resp)
+            .unwrap()
+            .records
+            .remove(0)
+    }
+
+    /// The fixed vector of `rules::correction`'s test: the simulator's own parser gives the same
+    /// digest as the device's reader of the same bytes.
+    #[test]
+    fn the_content_digest_agrees_with_the_device() {
+        let rec = sample();
+        let body = std::str::from_utf8(SAMPLE_BATCH).unwrap();
+        let start = body.find("<REC>").unwrap();
+        let end = body.find("</RECS>").unwrap();
+        assert_eq!(
+            correction::content_digest(&rec.mb1, &rec.mb2),
+            correction::expected_digest(body[start..end].as_bytes()).unwrap()
+        );
+        assert_eq!(
+            correction::content_digest(&rec.mb1, &rec.mb2),
+            "b2a78195a46a9e002e203d78bf50b49519395727ba0427a8352c9ffbae2ecb0b"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_answers_with_the_digest_of_what_is_stored() {
+        let mut conn = crate::db::open(None).unwrap();
+        let recs = parse_batch(SAMPLE_BATCH).unwrap();
+        let first = answer(&process(&mut conn, "D1", INST, "k1", UploadKind::Normal, &recs, NOW).unwrap());
+        let stored = correction::content_digest(&recs[0].mb1, &recs[0].mb2);
+        assert_eq!(first.digest.as_deref(), Some(stored.as_str()));
+        // Other content under the same code: dup, with the stored digest (a conflict for the device).
+        let other = vec![with(&[("M36", "E118")])];
+        let dup = answer(&process(&mut conn, "D1", INST, "k2", UploadKind::Normal, &other, NOW).unwrap());
+        assert_eq!(dup.status, RecordStatus::Duplicate);
+        assert_eq!(dup.digest.as_deref(), Some(stored.as_str()));
+        // A correction sent to the upload route is refused.
+        let wrong = answer(
+            &process(
+                &mut conn,
+                "D1",
+                INST,
+                "k3",
+                UploadKind::Normal,
+                &corrected(&[]),
+                NOW,
+            )
+            .unwrap(),
+        );
+        assert_eq!(wrong.field.as_deref(), Some("A01"));
+    }
+
+    #[test]
+    fn a_correction_replaces_the_stored_content_and_a_deletion_marks_it_deleted() {
+        let mut conn = crate::db::open(None).unwrap();
+        let recs = parse_batch(SAMPLE_BATCH).unwrap();
+        process(&mut conn, "D1", INST, "k1", UploadKind::Normal, &recs, NOW).unwrap();
+        // Without record state 3/4: refused.
+        let plain =
+            answer(&process(&mut conn, "D1", INST, "c0", UploadKind::Correction, &recs, NOW).unwrap());
+        assert_eq!(plain.field.as_deref(), Some("A01"));
+        let fix = corrected(&[("M36", "E118")]);
+        let a = answer(&process(&mut conn, "D1", INST, "c1", UploadKind::Correction, &fix, NOW).unwrap());
+        assert_eq!(a.status, RecordStatus::Corrected);
+        assert_eq!(
+            a.digest,
+            Some(correction::content_digest(&fix[0].mb1, &fix[0].mb2))
+        );
+        let s = stored_record(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap().unwrap();
+        assert_eq!(s.mb1.get("M36").map(String::as_str), Some("E118"));
+        assert_eq!((s.corrections, s.record_state.as_str()), (1, "3"));
+        assert_eq!(crate::db::visit_count(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap(), 1);
+        let mut del = corrected(&[]);
+        del[0].msh.insert("A02".into(), "1".into());
+        let d = answer(&process(&mut conn, "D1", INST, "c2", UploadKind::Correction, &del, NOW).unwrap());
+        assert_eq!(
+            d.digest,
+            Some(correction::deletion_digest("7K3P9QX2M4T8V6W1R5ZH"))
+        );
+        assert_eq!(
+            stored_record(&conn, "7K3P9QX2M4T8V6W1R5ZH")
+                .unwrap()
+                .unwrap()
+                .state,
+            "deleted"
+        );
+        let again = answer(&process(&mut conn, "D1", INST, "c3", UploadKind::Correction, &fix, NOW).unwrap());
+        assert_eq!(again.field.as_deref(), Some("A02"));
+    }
+
+    #[test]
+    fn a_correction_after_3_months_is_refused_with_field_and_reason() {
+        let mut conn = crate::db::open(None).unwrap();
+        let recs = parse_batch(SAMPLE_BATCH).unwrap();
+        process(&mut conn, "D1", INST, "k1", UploadKind::Normal, &recs, NOW).unwrap();
+        let visited = RocDateTime::parse("1130305093015").unwrap().unix_ms();
+        let deadline = correction::correction_deadline_ms(visited);
+        let fix = corrected(&[("M36", "E118")]);
+        let late = answer(
+            &process(
+                &mut conn,
+                "D1",
+                INST,
+                "c1",
+                UploadKind::Correction,
+                &fix,
+                deadline + 1,
+            )
+            .unwrap(),
+        );
+        assert_eq!(late.status, RecordStatus::Rejected);
+        assert_eq!(late.field.as_deref(), Some("M11"));
+        assert!(late.reason.unwrap().contains("3 months"));
+        let ok = answer(
+            &process(
+                &mut conn,
+                "D1",
+                INST,
+                "c2",
+                UploadKind::Correction,
+                &fix,
+                deadline,
+            )
+            .unwrap(),
+        );
+        assert_eq!(ok.status, RecordStatus::Corrected);
+    }
+
+    #[test]
+    fn a_cancellation_marks_the_stored_visit_cancelled_once() {
+        let mut conn = crate::db::open(None).unwrap();
+        let recs = parse_batch(SAMPLE_BATCH).unwrap();
+        let mut cancel = with(&[("M07", "ZA"), ("M35", ""), ("M36", ""), ("M44", ""), ("M45", "")]);
+        cancel.mb2.clear();
+        let both = vec![recs[0].clone(), cancel.clone()];
+        let resp: UploadResponse = serde_json::from_str(
+            &process(&mut conn, "D1", INST, "k1", UploadKind::Normal, &both, NOW).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            resp.records.iter().all(|r| r.status == RecordStatus::Accepted),
+            "{resp:?}"
+        );
+        assert_eq!(
+            stored_record(&conn, "7K3P9QX2M4T8V6W1R5ZH")
+                .unwrap()
+                .unwrap()
+                .state,
+            "cancelled"
+        );
+        let again =
+            answer(&process(&mut conn, "D1", INST, "k2", UploadKind::Normal, &[cancel], NOW).unwrap());
+        assert_eq!(again.status, RecordStatus::Duplicate);
         assert_eq!(crate::db::visit_count(&conn, "7K3P9QX2M4T8V6W1R5ZH").unwrap(), 1);
     }
 
