@@ -29,6 +29,8 @@ pub enum JobKind {
     ReferralSubmit,
     /// A receiver's reply to an e-referral round.
     ReferralReply,
+    /// A write of the care team's shared record (see `crate::team::outbox`).
+    TeamWrite,
     /// Any other kind, by name (lower-case `[a-z0-9_]`).
     Other(String),
 }
@@ -42,6 +44,7 @@ impl JobKind {
             JobKind::VisitCancel => "visit_cancel",
             JobKind::ReferralSubmit => "referral_submit",
             JobKind::ReferralReply => "referral_reply",
+            JobKind::TeamWrite => "team_write",
             JobKind::Other(name) => name,
         }
     }
@@ -53,6 +56,7 @@ impl JobKind {
             "visit_cancel" => JobKind::VisitCancel,
             "referral_submit" => JobKind::ReferralSubmit,
             "referral_reply" => JobKind::ReferralReply,
+            "team_write" => JobKind::TeamWrite,
             other => JobKind::Other(other.to_string()),
         }
     }
