@@ -19,6 +19,7 @@ mod referrals;
 mod runtime;
 mod session;
 mod sync;
+mod team;
 mod view;
 mod virtual_card;
 mod visit;
@@ -44,6 +45,9 @@ pub use referrals::StepHook;
 pub use referrals::{ReferralInput, ReferralRecord, ReferralService, RefreshSummary, referral_date};
 pub use session::FailPoint;
 pub use sync::SyncService;
+#[cfg(feature = "inspect")]
+pub use team::TeamStepHook;
+pub use team::{RecordInput, TeamRefresh, TeamService};
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use virtual_card::{AssistedApplication, ConsentState, VirtualCardScan, VirtualCardService};
 pub use visit::{PatientView, ReconcileReport, VisitDraft, VisitSession};
@@ -104,6 +108,8 @@ pub struct HomeVisit {
     fail_point: session::FailPointSlot,
     /// E-referrals; see `referrals.rs`.
     referrals: Arc<ReferralService>,
+    /// The care team's shared record; see `team.rs`.
+    team: Arc<TeamService>,
     /// This process's lock on the data directory; declared last so it is released last.
     _dir_lock: lock::DirLock,
 }
@@ -171,6 +177,15 @@ impl HomeVisit {
             listeners.clone(),
             sync.clone(),
         ));
+        let team = Arc::new(TeamService::new(
+            store.clone(),
+            institution.clone(),
+            clock.clone(),
+            vpn.clone(),
+            connectivity.clone(),
+            listeners.clone(),
+            sync.clone(),
+        ));
         let readers = Readers::new(store.clone(), clock.clone(), device_id);
         let app = Self {
             store,
@@ -186,6 +201,7 @@ impl HomeVisit {
             readers,
             fail_point: Default::default(),
             referrals,
+            team,
             _dir_lock: dir_lock,
         };
         app.load_enrolment()?;
