@@ -47,7 +47,7 @@ pub use session::FailPoint;
 pub use sync::SyncService;
 #[cfg(feature = "inspect")]
 pub use team::TeamStepHook;
-pub use team::{RecordInput, TeamRefresh, TeamService};
+pub use team::{RecordInput, TeamRefresh, TeamService, team_date, team_date_text};
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use virtual_card::{AssistedApplication, ConsentState, VirtualCardScan, VirtualCardService};
 pub use visit::{PatientView, ReconcileReport, VisitDraft, VisitSession};

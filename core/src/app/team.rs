@@ -641,3 +641,17 @@ impl SharedCase {
         super::view::mask_id(&self.basics.national_id)
     }
 }
+
+/// Parses a ROC `YYYMMDD` date of the shared record (`field` names it in the error).
+pub fn team_date(field: &'static str, text: &str) -> Result<NaiveDate, AppError> {
+    crate::model::roc::RocDate::parse(text.trim())
+        .map(|d| d.naive())
+        .map_err(|_| super::input::invalid(field, "must be a ROC date YYYMMDD"))
+}
+
+/// A date as ROC `YYYMMDD` (empty when outside the ROC calendar).
+pub fn team_date_text(date: NaiveDate) -> String {
+    crate::model::roc::RocDate::from_naive(date)
+        .map(|d| d.to_roc_string())
+        .unwrap_or_default()
+}

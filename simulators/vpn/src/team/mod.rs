@@ -10,7 +10,10 @@
 //! Admin routes (header `x-admin-token`): `POST /admin/team/cases` (seed a case and its team),
 //! `POST /admin/team/cases/{id}/access` (change access as the enrolling institution does),
 //! `POST /admin/team/cases/{id}/messages` (another institution posts a message),
-//! `POST /admin/team/bindings` (a QR-2 + PIN for another institution of the team).
+//! `POST /admin/team/bindings` (a QR-2 + PIN for another institution of the team), and
+//! `GET /admin/team/demo?institution=…` (idempotent fixture for the Kotlin test, whose admin
+//! helper only GETs: the demo patient's case enrolled by `institution` in team [`DEMO_TEAM`],
+//! shared with [`DEMO_PARTNER`], with one message of the partner's to the team).
 //!
 //! The HMIC submission handler registers an accepted case with [`register_case`].
 
@@ -301,6 +304,60 @@ async fn device_sync(
     Ok(axum::Json(resp))
 }
 
+/// The demo fixture's care team.
+pub const DEMO_TEAM: &str = "HM00000001";
+/// The demo fixture's partner institution.
+pub const DEMO_PARTNER: &str = "3501200011";
+
+/// The demo fixture (see the module docs): the case id; the same case and message when called again.
+pub fn demo_case(conn: &mut Connection, institution: &str, now_ms: i64) -> ApiResult<String> {
+    homevisit_core::model::InstitutionCode::parse(institution)
+        .map_err(|e| refusal(Violation::invalid(e.field, e.reason)))?;
+    let case_id = seed_case(
+        conn,
+        &SeedCase {
+            case_id: format!("{DEMO_TEAM}-{institution}-demo"),
+            team: DEMO_TEAM.into(),
+            enrolling: institution.into(),
+            members: vec![institution.into(), DEMO_PARTNER.into()],
+            access: vec![DEMO_PARTNER.into()],
+            national_id: "A123456789".into(),
+            name: "王小明".into(),
+            birth_date: "0290501".into(),
+            sex: "M".into(),
+        },
+        now_ms,
+    )?;
+    let m = Message {
+        id: format!("{case_id}-partner-hello"),
+        case_id: case_id.clone(),
+        author: DEMO_PARTNER.into(),
+        to: Vec::new(),
+        reply_to: None,
+        text: "下週三可聯合訪視".into(),
+        created_ms: now_ms,
+        rev: 1,
+    };
+    push(conn, DEMO_PARTNER, &TeamWrite::Message(m), now_ms)?;
+    Ok(case_id)
+}
+
+#[derive(Deserialize)]
+struct DemoQuery {
+    institution: String,
+}
+
+async fn admin_demo(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<DemoQuery>,
+) -> ApiResult<axum::Json<CaseCreated>> {
+    check_admin(&state, &headers)?;
+    let now = state.now_ms();
+    let case_id = demo_case(&mut state.db(), q.institution.trim(), now)?;
+    Ok(axum::Json(CaseCreated { case_id }))
+}
+
 /// The admin route's case seed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SeedCase {
@@ -471,4 +528,5 @@ pub fn admin_routes() -> Router<Arc<SimState>> {
         .route("/admin/team/cases/{case_id}/access", post(admin_access))
         .route("/admin/team/cases/{case_id}/messages", post(admin_message))
         .route("/admin/team/bindings", post(admin_binding))
+        .route("/admin/team/demo", axum::routing::get(admin_demo))
 }
