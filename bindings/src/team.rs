@@ -144,7 +144,11 @@ impl TeamCase {
     }
     /// Birth date, ROC `YYYMMDD` (empty when unknown).
     pub fn birth_date(&self) -> String {
-        self.case.basics.birth_date.map(team_date_text).unwrap_or_default()
+        self.case
+            .basics
+            .birth_date
+            .map(team_date_text)
+            .unwrap_or_default()
     }
     pub fn sex(&self) -> String {
         self.case.basics.sex.clone()
@@ -406,7 +410,11 @@ impl TeamService {
     }
 
     /// The enrolling institution sets who may see and discuss the case.
-    pub fn set_access(&self, case_id: String, institutions: Vec<String>) -> Result<Arc<TeamCase>, HomeVisitError> {
+    pub fn set_access(
+        &self,
+        case_id: String,
+        institutions: Vec<String>,
+    ) -> Result<Arc<TeamCase>, HomeVisitError> {
         guard(|| Ok(case(self.inner.set_access(&case_id, institutions)?)))
     }
 
@@ -428,7 +436,13 @@ impl TeamService {
         frequency: VisitFrequency,
         copied_from: Option<String>,
     ) -> Result<Arc<CarePlanVersion>, HomeVisitError> {
-        guard(|| Ok(plan(self.inner.add_plan(&case_id, content(goals, frequency), copied_from)?)))
+        guard(|| {
+            Ok(plan(self.inner.add_plan(
+                &case_id,
+                content(goals, frequency),
+                copied_from,
+            )?))
+        })
     }
 
     /// Corrects the newest version (its author only; the earlier content is kept).
@@ -439,16 +453,30 @@ impl TeamService {
         goals: String,
         frequency: VisitFrequency,
     ) -> Result<Arc<CarePlanVersion>, HomeVisitError> {
-        guard(|| Ok(plan(self.inner.correct_plan(&case_id, &plan_id, content(goals, frequency))?)))
+        guard(|| {
+            Ok(plan(self.inner.correct_plan(
+                &case_id,
+                &plan_id,
+                content(goals, frequency),
+            )?))
+        })
     }
 
     /// Deletes the newest version (its author only; kept in the history, marked).
-    pub fn delete_plan(&self, case_id: String, plan_id: String) -> Result<Arc<CarePlanVersion>, HomeVisitError> {
+    pub fn delete_plan(
+        &self,
+        case_id: String,
+        plan_id: String,
+    ) -> Result<Arc<CarePlanVersion>, HomeVisitError> {
         guard(|| Ok(plan(self.inner.delete_plan(&case_id, &plan_id)?)))
     }
 
     /// The next visit date the care plan proposes for a visit on `visit_date` (ROC `YYYMMDD`).
-    pub fn propose_next_visit(&self, case_id: String, visit_date: String) -> Result<Option<String>, HomeVisitError> {
+    pub fn propose_next_visit(
+        &self,
+        case_id: String,
+        visit_date: String,
+    ) -> Result<Option<String>, HomeVisitError> {
         guard(|| {
             let date = team_date("visit_date", &visit_date)?;
             Ok(self.inner.propose_next_visit(&case_id, date)?.map(team_date_text))
@@ -473,7 +501,12 @@ impl TeamService {
     ) -> Result<Vec<Arc<TeamVisitRecord>>, HomeVisitError> {
         guard(|| {
             let (from, to) = (team_date("from", &from)?, team_date("to", &to)?);
-            Ok(self.inner.records(&case_id, from, to)?.into_iter().map(record).collect())
+            Ok(self
+                .inner
+                .records(&case_id, from, to)?
+                .into_iter()
+                .map(record)
+                .collect())
         })
     }
 
@@ -494,8 +527,19 @@ impl TeamService {
     }
 
     /// The replies to a message, oldest first.
-    pub fn replies(&self, case_id: String, message_id: String) -> Result<Vec<Arc<TeamMessage>>, HomeVisitError> {
-        guard(|| Ok(self.inner.replies(&case_id, &message_id)?.into_iter().map(message).collect()))
+    pub fn replies(
+        &self,
+        case_id: String,
+        message_id: String,
+    ) -> Result<Vec<Arc<TeamMessage>>, HomeVisitError> {
+        guard(|| {
+            Ok(self
+                .inner
+                .replies(&case_id, &message_id)?
+                .into_iter()
+                .map(message)
+                .collect())
+        })
     }
 
     /// "My messages".

@@ -136,15 +136,25 @@ async fn the_enrolling_institutions_special_note_wins_and_the_other_gets_rejecte
     // Both devices offline, both try at once.
     e.a.app.set_online(false);
     e.b.app.set_online(false);
-    e.a.app.team().set_special_notes(&e.case_id, "家有惡犬，請先電話聯絡").unwrap();
-    let err = e.b.app.team().set_special_notes(&e.case_id, "不可告知病人罹癌").unwrap_err();
+    e.a.app
+        .team()
+        .set_special_notes(&e.case_id, "家有惡犬，請先電話聯絡")
+        .unwrap();
+    let err =
+        e.b.app
+            .team()
+            .set_special_notes(&e.case_id, "不可告知病人罹癌")
+            .unwrap_err();
     assert_eq!(
         rejected(&err),
         ("not_enrolling_institution".into(), Some("special_notes".into()))
     );
     assert_eq!(err.code(), "rejected");
     let err = e.b.app.team().set_access(&e.case_id, vec![]).unwrap_err();
-    assert_eq!(rejected(&err), ("not_enrolling_institution".into(), Some("access".into())));
+    assert_eq!(
+        rejected(&err),
+        ("not_enrolling_institution".into(), Some("access".into()))
+    );
     // The simulator refuses the same write from B even if a device sent it (hostile: no device check).
     let forged = TeamWrite::Case {
         case_id: e.case_id.clone(),
@@ -152,7 +162,8 @@ async fn the_enrolling_institutions_special_note_wins_and_the_other_gets_rejecte
         access: vec![OTHER.into()],
         rev: 9,
     };
-    let refused = platform::push(&mut e.sim.state().db(), OTHER, &forged, e.sim.state().now_ms()).unwrap_err();
+    let refused =
+        platform::push(&mut e.sim.state().db(), OTHER, &forged, e.sim.state().now_ms()).unwrap_err();
     assert_eq!(
         (refused.1.error.as_str(), refused.1.field.as_deref()),
         ("not_enrolling_institution", Some("special_notes"))
@@ -167,12 +178,11 @@ async fn the_enrolling_institutions_special_note_wins_and_the_other_gets_rejecte
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn care_plans_never_lose_a_version() {
     let e = env().await;
-    let first = e
-        .a
-        .app
-        .team()
-        .add_plan(&e.case_id, plan("維持管路通暢", 1, 2, FrequencyUnit::Week), None)
-        .unwrap();
+    let first =
+        e.a.app
+            .team()
+            .add_plan(&e.case_id, plan("維持管路通暢", 1, 2, FrequencyUnit::Week), None)
+            .unwrap();
     e.a.sync().await;
     e.b.sync().await;
     // Both copy the newest and add a version at once, offline.
@@ -183,10 +193,18 @@ async fn care_plans_never_lose_a_version() {
     assert_eq!(copy_a.id, first.id);
     let mut content = copy_a.content.clone();
     content.frequency.every = 1;
-    let va = e.a.app.team().add_plan(&e.case_id, content, Some(copy_a.id.clone())).unwrap();
+    let va =
+        e.a.app
+            .team()
+            .add_plan(&e.case_id, content, Some(copy_a.id.clone()))
+            .unwrap();
     let mut content = copy_b.content.clone();
     content.goals = "加強家屬照顧技巧".into();
-    let vb = e.b.app.team().add_plan(&e.case_id, content, Some(copy_b.id.clone())).unwrap();
+    let vb =
+        e.b.app
+            .team()
+            .add_plan(&e.case_id, content, Some(copy_b.id.clone()))
+            .unwrap();
     e.a.sync().await;
     e.b.sync().await;
     e.a.sync().await;
@@ -194,16 +212,28 @@ async fn care_plans_never_lose_a_version() {
         let plans = dev.app.team().plans(&e.case_id).unwrap();
         let ids: Vec<&str> = plans.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(plans.len(), 3, "{}", dev.inst);
-        assert!(ids.contains(&first.id.as_str()) && ids.contains(&va.id.as_str()) && ids.contains(&vb.id.as_str()));
+        assert!(
+            ids.contains(&first.id.as_str())
+                && ids.contains(&va.id.as_str())
+                && ids.contains(&vb.id.as_str())
+        );
     }
     // The newest version's author corrects it, then deletes it; nothing is lost.
     let newest = e.b.app.team().current_plan(&e.case_id).unwrap().unwrap();
-    let (author, other, other_version) = if newest.id == vb.id { (&e.b, &e.a, &va) } else { (&e.a, &e.b, &vb) };
+    let (author, other, other_version) = if newest.id == vb.id {
+        (&e.b, &e.a, &va)
+    } else {
+        (&e.a, &e.b, &vb)
+    };
     assert_eq!(newest.author, author.inst);
     let corrected = author
         .app
         .team()
-        .correct_plan(&e.case_id, &newest.id, plan("加強家屬照顧技巧與翻身", 1, 1, FrequencyUnit::Week))
+        .correct_plan(
+            &e.case_id,
+            &newest.id,
+            plan("加強家屬照顧技巧與翻身", 1, 1, FrequencyUnit::Week),
+        )
         .unwrap();
     assert_eq!(corrected.corrections.len(), 1);
     // The other institution may not correct it (only its author): the rule's code and field.
@@ -214,7 +244,11 @@ async fn care_plans_never_lose_a_version() {
         .unwrap_err();
     assert_eq!(rejected(&err), ("not_author".into(), Some("author".into())));
     // An older version is history: not corrected from the screen.
-    let err = e.a.app.team().correct_plan(&e.case_id, &first.id, plan("x", 1, 1, FrequencyUnit::Week)).unwrap_err();
+    let err =
+        e.a.app
+            .team()
+            .correct_plan(&e.case_id, &first.id, plan("x", 1, 1, FrequencyUnit::Week))
+            .unwrap_err();
     assert!(matches!(err, AppError::WrongState { .. }), "{err:?}");
     author.app.team().delete_plan(&e.case_id, &newest.id).unwrap();
     author.sync().await;
@@ -224,13 +258,19 @@ async fn care_plans_never_lose_a_version() {
     let deleted = plans.iter().find(|p| p.id == newest.id).unwrap();
     assert!(deleted.deleted);
     assert_eq!(deleted.corrections.len(), 1);
-    assert_eq!(other.app.team().current_plan(&e.case_id).unwrap().unwrap().id, other_version.id);
+    assert_eq!(
+        other.app.team().current_plan(&e.case_id).unwrap().unwrap().id,
+        other_version.id
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawn_access_removes_the_case_from_the_other_device_at_its_next_sync() {
     let e = env().await;
-    e.a.app.team().post_message(&e.case_id, "請協助評估呼吸狀況", vec![], None).unwrap();
+    e.a.app
+        .team()
+        .post_message(&e.case_id, "請協助評估呼吸狀況", vec![], None)
+        .unwrap();
     e.a.sync().await;
     e.b.sync().await;
     assert_eq!(e.b.app.team().cases().unwrap().len(), 1);
@@ -238,7 +278,13 @@ async fn withdrawn_access_removes_the_case_from_the_other_device_at_its_next_syn
     // B writes a record offline, from its cache; meanwhile A's institution withdraws access.
     e.b.app.set_online(false);
     e.b.app.team().save_record(&e.case_id, nurse("痰多")).unwrap();
-    platform::set_access(&mut e.sim.state().db(), &e.case_id, vec![], e.sim.state().now_ms()).unwrap();
+    platform::set_access(
+        &mut e.sim.state().db(),
+        &e.case_id,
+        vec![],
+        e.sim.state().now_ms(),
+    )
+    .unwrap();
     e.b.sync().await;
     // The write is refused by the authority: a rejected job with the rule's code and field.
     let parked = e.b.app.sync().rejected_jobs().unwrap();
@@ -259,7 +305,10 @@ async fn withdrawn_access_removes_the_case_from_the_other_device_at_its_next_syn
     assert_eq!(e.b.app.team().unread_count().unwrap(), 0);
     drop(e.b.app);
     let reopened = open_app(e.b.dir.path(), &e.b.inst, "partner-tablet");
-    assert!(reopened.team().cases().unwrap().is_empty(), "the purge is durable");
+    assert!(
+        reopened.team().cases().unwrap().is_empty(),
+        "the purge is durable"
+    );
     // The enrolling institution still has it.
     assert_eq!(e.a.app.team().cases().unwrap().len(), 1);
 }
@@ -302,7 +351,11 @@ async fn a_nurses_record_created_offline_survives_sigkill_and_syncs_exactly_once
         assert_eq!(killed.status.signal(), Some(9), "step {n}: {stderr}");
         assert!(stderr.contains(&format!("crash-at {step} {n}")), "{stderr}");
         let finished = run(None);
-        assert!(finished.status.success(), "step {n}: {}", String::from_utf8_lossy(&finished.stderr));
+        assert!(
+            finished.status.success(),
+            "step {n}: {}",
+            String::from_utf8_lossy(&finished.stderr)
+        );
         let app = open_app(dir.path(), OTHER, "team-crash-tablet");
         app.team().refresh().await.unwrap();
         let file = app.team().case_file(&e.case_id).unwrap();
@@ -313,7 +366,11 @@ async fn a_nurses_record_created_offline_survives_sigkill_and_syncs_exactly_once
         assert_eq!(mine[0].next_visit_date, Some(d(2027, 1, 1)));
         let db = e.sim.state().db();
         for r in &mine {
-            assert_eq!(platform::receipts(&db, "record", &r.id, 1), 1, "crash at {step}: once");
+            assert_eq!(
+                platform::receipts(&db, "record", &r.id, 1),
+                1,
+                "crash at {step}: once"
+            );
         }
     }
 }
@@ -323,34 +380,77 @@ async fn bad_input_gives_each_its_clear_error_and_nothing_is_lost() {
     let e = env().await;
     let team = e.b.app.team();
     e.b.app.set_online(false);
-    team.add_plan(&e.case_id, plan("預防跌倒", 1, 1, FrequencyUnit::Month), None).unwrap();
+    team.add_plan(&e.case_id, plan("預防跌倒", 1, 1, FrequencyUnit::Month), None)
+        .unwrap();
     let good = team.save_record(&e.case_id, nurse("鼻胃管滑脫")).unwrap();
     // Monthly plan, visit on 01-31 → proposed 02-28 (month end).
     assert_eq!(good.next_visit_date, Some(d(2026, 2, 28)));
-    assert_eq!(team.propose_next_visit(&e.case_id, d(2028, 1, 31)).unwrap(), Some(d(2028, 2, 29)));
+    assert_eq!(
+        team.propose_next_visit(&e.case_id, d(2028, 1, 31)).unwrap(),
+        Some(d(2028, 2, 29))
+    );
     let cases: Vec<(RecordInput, &str)> = vec![
         (nurse("  "), "problem"),
-        (RecordInput { service: "護".repeat(501), ..nurse("x") }, "service"),
-        (RecordInput { next_visit_date: Some(d(2026, 1, 30)), ..nurse("x") }, "next_visit_date"),
-        (RecordInput { role: Role::Pharmacist, ..nurse("x") }, "role"),
-        (RecordInput { visit_code: Some("12345".into()), ..nurse("x") }, "visit_code"),
+        (
+            RecordInput {
+                service: "護".repeat(501),
+                ..nurse("x")
+            },
+            "service",
+        ),
+        (
+            RecordInput {
+                next_visit_date: Some(d(2026, 1, 30)),
+                ..nurse("x")
+            },
+            "next_visit_date",
+        ),
+        (
+            RecordInput {
+                role: Role::Pharmacist,
+                ..nurse("x")
+            },
+            "role",
+        ),
+        (
+            RecordInput {
+                visit_code: Some("12345".into()),
+                ..nurse("x")
+            },
+            "visit_code",
+        ),
     ];
     for (input, field) in cases {
-        assert_eq!(validation_field(team.save_record(&e.case_id, input).unwrap_err()), field);
+        assert_eq!(
+            validation_field(team.save_record(&e.case_id, input).unwrap_err()),
+            field
+        );
     }
     assert_eq!(
-        validation_field(team.add_plan(&e.case_id, plan("x", 1, 13, FrequencyUnit::Month), None).unwrap_err()),
+        validation_field(
+            team.add_plan(&e.case_id, plan("x", 1, 13, FrequencyUnit::Month), None)
+                .unwrap_err()
+        ),
         "frequency.every"
     );
     assert_eq!(
-        validation_field(team.post_message(&e.case_id, "hi", vec!["3501209999".into()], None).unwrap_err()),
+        validation_field(
+            team.post_message(&e.case_id, "hi", vec!["3501209999".into()], None)
+                .unwrap_err()
+        ),
         "to"
     );
     assert_eq!(
-        validation_field(team.post_message(&e.case_id, "回覆", vec![], Some("no-such".into())).unwrap_err()),
+        validation_field(
+            team.post_message(&e.case_id, "回覆", vec![], Some("no-such".into()))
+                .unwrap_err()
+        ),
         "reply_to"
     );
-    assert!(matches!(team.case_file("no-such-case"), Err(AppError::NotFound { .. })));
+    assert!(matches!(
+        team.case_file("no-such-case"),
+        Err(AppError::NotFound { .. })
+    ));
     // Nothing lost: the plan and the good record are there, and sync exactly those two writes.
     let sum = {
         e.b.app.set_online(true);
@@ -368,13 +468,24 @@ async fn bad_input_gives_each_its_clear_error_and_nothing_is_lost() {
 async fn discussion_unread_notifications_phone_log_and_team_members() {
     let e = env().await;
     let (ta, tb) = (e.a.app.team(), e.b.app.team());
-    let question = ta.post_message(&e.case_id, "下週三聯合訪視？", vec![OTHER.into()], None).unwrap();
+    let question = ta
+        .post_message(&e.case_id, "下週三聯合訪視？", vec![OTHER.into()], None)
+        .unwrap();
     e.a.sync().await;
     e.b.sync().await;
     assert_eq!(tb.unread_count().unwrap(), 1);
-    assert_eq!(ta.unread_count().unwrap(), 0, "one's own messages are never unread");
-    tb.post_message(&e.case_id, "可以，下午兩點", vec![e.a.inst.clone()], Some(question.id.clone()))
-        .unwrap();
+    assert_eq!(
+        ta.unread_count().unwrap(),
+        0,
+        "one's own messages are never unread"
+    );
+    tb.post_message(
+        &e.case_id,
+        "可以，下午兩點",
+        vec![e.a.inst.clone()],
+        Some(question.id.clone()),
+    )
+    .unwrap();
     tb.mark_read(&e.case_id).unwrap();
     assert_eq!(tb.unread_count().unwrap(), 0);
     e.b.sync().await;
@@ -384,14 +495,20 @@ async fn discussion_unread_notifications_phone_log_and_team_members() {
     assert_eq!(ta.my_messages().unwrap().len(), 1);
     assert_eq!(tb.my_messages().unwrap().len(), 1);
     // The 24-hour phone log: logged, then answered by reply; only its author edits it.
-    let call = ta.log_call(&e.case_id, e.sim.state().now_ms(), "夜間發燒 38.5 度").unwrap();
-    let answered = ta.answer_call(&e.case_id, &call.id, "林護理師", "先冰敷，持續發燒請就醫").unwrap();
+    let call = ta
+        .log_call(&e.case_id, e.sim.state().now_ms(), "夜間發燒 38.5 度")
+        .unwrap();
+    let answered = ta
+        .answer_call(&e.case_id, &call.id, "林護理師", "先冰敷，持續發燒請就醫")
+        .unwrap();
     assert_eq!(answered.rev, 2);
     e.a.sync().await;
     e.b.sync().await;
     let calls = tb.calls(&e.case_id).unwrap();
     assert_eq!(calls[0].answer, "先冰敷，持續發燒請就醫");
-    let err = tb.answer_call(&e.case_id, &call.id, "王醫師", "改口服退燒藥").unwrap_err();
+    let err = tb
+        .answer_call(&e.case_id, &call.id, "王醫師", "改口服退燒藥")
+        .unwrap_err();
     assert_eq!(rejected(&err), ("not_author".into(), Some("author".into())));
     // The team member query.
     let members = tb.members().unwrap();

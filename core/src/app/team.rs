@@ -24,7 +24,9 @@ use crate::model::roc::RocDateTime;
 use crate::platform::{Clock, Connectivity, ManualConnectivity};
 use crate::store::{Store, StoreError};
 use crate::sync::job::JobKind;
-use crate::team::model::{CaseFile, CarePlan, Consultation, Message, PlanContent, SharedCase, TeamMember, VisitRecord};
+use crate::team::model::{
+    CarePlan, CaseFile, Consultation, Message, PlanContent, SharedCase, TeamMember, VisitRecord,
+};
 use crate::team::rules::{self, Violation};
 use crate::team::wire::{self, TeamWrite};
 use crate::team::{outbox, schedule, store as cache};
@@ -198,7 +200,11 @@ impl TeamService {
         let members = self.members_of(&file.case.team)?;
         let case_id = file.case.case_id.clone();
         for w in pending.iter().filter(|w| w.case_id() == case_id) {
-            let members = if members.is_empty() { file.case.access.clone() } else { members.clone() };
+            let members = if members.is_empty() {
+                file.case.access.clone()
+            } else {
+                members.clone()
+            };
             let _ = rules::apply(file, &members, self.me(), w);
         }
         Ok(())
@@ -345,7 +351,12 @@ impl TeamService {
     }
 
     /// Corrects the newest version (its author only); the corrected content stays in its history.
-    pub fn correct_plan(&self, case_id: &str, plan_id: &str, content: PlanContent) -> Result<CarePlan, AppError> {
+    pub fn correct_plan(
+        &self,
+        case_id: &str,
+        plan_id: &str,
+        content: PlanContent,
+    ) -> Result<CarePlan, AppError> {
         let _g = self.guard();
         let mut plan = self.newest_own_plan(case_id, plan_id, "correct")?;
         plan.corrections.push(plan.content.clone());
@@ -367,7 +378,11 @@ impl TeamService {
 
     /// The next visit date proposed for a visit on `visit_date` by the current care plan's
     /// frequency (`None` without a plan).
-    pub fn propose_next_visit(&self, case_id: &str, visit_date: NaiveDate) -> Result<Option<NaiveDate>, AppError> {
+    pub fn propose_next_visit(
+        &self,
+        case_id: &str,
+        visit_date: NaiveDate,
+    ) -> Result<Option<NaiveDate>, AppError> {
         match self.current_plan(case_id)? {
             None => Ok(None),
             Some(p) => schedule::next_visit_date(visit_date, &p.content.frequency)
@@ -392,7 +407,9 @@ impl TeamService {
                 .records
                 .iter()
                 .find(|r| r.id == input.id.trim())
-                .ok_or_else(|| AppError::NotFound { what: "record".into() })?;
+                .ok_or_else(|| AppError::NotFound {
+                    what: "record".into(),
+                })?;
             (old.id.clone(), old.rev + 1)
         };
         let record = VisitRecord {
@@ -416,7 +433,12 @@ impl TeamService {
     }
 
     /// Visit records with a visit date in `from..=to`, newest first.
-    pub fn records(&self, case_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<VisitRecord>, AppError> {
+    pub fn records(
+        &self,
+        case_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<VisitRecord>, AppError> {
         if to < from {
             return Err(super::input::invalid("to", "must not be before from"));
         }
@@ -600,7 +622,9 @@ impl TeamService {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .ok_or(AppError::NotEnrolled)?;
-        let resp: wire::SyncResponse = client.post_signed(wire::SYNC, &wire::SyncRequest::default()).await?;
+        let resp: wire::SyncResponse = client
+            .post_signed(wire::SYNC, &wire::SyncRequest::default())
+            .await?;
         let _g = self.guard();
         self.merge(resp)
     }

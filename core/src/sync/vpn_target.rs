@@ -215,10 +215,9 @@ impl UploadTarget for VpnTarget {
     async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
         // Referral jobs go one by one to the e-referral routes (`crate::referral::outbox`), team
         // writes to the shared record's (`crate::team::outbox`).
-        let (referrals, items): (Vec<UploadItem>, Vec<UploadItem>) = items
-            .iter()
-            .cloned()
-            .partition(|i| crate::referral::outbox::is_referral(&i.kind) || crate::team::outbox::is_team(&i.kind));
+        let (referrals, items): (Vec<UploadItem>, Vec<UploadItem>) = items.iter().cloned().partition(|i| {
+            crate::referral::outbox::is_referral(&i.kind) || crate::team::outbox::is_team(&i.kind)
+        });
         if referrals.is_empty() {
             return self.upload_visit_jobs(&items).await;
         }

@@ -27,8 +27,8 @@ pub mod wire;
 mod tests;
 
 pub use model::{
-    CaseBasics, CaseFile, CarePlan, Consultation, Message, PlanContent, SharedCase, TeamMember, VisitFrequency,
-    VisitRecord,
+    CarePlan, CaseBasics, CaseFile, Consultation, Message, PlanContent, SharedCase, TeamMember,
+    VisitFrequency, VisitRecord,
 };
 pub use rules::Violation;
 pub use schedule::{FrequencyUnit, next_visit_date};

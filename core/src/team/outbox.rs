@@ -17,7 +17,11 @@ pub fn is_team(kind: &str) -> bool {
 
 /// The job that sends `write`.
 pub fn job(write: &TeamWrite) -> Result<NewJob, serde_json::Error> {
-    Ok(NewJob::new(JobKind::TeamWrite, write.key(), serde_json::to_vec(write)?))
+    Ok(NewJob::new(
+        JobKind::TeamWrite,
+        write.key(),
+        serde_json::to_vec(write)?,
+    ))
 }
 
 /// Sends one shared-record write through the signed client.

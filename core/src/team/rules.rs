@@ -16,7 +16,7 @@
 //! - each write carries a revision: one the record already has (or an older one) is a duplicate,
 //!   recorded once and answered as such.
 
-use super::model::{CaseFile, CarePlan, Consultation, Message, SharedCase, VisitRecord};
+use super::model::{CarePlan, CaseFile, Consultation, Message, SharedCase, VisitRecord};
 use super::text;
 use super::wire::TeamWrite;
 use crate::model::care::Role;
@@ -114,7 +114,10 @@ fn check_case(case: &SharedCase, members: &[String]) -> Result<(), Violation> {
             continue;
         }
         if !members.iter().any(|m| m == a) {
-            return Err(Violation::invalid("access", "names an institution outside the care team"));
+            return Err(Violation::invalid(
+                "access",
+                "names an institution outside the care team",
+            ));
         }
     }
     Ok(())
@@ -137,12 +140,18 @@ pub fn check_record(r: &VisitRecord) -> Result<(), Violation> {
     if let Some(next) = r.next_visit_date
         && next <= r.visit_date
     {
-        return Err(Violation::invalid("next_visit_date", "must be after the visit date"));
+        return Err(Violation::invalid(
+            "next_visit_date",
+            "must be after the visit date",
+        ));
     }
     if let Some(code) = &r.visit_code
         && !(code.len() == 20 && code.bytes().all(|b| b.is_ascii_alphanumeric()))
     {
-        return Err(Violation::invalid("visit_code", "must be the 20-character visit identification code"));
+        return Err(Violation::invalid(
+            "visit_code",
+            "must be the 20-character visit identification code",
+        ));
     }
     text::check("health_status", &r.health_status, text::HEALTH_STATUS, false)?;
     text::check("problem", &r.problem, text::PROBLEM, true)?;
@@ -165,7 +174,10 @@ pub fn check_message(m: &Message, file: &CaseFile) -> Result<(), Violation> {
     text::check("text", &m.text, text::MESSAGE, true)?;
     for t in &m.to {
         if t == &m.author || !may_see(&file.case, t) {
-            return Err(Violation::invalid("to", "names an institution that does not see the case"));
+            return Err(Violation::invalid(
+                "to",
+                "names an institution that does not see the case",
+            ));
         }
     }
     if let Some(parent) = &m.reply_to
@@ -247,7 +259,10 @@ pub fn apply(
                         || p.created_ms != old.created_ms
                         || p.copied_from != old.copied_from
                     {
-                        return Err(Violation::invalid("corrections", "a version's history is never lost"));
+                        return Err(Violation::invalid(
+                            "corrections",
+                            "a version's history is never lost",
+                        ));
                     }
                     if old.deleted && !p.deleted {
                         return Err(Violation::invalid("deleted", "a deleted version stays deleted"));

@@ -76,10 +76,7 @@ impl VisitFrequency {
             return Err(Violation::invalid("frequency.times", "must be 1 to 31 visits"));
         }
         if self.unit == FrequencyUnit::Day && u16::from(self.times) > self.every {
-            return Err(Violation::invalid(
-                "frequency.times",
-                "at most one visit per day",
-            ));
+            return Err(Violation::invalid("frequency.times", "at most one visit per day"));
         }
         Ok(())
     }

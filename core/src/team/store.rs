@@ -57,7 +57,11 @@ pub fn read_ids(store: &Store, case_id: &str) -> Result<BTreeSet<String>, StoreE
 }
 
 /// Records the messages `ids` of `case_id` as read.
-pub fn mark_read(store: &Store, case_id: &str, ids: impl IntoIterator<Item = String>) -> Result<(), StoreError> {
+pub fn mark_read(
+    store: &Store,
+    case_id: &str,
+    ids: impl IntoIterator<Item = String>,
+) -> Result<(), StoreError> {
     let mut set = read_ids(store, case_id)?;
     set.extend(ids);
     store.kv_put(READ_NAMESPACE, case_id, &serde_json::to_vec(&set)?)

@@ -30,8 +30,14 @@ fn next_visit_date_clamps_to_the_month_end() {
     };
     assert_eq!(next_visit_date(d(2026, 1, 31), &monthly).unwrap(), d(2026, 2, 28));
     assert_eq!(next_visit_date(d(2028, 1, 30), &monthly).unwrap(), d(2028, 2, 29));
-    assert_eq!(next_visit_date(d(2026, 10, 31), &monthly).unwrap(), d(2026, 11, 30));
-    assert_eq!(next_visit_date(d(2026, 12, 31), &monthly).unwrap(), d(2027, 1, 31));
+    assert_eq!(
+        next_visit_date(d(2026, 10, 31), &monthly).unwrap(),
+        d(2026, 11, 30)
+    );
+    assert_eq!(
+        next_visit_date(d(2026, 12, 31), &monthly).unwrap(),
+        d(2027, 1, 31)
+    );
 }
 
 #[test]
@@ -42,8 +48,14 @@ fn next_visit_date_splits_the_period_for_several_visits() {
         unit: FrequencyUnit::Month,
     };
     // February 2026 has 28 days → every 14; March 31 → April 30 is 30 days → every 15.
-    assert_eq!(next_visit_date(d(2026, 2, 1), &twice_a_month).unwrap(), d(2026, 2, 15));
-    assert_eq!(next_visit_date(d(2026, 3, 31), &twice_a_month).unwrap(), d(2026, 4, 15));
+    assert_eq!(
+        next_visit_date(d(2026, 2, 1), &twice_a_month).unwrap(),
+        d(2026, 2, 15)
+    );
+    assert_eq!(
+        next_visit_date(d(2026, 3, 31), &twice_a_month).unwrap(),
+        d(2026, 4, 15)
+    );
 }
 
 #[test]
@@ -131,7 +143,13 @@ fn a_plan_correction_keeps_the_corrected_content() {
     p.corrections.push(p.content.clone());
     p.content.goals = "改為每週訪視".into();
     p.rev = 2;
-    apply(&mut file, &vectors::members(), ENROLLING, &TeamWrite::Plan(p.clone())).unwrap();
+    apply(
+        &mut file,
+        &vectors::members(),
+        ENROLLING,
+        &TeamWrite::Plan(p.clone()),
+    )
+    .unwrap();
     assert_eq!(file.plans[0].corrections.len(), 1);
     // A correction that drops the history is refused.
     let mut lossy = p.clone();
@@ -148,13 +166,25 @@ fn a_deleted_plan_stays_in_the_history_and_is_never_the_newest() {
     let mut p = file.plans[1].clone();
     p.deleted = true;
     p.rev = 2;
-    apply(&mut file, &vectors::members(), ENROLLING, &TeamWrite::Plan(p.clone())).unwrap();
+    apply(
+        &mut file,
+        &vectors::members(),
+        ENROLLING,
+        &TeamWrite::Plan(p.clone()),
+    )
+    .unwrap();
     assert_eq!(file.plans.len(), 2);
     assert_eq!(file.current_plan().unwrap().id, "plan-1");
     let mut undelete = p;
     undelete.deleted = false;
     undelete.rev = 3;
-    let v = apply(&mut file, &vectors::members(), ENROLLING, &TeamWrite::Plan(undelete)).unwrap_err();
+    let v = apply(
+        &mut file,
+        &vectors::members(),
+        ENROLLING,
+        &TeamWrite::Plan(undelete),
+    )
+    .unwrap_err();
     assert_eq!(v.field(), "deleted");
 }
 
@@ -163,7 +193,12 @@ fn a_resent_revision_is_a_duplicate() {
     let mut file = vectors::sample_file();
     let r = vectors::record("rec-2", SHARED);
     assert_eq!(
-        apply(&mut file, &vectors::members(), SHARED, &TeamWrite::Record(r.clone())),
+        apply(
+            &mut file,
+            &vectors::members(),
+            SHARED,
+            &TeamWrite::Record(r.clone())
+        ),
         Ok(Applied::Changed)
     );
     assert_eq!(
@@ -192,7 +227,10 @@ fn visit_records_are_kept_by_the_five_roles_only() {
 fn next_visit_date_must_follow_the_visit() {
     let mut r = vectors::record("r", ENROLLING);
     r.next_visit_date = Some(r.visit_date);
-    assert_eq!(super::rules::check_record(&r).unwrap_err().field(), "next_visit_date");
+    assert_eq!(
+        super::rules::check_record(&r).unwrap_err().field(),
+        "next_visit_date"
+    );
 }
 
 #[test]
@@ -218,7 +256,12 @@ fn free_text_limits_count_characters_of_both_widths() {
     r.problem = format!("{ascii}護");
     assert_eq!(super::rules::check_record(&r).unwrap_err().field(), "problem");
     assert_eq!(text::length("  家有惡犬 "), 4);
-    assert_eq!(text::check("special_notes", "a\u{7}", 10, false).unwrap_err().field(), "special_notes");
+    assert_eq!(
+        text::check("special_notes", "a\u{7}", 10, false)
+            .unwrap_err()
+            .field(),
+        "special_notes"
+    );
     for (field, limit) in text::LIMITS {
         assert!(limit >= 20, "{field}");
     }
@@ -231,7 +274,10 @@ fn required_texts_are_refused_empty() {
     assert_eq!(super::rules::check_record(&r).unwrap_err().field(), "service");
     let mut c = vectors::consultation("c", ENROLLING);
     c.question.clear();
-    assert_eq!(super::rules::check_consultation(&c).unwrap_err().field(), "question");
+    assert_eq!(
+        super::rules::check_consultation(&c).unwrap_err().field(),
+        "question"
+    );
     let mut p = vectors::plan("p", ENROLLING, 1);
     p.content = PlanContent {
         goals: String::new(),
@@ -244,7 +290,10 @@ fn required_texts_are_refused_empty() {
 fn a_consultation_answer_names_its_responder() {
     let mut c = vectors::consultation("c", ENROLLING);
     c.answer = "先冰敷，持續發燒請就醫".into();
-    assert_eq!(super::rules::check_consultation(&c).unwrap_err().field(), "responder");
+    assert_eq!(
+        super::rules::check_consultation(&c).unwrap_err().field(),
+        "responder"
+    );
     c.responder = "林護理師".into();
     assert!(super::rules::check_consultation(&c).is_ok());
 }
@@ -254,12 +303,24 @@ fn messages_go_to_the_team_or_chosen_institutions() {
     let mut file = vectors::sample_file();
     let mut m = vectors::message("m-2", ENROLLING);
     m.to = vec![SHARED.into()];
-    apply(&mut file, &vectors::members(), ENROLLING, &TeamWrite::Message(m.clone())).unwrap();
+    apply(
+        &mut file,
+        &vectors::members(),
+        ENROLLING,
+        &TeamWrite::Message(m.clone()),
+    )
+    .unwrap();
     assert!(sees_message(&m, SHARED));
     assert!(!sees_message(&m, NOT_SHARED));
     let mut bad = vectors::message("m-3", ENROLLING);
     bad.to = vec![NOT_SHARED.into()];
-    let v = apply(&mut file, &vectors::members(), ENROLLING, &TeamWrite::Message(bad)).unwrap_err();
+    let v = apply(
+        &mut file,
+        &vectors::members(),
+        ENROLLING,
+        &TeamWrite::Message(bad),
+    )
+    .unwrap_err();
     assert_eq!(v.field(), "to");
 }
 
@@ -271,7 +332,13 @@ fn a_reply_names_a_message_of_the_case() {
     apply(&mut file, &vectors::members(), SHARED, &TeamWrite::Message(reply)).unwrap();
     let mut orphan = vectors::message("m-o", SHARED);
     orphan.reply_to = Some("nope".into());
-    let v = apply(&mut file, &vectors::members(), SHARED, &TeamWrite::Message(orphan)).unwrap_err();
+    let v = apply(
+        &mut file,
+        &vectors::members(),
+        SHARED,
+        &TeamWrite::Message(orphan),
+    )
+    .unwrap_err();
     assert_eq!(v.field(), "reply_to");
 }
 

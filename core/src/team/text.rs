@@ -49,7 +49,9 @@ pub fn check(field: &'static str, text: &str, limit: usize, required: bool) -> R
     if required && t.is_empty() {
         return Err(Violation::invalid(field, "is required"));
     }
-    if t.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+    if t.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(Violation::invalid(field, "holds a control character"));
     }
     if length(t) > limit {

@@ -1,7 +1,9 @@
 //! Fixed test vectors of the shared record's rules, run by the device's tests (`core`) and by
 //! the simulator's tests (`nhi-vpn-sim`), so both sides are held to the same table.
 
-use super::model::{CaseBasics, CaseFile, CarePlan, Consultation, Message, PlanContent, SharedCase, VisitRecord};
+use super::model::{
+    CarePlan, CaseBasics, CaseFile, Consultation, Message, PlanContent, SharedCase, VisitRecord,
+};
 use super::schedule::{FrequencyUnit, VisitFrequency};
 use super::wire::TeamWrite;
 use crate::model::care::{CareStage, Role};
@@ -150,7 +152,12 @@ pub fn sample_file() -> CaseFile {
 
 /// `(name, institution, write, expected: None = applied, Some(code, field))` over
 /// [`sample_file`].
-pub fn access_vectors() -> Vec<(&'static str, &'static str, TeamWrite, Option<(&'static str, &'static str)>)> {
+pub fn access_vectors() -> Vec<(
+    &'static str,
+    &'static str,
+    TeamWrite,
+    Option<(&'static str, &'static str)>,
+)> {
     let case = |notes: &str, access: Vec<String>| TeamWrite::Case {
         case_id: CASE_ID.into(),
         special_notes: notes.into(),
@@ -164,7 +171,12 @@ pub fn access_vectors() -> Vec<(&'static str, &'static str, TeamWrite, Option<(&
     let mut call_reply = consultation("call-1", SHARED);
     call_reply.rev = 2;
     vec![
-        ("enrolling_edits_special_notes", ENROLLING, case("家有惡犬", vec![SHARED.into()]), None),
+        (
+            "enrolling_edits_special_notes",
+            ENROLLING,
+            case("家有惡犬", vec![SHARED.into()]),
+            None,
+        ),
         (
             "special_notes_by_another_institution_refused",
             SHARED,
@@ -189,7 +201,12 @@ pub fn access_vectors() -> Vec<(&'static str, &'static str, TeamWrite, Option<(&
             TeamWrite::Record(record("rec-9", NOT_SHARED)),
             Some(("no_access", "case_id")),
         ),
-        ("shared_institution_adds_a_record", SHARED, TeamWrite::Record(record("rec-2", SHARED)), None),
+        (
+            "shared_institution_adds_a_record",
+            SHARED,
+            TeamWrite::Record(record("rec-2", SHARED)),
+            None,
+        ),
         (
             "only_the_author_edits_a_record",
             SHARED,
@@ -202,13 +219,23 @@ pub fn access_vectors() -> Vec<(&'static str, &'static str, TeamWrite, Option<(&
             TeamWrite::Plan(plan_by_shared),
             Some(("not_author", "author")),
         ),
-        ("shared_institution_adds_a_plan_version", SHARED, TeamWrite::Plan(plan("plan-2", SHARED, 2_000)), None),
+        (
+            "shared_institution_adds_a_plan_version",
+            SHARED,
+            TeamWrite::Plan(plan("plan-2", SHARED, 2_000)),
+            None,
+        ),
         (
             "only_the_author_answers_a_consultation",
             SHARED,
             TeamWrite::Consultation(call_reply),
             Some(("not_author", "author")),
         ),
-        ("shared_institution_posts_a_message", SHARED, TeamWrite::Message(message("msg-2", SHARED)), None),
+        (
+            "shared_institution_posts_a_message",
+            SHARED,
+            TeamWrite::Message(message("msg-2", SHARED)),
+            None,
+        ),
     ]
 }

@@ -3,7 +3,7 @@
 //! the institution may see, with the team members). The simulator (`nhi-vpn-sim`) uses these
 //! same types.
 
-use super::model::{CaseFile, CarePlan, Consultation, Message, TeamMember, VisitRecord};
+use super::model::{CarePlan, CaseFile, Consultation, Message, TeamMember, VisitRecord};
 use serde::{Deserialize, Serialize};
 
 /// `POST` one write ([`TeamWrite`] → [`WriteAck`]).

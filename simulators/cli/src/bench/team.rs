@@ -34,7 +34,9 @@ fn run() -> Result<Vec<Metric>, String> {
     rt.block_on(async {
         let sim = VpnSim::start(SimConfig::default()).await?;
         let b = sim.new_binding()?;
-        let inst = BindingQr::parse(&b.qr).map_err(|e| e.to_string())?.institution_code;
+        let inst = BindingQr::parse(&b.qr)
+            .map_err(|e| e.to_string())?
+            .institution_code;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let app = HomeVisit::open(
             AppConfig {
@@ -46,7 +48,9 @@ fn run() -> Result<Vec<Metric>, String> {
             Arc::new(SystemClock),
         )
         .map_err(|e| e.to_string())?;
-        app.enrol(&b.qr, &b.pin, "team bench").await.map_err(|e| e.to_string())?;
+        app.enrol(&b.qr, &b.pin, "team bench")
+            .await
+            .map_err(|e| e.to_string())?;
         let case_id = platform::seed_case(
             &sim.state().db(),
             &SeedCase {

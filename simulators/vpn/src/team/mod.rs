@@ -81,7 +81,8 @@ pub fn add_member(conn: &Connection, team: &str, institution: &str) -> ApiResult
 /// The institutions of care team `team`.
 pub fn members_of(conn: &Connection, team: &str) -> ApiResult<Vec<String>> {
     schema(conn)?;
-    let mut stmt = conn.prepare("SELECT institution FROM team_members WHERE team = ?1 ORDER BY institution")?;
+    let mut stmt =
+        conn.prepare("SELECT institution FROM team_members WHERE team = ?1 ORDER BY institution")?;
     let rows = stmt.query_map([team], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -90,7 +91,9 @@ pub fn members_of(conn: &Connection, team: &str) -> ApiResult<Vec<String>> {
 pub fn load(conn: &Connection, case_id: &str) -> ApiResult<Option<CaseFile>> {
     schema(conn)?;
     let body: Option<String> = conn
-        .query_row("SELECT body FROM team_cases WHERE case_id = ?1", [case_id], |r| r.get(0))
+        .query_row("SELECT body FROM team_cases WHERE case_id = ?1", [case_id], |r| {
+            r.get(0)
+        })
         .optional()?;
     body.map(|b| serde_json::from_str(&b).map_err(ApiError::internal))
         .transpose()
@@ -101,7 +104,13 @@ fn save(conn: &Connection, file: &CaseFile, now_ms: i64) -> ApiResult<()> {
     conn.execute(
         "INSERT INTO team_cases (case_id, team, enrolling, body, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (case_id) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms",
-        params![file.case.case_id, file.case.team, file.case.enrolling, body, now_ms],
+        params![
+            file.case.case_id,
+            file.case.team,
+            file.case.enrolling,
+            body,
+            now_ms
+        ],
     )?;
     Ok(())
 }
@@ -245,7 +254,12 @@ pub fn sync_for(conn: &Connection, institution: &str) -> ApiResult<SyncResponse>
 }
 
 /// The enrolling institution changes the case's access control (the admin route's action).
-pub fn set_access(conn: &mut Connection, case_id: &str, access: Vec<String>, now_ms: i64) -> ApiResult<SharedCase> {
+pub fn set_access(
+    conn: &mut Connection,
+    case_id: &str,
+    access: Vec<String>,
+    now_ms: i64,
+) -> ApiResult<SharedCase> {
     let Some(file) = load(conn, case_id)? else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such case"));
     };
@@ -267,7 +281,8 @@ pub fn binding_for(state: &SimState, institution: &str) -> Result<Binding, Strin
     let mut b = state.new_binding(state.config.binding_ttl)?;
     {
         let conn = state.db();
-        crate::db::ensure_institution(&conn, institution, "照護團隊成員院所", "").map_err(|e| e.to_string())?;
+        crate::db::ensure_institution(&conn, institution, "照護團隊成員院所", "")
+            .map_err(|e| e.to_string())?;
         conn.execute(
             "UPDATE bindings SET institution = ?1 WHERE token = ?2",
             params![institution, b.token],
@@ -409,7 +424,15 @@ pub fn seed_case(conn: &Connection, seed: &SeedCase, now_ms: i64) -> ApiResult<S
         period_start: None,
         period_end: None,
     };
-    register_case(conn, &case_id, &seed.team, &seed.enrolling, &basics, &seed.access, now_ms)
+    register_case(
+        conn,
+        &case_id,
+        &seed.team,
+        &seed.enrolling,
+        &basics,
+        &seed.access,
+        now_ms,
+    )
 }
 
 #[derive(Serialize)]

@@ -25,7 +25,11 @@ fn access_control_rules_vectors() {
             Some((code, field)) => {
                 let e = got.expect_err(name);
                 assert_eq!(e.0, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
-                assert_eq!((e.1.error.as_str(), e.1.field.as_deref()), (code, Some(field)), "{name}");
+                assert_eq!(
+                    (e.1.error.as_str(), e.1.field.as_deref()),
+                    (code, Some(field)),
+                    "{name}"
+                );
                 assert_eq!(load(&conn, vectors::CASE_ID).unwrap(), before, "{name}");
             }
         }
@@ -50,8 +54,20 @@ fn special_notes_by_another_institution_are_refused_with_code_and_field() {
 #[test]
 fn concurrent_care_plan_versions_are_both_kept() {
     let mut conn = db();
-    push(&mut conn, ENROLLING, &TeamWrite::Plan(vectors::plan("p-a", ENROLLING, 9)), 2).unwrap();
-    push(&mut conn, SHARED, &TeamWrite::Plan(vectors::plan("p-b", SHARED, 9)), 2).unwrap();
+    push(
+        &mut conn,
+        ENROLLING,
+        &TeamWrite::Plan(vectors::plan("p-a", ENROLLING, 9)),
+        2,
+    )
+    .unwrap();
+    push(
+        &mut conn,
+        SHARED,
+        &TeamWrite::Plan(vectors::plan("p-b", SHARED, 9)),
+        2,
+    )
+    .unwrap();
     assert_eq!(load(&conn, vectors::CASE_ID).unwrap().unwrap().plans.len(), 3);
 }
 
@@ -84,7 +100,13 @@ fn sync_shows_only_cases_and_messages_the_institution_may_see() {
 fn a_closed_or_unknown_case_takes_no_writes() {
     let mut conn = db();
     close_case(&conn, vectors::CASE_ID).unwrap();
-    let e = push(&mut conn, ENROLLING, &TeamWrite::Record(vectors::record("r", ENROLLING)), 2).unwrap_err();
+    let e = push(
+        &mut conn,
+        ENROLLING,
+        &TeamWrite::Record(vectors::record("r", ENROLLING)),
+        2,
+    )
+    .unwrap_err();
     assert_eq!(e.1.error, "no_access");
     assert!(sync_for(&conn, ENROLLING).unwrap().files.is_empty());
 }
@@ -92,7 +114,13 @@ fn a_closed_or_unknown_case_takes_no_writes() {
 #[test]
 fn register_case_keeps_the_shared_record_and_takes_the_latest_basics() {
     let mut conn = db();
-    push(&mut conn, SHARED, &TeamWrite::Record(vectors::record("rec-2", SHARED)), 2).unwrap();
+    push(
+        &mut conn,
+        SHARED,
+        &TeamWrite::Record(vectors::record("rec-2", SHARED)),
+        2,
+    )
+    .unwrap();
     let mut basics = vectors::sample_case().basics;
     basics.sex = "F".into();
     register_case(&conn, vectors::CASE_ID, TEAM, ENROLLING, &basics, &[], 3).unwrap();
