@@ -25,8 +25,17 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default()
 }
 
+/// A calendar date as `(year, month, day)`.
+pub type Ymd = (i32, u32, u32);
 /// `(visit date, times, every, unit, proposed next visit date)`.
-pub const NEXT_VISIT: [((i32, u32, u32), u8, u16, FrequencyUnit, (i32, u32, u32)); 10] = [
+pub type NextVisitRow = (Ymd, u8, u16, FrequencyUnit, Ymd);
+/// A refusal as `(code, field)`; `None` = the write is applied.
+pub type Expected = Option<(&'static str, &'static str)>;
+/// `(name, institution, write, expected)`.
+pub type AccessVector = (&'static str, &'static str, TeamWrite, Expected);
+
+/// The next-visit table.
+pub const NEXT_VISIT: [NextVisitRow; 10] = [
     ((2026, 1, 31), 1, 1, FrequencyUnit::Month, (2026, 2, 28)),
     ((2028, 1, 31), 1, 1, FrequencyUnit::Month, (2028, 2, 29)),
     ((2026, 3, 31), 1, 1, FrequencyUnit::Month, (2026, 4, 30)),
@@ -40,9 +49,7 @@ pub const NEXT_VISIT: [((i32, u32, u32), u8, u16, FrequencyUnit, (i32, u32, u32)
 ];
 
 /// The dates of a [`NEXT_VISIT`] row.
-pub fn next_visit_row(
-    row: &((i32, u32, u32), u8, u16, FrequencyUnit, (i32, u32, u32)),
-) -> (NaiveDate, VisitFrequency, NaiveDate) {
+pub fn next_visit_row(row: &NextVisitRow) -> (NaiveDate, VisitFrequency, NaiveDate) {
     let ((y, m, dd), times, every, unit, (ny, nm, nd)) = *row;
     (d(y, m, dd), VisitFrequency { times, every, unit }, d(ny, nm, nd))
 }
@@ -152,12 +159,7 @@ pub fn sample_file() -> CaseFile {
 
 /// `(name, institution, write, expected: None = applied, Some(code, field))` over
 /// [`sample_file`].
-pub fn access_vectors() -> Vec<(
-    &'static str,
-    &'static str,
-    TeamWrite,
-    Option<(&'static str, &'static str)>,
-)> {
+pub fn access_vectors() -> Vec<AccessVector> {
     let case = |notes: &str, access: Vec<String>| TeamWrite::Case {
         case_id: CASE_ID.into(),
         special_notes: notes.into(),
