@@ -23,6 +23,7 @@ mod readers;
 mod records;
 mod referrals;
 mod sync;
+mod team;
 mod virtual_card;
 mod visit;
 
@@ -51,6 +52,10 @@ pub use sync::{
     DeadlineEntry, DeadlineReport, DeadlineStatus, DrainStopReason, DrainSummary, InvalidUploadRow,
     RejectedField, RejectedJob, RetryClass, SyncEvent, SyncListener, SyncService, SyncSubscription,
     UploadBatchResult, UploadResultTable,
+};
+pub use team::{
+    CarePlanVersion, FrequencyUnit, PhoneConsultation, TeamCase, TeamMember, TeamMessage, TeamRecordDraft,
+    TeamRefresh, TeamRole, TeamService, TeamVisitRecord, VisitFrequency,
 };
 
 pub use readers::{

@@ -17,6 +17,7 @@ pub mod rules;
 pub mod rx;
 pub mod store;
 pub mod sync;
+pub mod team;
 pub mod vcard;
 pub mod vpn;
 

@@ -192,6 +192,7 @@ val DAY_SECTIONS: List<Pair<String, (Day) -> Unit>> = listOf(
     "recovery" to ::recoverySection,
     "referral" to ::referralSection,
     "corrections" to ::correctionSection,
+    "team record" to ::teamSection,
     // Last: it revokes the app's device, after which every VPN route refuses it.
     "stolen phone" to ::stolenPhoneSection,
 )

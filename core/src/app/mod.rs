@@ -21,6 +21,7 @@ mod referrals;
 mod runtime;
 mod session;
 mod sync;
+mod team;
 mod view;
 mod virtual_card;
 mod visit;
@@ -50,6 +51,9 @@ pub use referrals::StepHook;
 pub use referrals::{ReferralInput, ReferralRecord, ReferralService, RefreshSummary, referral_date};
 pub use session::FailPoint;
 pub use sync::SyncService;
+#[cfg(feature = "inspect")]
+pub use team::TeamStepHook;
+pub use team::{RecordInput, TeamRefresh, TeamService, team_date, team_date_text};
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use virtual_card::{AssistedApplication, ConsentState, VirtualCardScan, VirtualCardService};
 pub use visit::{PatientView, ReconcileReport, VisitDraft, VisitSession};
@@ -110,6 +114,8 @@ pub struct HomeVisit {
     fail_point: session::FailPointSlot,
     /// E-referrals; see `referrals.rs`.
     referrals: Arc<ReferralService>,
+    /// The care team's shared record; see `team.rs`.
+    team: Arc<TeamService>,
     /// This process's lock on the data directory; declared last so it is released last.
     _dir_lock: lock::DirLock,
 }
@@ -177,6 +183,15 @@ impl HomeVisit {
             listeners.clone(),
             sync.clone(),
         ));
+        let team = Arc::new(TeamService::new(
+            store.clone(),
+            institution.clone(),
+            clock.clone(),
+            vpn.clone(),
+            connectivity.clone(),
+            listeners.clone(),
+            sync.clone(),
+        ));
         let readers = Readers::new(store.clone(), clock.clone(), device_id);
         let app = Self {
             store,
@@ -192,6 +207,7 @@ impl HomeVisit {
             readers,
             fail_point: Default::default(),
             referrals,
+            team,
             _dir_lock: dir_lock,
         };
         app.load_enrolment()?;

@@ -32,6 +32,8 @@ pub enum JobKind {
     ReferralSubmit,
     /// A receiver's reply to an e-referral round.
     ReferralReply,
+    /// A write of the care team's shared record (see `crate::team::outbox`).
+    TeamWrite,
     /// Any other kind, by name (lower-case `[a-z0-9_]`).
     Other(String),
 }
@@ -46,6 +48,7 @@ impl JobKind {
             JobKind::VisitCorrection => "visit_correction",
             JobKind::ReferralSubmit => "referral_submit",
             JobKind::ReferralReply => "referral_reply",
+            JobKind::TeamWrite => "team_write",
             JobKind::Other(name) => name,
         }
     }
@@ -58,6 +61,7 @@ impl JobKind {
             "visit_correction" => JobKind::VisitCorrection,
             "referral_submit" => JobKind::ReferralSubmit,
             "referral_reply" => JobKind::ReferralReply,
+            "team_write" => JobKind::TeamWrite,
             other => JobKind::Other(other.to_string()),
         }
     }

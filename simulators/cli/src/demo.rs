@@ -191,6 +191,7 @@ async fn day(
     }
 
     referral_round_trip(&app, &vpn).await?;
+    team_record(&app, &vpn).await?;
 
     step("Visits on this device");
     let all = app.list_visits(1000, 0).map_err(err("visits"))?;
@@ -792,6 +793,122 @@ async fn referral_round_trip(app: &HomeVisit, vpn: &VpnSim) -> Result<(), String
         r.sender_state().label(),
         r.reply().map(|p| p.status.code()).unwrap_or_default(),
         r.reply().map(|p| p.status.label()).unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// The care team's shared record for the demo patient: the simulator registers the case for the
+/// institution's care team (as the HMIC side does once an application is accepted), the
+/// institution writes special notes and a care plan, a nurse records a visit with no signal (the
+/// next visit date proposed from the plan), a partner institution posts a message; one sync sends
+/// and pulls it all. Prints masked data only.
+async fn team_record(app: &HomeVisit, vpn: &VpnSim) -> Result<(), String> {
+    use homevisit_core::app::RecordInput;
+    use homevisit_core::model::care::Role;
+    use homevisit_core::team::{FrequencyUnit, Message, PlanContent, TeamWrite, VisitFrequency};
+    use nhi_vpn_sim::team::{self as platform, SeedCase};
+    const PARTNER: &str = "3501200011";
+    step("Care team shared record — the demo patient's case, a nurse's visit record with no signal");
+    let inst = app.institution().as_str().to_string();
+    let now = vpn.state().now_ms();
+    let case_id = platform::seed_case(
+        &vpn.state().db(),
+        &SeedCase {
+            team: "HM00000001".into(),
+            enrolling: inst.clone(),
+            members: vec![inst.clone(), PARTNER.into()],
+            access: vec![PARTNER.into()],
+            national_id: homevisit_core::referral::vectors::SAMPLE_ID.into(),
+            name: "王小明".into(),
+            birth_date: "0290501".into(),
+            sex: "M".into(),
+            ..Default::default()
+        },
+        now,
+    )
+    .map_err(|e| format!("{:?}", e.1))?;
+    let team = app.team();
+    app.set_online(true);
+    team.refresh().await.map_err(err("team refresh"))?;
+    app.set_online(false);
+    team.set_special_notes(&case_id, "家有惡犬，請先電話聯絡")
+        .map_err(err("special notes"))?;
+    let plan = team
+        .add_plan(
+            &case_id,
+            PlanContent {
+                goals: "維持鼻胃管通暢，預防壓瘡".into(),
+                frequency: VisitFrequency {
+                    times: 1,
+                    every: 2,
+                    unit: FrequencyUnit::Week,
+                },
+            },
+            None,
+        )
+        .map_err(err("care plan"))?;
+    let today = homevisit_core::model::roc::RocDate::today(&SystemClock)
+        .map_err(|e| e.to_string())?
+        .naive();
+    let record = team
+        .save_record(
+            &case_id,
+            RecordInput {
+                id: String::new(),
+                role: Role::Nurse,
+                visit_date: today,
+                next_visit_date: None,
+                health_status: "意識清楚，生命徵象穩定".into(),
+                problem: "鼻胃管需更換".into(),
+                service: "更換鼻胃管，衛教家屬灌食".into(),
+                visit_code: None,
+            },
+        )
+        .map_err(err("visit record"))?;
+    // The partner institution's message reaches the platform from its own device.
+    let message = Message {
+        id: uuid::Uuid::now_v7().to_string(),
+        case_id: case_id.clone(),
+        author: PARTNER.into(),
+        to: Vec::new(),
+        reply_to: None,
+        text: "下週三可聯合訪視".into(),
+        created_ms: now,
+        rev: 1,
+    };
+    platform::push(&mut vpn.state().db(), PARTNER, &TeamWrite::Message(message), now)
+        .map_err(|e| format!("{:?}", e.1))?;
+    app.set_online(true);
+    let s = app
+        .sync()
+        .drain_once(DRAIN_BUDGET_MS)
+        .await
+        .map_err(err("sync"))?;
+    team.refresh().await.map_err(err("team refresh"))?;
+    let case = team.case_file(&case_id).map_err(err("team case"))?.case;
+    println!(
+        "case {case_id} of {} ({}), team {}: special notes set, shared with {}",
+        case.masked_name(),
+        case.masked_id(),
+        case.team,
+        case.access.join(", ")
+    );
+    println!(
+        "care plan: {} visit(s) every {} {}(s); nurse's record of {} → next visit proposed {}",
+        plan.content.frequency.times,
+        plan.content.frequency.every,
+        plan.content.frequency.unit.as_str(),
+        homevisit_core::app::team_date_text(record.visit_date),
+        record
+            .next_visit_date
+            .map(homevisit_core::app::team_date_text)
+            .unwrap_or_default()
+    );
+    println!(
+        "signal back: {} write(s) sent; unread messages from the team: {}; team members: {}",
+        s.done,
+        team.unread_count().map_err(err("unread"))?,
+        team.members().map_err(err("members"))?.len()
     );
     Ok(())
 }

@@ -25,12 +25,14 @@
 //!
 //! E-referrals (`referral`): `POST /v1/referrals`, `/v1/referrals/reply`, `/v1/referrals/sync`
 //! (signed), and the LTC centre's `/admin/referrals…` routes.
+//! Care team shared record (`team`): `POST /team/push`, `/team/sync` (signed) and `/admin/team/…`.
 
 pub mod db;
 pub mod faults;
 pub mod pharmacy;
 pub mod referral;
 pub mod seeds;
+pub mod team;
 pub mod tls;
 pub mod upload;
 pub mod vcard;
@@ -815,6 +817,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .merge(vcard::routes::signed())
         // E-referrals: the platform's device routes and the LTC centre's admin routes.
         .merge(referral::signed_routes())
+        // The care team's shared record (simulators/vpn/src/team/): device routes.
+        .merge(team::signed_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth_layer));
     let device = Router::new()
         .route(routes::ENROL, post(enrol))
@@ -830,7 +834,9 @@ pub fn router(state: Arc<SimState>) -> Router {
         // Virtual NHI card: the patient app's QR and consent, the service's clock, the right.
         .merge(vcard::routes::admin())
         // E-referrals: the LTC centre's admin routes.
-        .merge(referral::admin_routes());
+        .merge(referral::admin_routes())
+        // The care team's shared record: seed a case and team, change access, post, bind.
+        .merge(team::admin_routes());
     Router::new()
         .merge(device)
         .merge(admin)

@@ -9,6 +9,7 @@ mod rules;
 mod rx;
 mod store;
 mod sync;
+mod team;
 
 /// One measured figure and the target it is held to.
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +43,7 @@ fn groups() -> Vec<Group> {
         rx::group(),
         rules::group(),
         sync::group(),
+        team::group(),
         cdylib::group(),
     ]
 }
