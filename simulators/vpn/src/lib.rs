@@ -32,6 +32,7 @@ pub mod referral;
 pub mod seeds;
 pub mod tls;
 pub mod upload;
+pub mod upload_check;
 pub mod vcard;
 
 use axum::Router;
