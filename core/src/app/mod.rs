@@ -3,6 +3,7 @@
 //! visit's `card_upload` outbox job), lists them, reports the outbox state and tells listeners
 //! when the outbox changes. Every error leaving it is an [`AppError`].
 
+mod claims;
 mod enrol;
 mod error;
 mod input;
@@ -23,6 +24,7 @@ mod view;
 mod virtual_card;
 mod visit;
 
+pub use claims::{ClaimsExport, ClaimsService, PractitionerClaimFiles};
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};

@@ -50,10 +50,8 @@ pub fn counted_visit_needs_sequence_number_diagnosis_and_fee(rec: &Record) -> Re
     if !counted {
         return Ok(());
     }
-    let seq = m(rec, "M13").unwrap_or("");
-    let normal = seq.len() == 4
-        && seq.bytes().all(|b| b.is_ascii_digit())
-        && seq.parse::<u32>().is_ok_and(|n| (1..=1500).contains(&n));
+    // `0001`–`1500`, or a virtual card's `V` number (which stands in for one).
+    let normal = SequenceNumber::parse(m(rec, "M13").unwrap_or("")).is_ok_and(|s| s.abnormal().is_none());
     // Format B (an announced abnormal code) is the one exception a counted visit may take.
     let abnormal = rec.msh.get("H01").map(String::as_str) == Some("B");
     if !normal && !abnormal {
