@@ -5,6 +5,7 @@ use serde::Serialize;
 
 mod card;
 mod cdylib;
+mod claims;
 mod rules;
 mod rx;
 mod store;
@@ -43,6 +44,7 @@ fn groups() -> Vec<Group> {
         rules::group(),
         sync::group(),
         cdylib::group(),
+        claims::group(),
     ]
 }
 
