@@ -46,7 +46,7 @@ pub fn check(rec: &Record) -> Result<(), Invalid> {
 
 /// M07 `01`–`09` (a counted visit) ⇒ M13 a sequence number `0001`–`1500`, and M35 and M44 present.
 pub fn counted_visit_needs_sequence_number_diagnosis_and_fee(rec: &Record) -> Result<(), Invalid> {
-    let counted = m(rec, "M07").is_some_and(|t| t.len() == 2 && t >= "01" && t <= "09");
+    let counted = m(rec, "M07").is_some_and(|t| t.len() == 2 && ("01"..="09").contains(&t));
     if !counted {
         return Ok(());
     }
