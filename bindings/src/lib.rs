@@ -11,6 +11,7 @@
 mod app;
 mod ble;
 mod corrections;
+mod claims;
 mod enrol;
 mod error;
 mod logs;
@@ -32,6 +33,7 @@ pub use ble::{BleCharacteristic, BleError, BleEvents, BleLink, BlePeripheral, Bl
 pub use corrections::{
     CancelReceipt, CorrectionService, DrugOrderEdit, EditPath, EditReceipt, VisitStanding, VisitStatus,
 };
+pub use claims::{CareStage, ClaimsExport, ClaimsService, PractitionerClaims, Role};
 pub use enrol::EnrolmentStatus;
 pub use error::{HomeVisitError, error_code, error_codes};
 pub use logs::{install_log_sink, uninstall_log_sink};

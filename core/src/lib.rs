@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod card;
+pub mod claims;
 pub mod error;
 pub mod model;
 pub mod platform;

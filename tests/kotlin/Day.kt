@@ -193,6 +193,7 @@ val DAY_SECTIONS: List<Pair<String, (Day) -> Unit>> = listOf(
     "referral" to ::referralSection,
     "corrections" to ::correctionSection,
     "team record" to ::teamSection,
+    "claims" to ::claimsSection,
     // Last: it revokes the app's device, after which every VPN route refuses it.
     "stolen phone" to ::stolenPhoneSection,
 )

@@ -4,7 +4,7 @@
 
 use homevisit_core::card::sam::VisitSignRequest;
 use homevisit_core::model::{
-    CardBasicData, InstitutionCode, NationalId, Order, OrderKind, RocDate, RocDateTime, Sex, Visit,
+    CardBasicData, InstitutionCode, NationalId, Order, RocDate, RocDateTime, Sex, Visit,
 };
 use homevisit_core::vpn::upload_xml::{batch_big5, record_big5, wrap_batch};
 use homevisit_core::vpn::wire::RecordStatus;
@@ -70,15 +70,7 @@ fn visit(i: u32) -> Visit {
             .to_datetime(),
         diagnoses: vec!["I10".into()],
         note: "clinical note".into(),
-        orders: vec![Order {
-            kind: OrderKind::Treatment,
-            code: "05307C".into(),
-            dose: String::new(),
-            frequency: String::new(),
-            route: String::new(),
-            days: 0,
-            total: 1.0,
-        }],
+        orders: vec![Order::treatment("05307C", 1.0)],
         security_signature: None,
         sam_id: Some("100000000001".into()),
         abnormal_reason: None,

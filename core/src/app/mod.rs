@@ -5,6 +5,7 @@
 
 mod cancel;
 mod corrections;
+mod claims;
 mod enrol;
 mod error;
 mod input;
@@ -30,6 +31,7 @@ pub use cancel::CancelReceipt;
 pub use corrections::{
     CorrectionService, DrugOrderEdit, EditPath, EditReceipt, VisitEdit, VisitStanding, VisitStatus,
 };
+pub use claims::{ClaimsExport, ClaimsService, PractitionerClaimFiles};
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};

@@ -4,7 +4,8 @@
 //! the sync engine when online). Also the prescriber's chronic-refill operations `C` and `E`.
 
 use super::{AppError, HomeVisit, VisitSummary};
-use crate::model::Visit;
+use crate::model::{CareStage, Role, Visit};
+use crate::rules::fees;
 use crate::rx::barcode::{self, BarcodeExtras};
 use crate::rx::orderset::OrderSet;
 use crate::rx::pharmacy::wire::{self as rx_wire, RefillOpRequest};
@@ -15,14 +16,23 @@ use crate::rx::{RxError, otc, outbox};
 use crate::store::JobState;
 use chrono::{NaiveDate, TimeZone};
 
-/// The claim-side codes printed in the pharmacies' barcode for a home medical care visit
-/// (case type `E1`, department `01`, copayment `K00`).
-pub fn home_care_extras() -> BarcodeExtras {
+/// The claim-side codes of a prescription written by `role` in `stage` (`rules::fees`): case type
+/// `E1` / `A1` / `A5` (TCM `31`, pharmacy `E`), the role's department, the stage's copayment code.
+pub fn care_extras(role: Role, stage: CareStage) -> BarcodeExtras {
     BarcodeExtras {
-        case_type: "E1".into(),
-        department: "01".into(),
-        copayment: "K00".into(),
+        case_type: fees::case_type(role, stage).into(),
+        department: fees::department(role, ""),
+        copayment: fees::copayment_code(stage).into(),
     }
+}
+
+/// The barcode codes of `visit`, from its role and care stage (a doctor in home medical care when
+/// not set).
+pub fn visit_extras(visit: &Visit) -> BarcodeExtras {
+    care_extras(
+        visit.context.role.unwrap_or(Role::Doctor),
+        visit.context.care_stage.unwrap_or(CareStage::HomeMedical),
+    )
 }
 
 /// Pixels per QR module of the PNG the app gets ([`IssuedPrescriptionView::qr_png`]).
@@ -323,7 +333,7 @@ impl HomeVisit {
             chronic_refills,
             signer,
             contact.trim(),
-            &home_care_extras(),
+            &visit_extras(&visit),
         )
         .map_err(rx_error)?;
         let job = outbox::registration_job(&issued, &visit, signer).map_err(rx_error)?;

@@ -334,7 +334,7 @@ impl VisitSession {
             card_written: false,
             fee_points: Some(draft.fee_points),
             copayment_points: Some(draft.copayment),
-            context: Default::default(),
+            context: draft.context.clone(),
         };
         let client = if app.is_online() {
             app.vpn_client().ok()

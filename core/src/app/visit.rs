@@ -28,7 +28,7 @@ use crate::card::records::{MAX_PRESCRIPTIONS, PrescriptionEntry, SequenceForm, V
 use crate::card::sam::{SamAuthority, SamChallenge, SamError, VisitSignRequest, VisitSignature};
 use crate::card::visit_txn::{VisitOutcome, VisitPlan, VisitProgress, run_visit_with};
 use crate::card::{CardError, basic_data};
-use crate::model::{CardBasicData, Order, RocDateTime, Sex, VisitType};
+use crate::model::{CardBasicData, Order, RocDateTime, Sex, VisitContext, VisitType};
 use crate::reader::ApduChannel;
 use crate::rules::visit_code::VisitCodeInput;
 use crate::rx::orderset::{RxLine, cached_order_sets, parse_centi};
@@ -82,6 +82,8 @@ pub struct VisitDraft {
     pub fee_points: u32,
     /// Copayment in NT$.
     pub copayment: u32,
+    /// Role, care stage and the audit details of the visit, committed with it.
+    pub context: VisitContext,
 }
 
 /// What `finish` keeps, sealed, under the request id before touching the card: the visit's one
@@ -115,6 +117,9 @@ struct Intent {
     fee_points: u32,
     copayment: u32,
     online: bool,
+    /// The visit's context (absent in plans kept before it existed).
+    #[serde(default)]
+    context: VisitContext,
 }
 
 impl Intent {
@@ -242,6 +247,7 @@ impl VisitSession {
                 note: String::new(),
                 fee_points: 0,
                 copayment: 0,
+                context: VisitContext::default(),
             }),
         })
     }
@@ -429,6 +435,7 @@ impl VisitSession {
             fee_points: draft.fee_points,
             copayment: draft.copayment,
             online,
+            context: draft.context.clone(),
         });
         plan.signed_form = None;
         app.keep_plan(request_id, &plan)?;
@@ -520,6 +527,7 @@ impl HomeVisit {
             intent.orders.clone(),
         );
         visit.id = plan.visit_id.clone();
+        visit.context = intent.context.clone();
         let summary = self.commit_visit(&visit)?;
         self.fail_point("committed");
         Ok(summary)
@@ -677,5 +685,42 @@ impl SamAuthority for NoSam {
     }
     async fn sign_visit(&self, _: &VisitSignRequest) -> Result<VisitSignature, SamError> {
         Err(SamError::Unreachable("the device is not enrolled".into()))
+    }
+}
+
+// ── The visit's role and care stage (issue 14 item 7: fee codes, case type, department) ──────────
+
+impl VisitSession {
+    /// Sets who gives the care (`role`) and under which case (`stage`): the visit's fee code, claim
+    /// case type, order department and the prescription's case type / department / copayment come
+    /// from them. Refused when an order already on the visit is a fee code of another role or stage.
+    pub fn set_care(&self, role: crate::model::Role, stage: crate::model::CareStage) -> Result<(), AppError> {
+        let mut d = self.draft_mut();
+        for o in &d.orders {
+            crate::rules::fees::check_fee_for(&o.code, role, stage).map_err(AppError::from)?;
+        }
+        d.context.role = Some(role);
+        d.context.care_stage = Some(stage);
+        Ok(())
+    }
+
+    /// Adds the visit fee the fee table proposes for the role and stage set with
+    /// [`Self::set_care`] (`remote`: the remote-area code where there is one, e.g. `05308C`);
+    /// returns its code. Refused before `set_care`, or for a role without a home-visit fee code.
+    pub fn add_visit_fee(&self, remote: bool) -> Result<String, AppError> {
+        let (role, stage) = {
+            let d = self.draft_mut();
+            match (d.context.role, d.context.care_stage) {
+                (Some(r), Some(s)) => (r, s),
+                _ => return Err(super::input::invalid("care", "set the role and care stage first")),
+            }
+        };
+        let fee = crate::rules::fees::visit_fee(role, stage, remote)
+            .ok_or_else(|| super::input::invalid("fee_code", "this role has no home-visit fee code"))?;
+        if self.draft_mut().orders.iter().any(|o| o.code == fee.code) {
+            return Ok(fee.code.clone());
+        }
+        self.push_orders(vec![Order::treatment(&fee.code, 1.0)])?;
+        Ok(fee.code.clone())
     }
 }

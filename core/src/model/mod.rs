@@ -11,6 +11,8 @@ pub mod visit;
 pub use care::{CareStage, CareTeamCode, Role};
 pub use codes::{AbnormalCode, CodeError, SequenceNumber, VisitType};
 pub use ids::{IdError, InstitutionCode, NationalId, Sex};
-pub use order::{Order, OrderKind};
+pub use order::{
+    Dispensing, Order, OrderExecution, OrderKind, OriginalVisit, PrescriptionInfo, PrescriptionKind,
+};
 pub use roc::{RocDate, RocDateTime, RocError, RocErrorKind, taiwan_offset};
 pub use visit::{CardBasicData, CardReplacement, EmergencyRecord, Visit, VisitContext};

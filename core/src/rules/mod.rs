@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod caps;
 pub mod correction;
 pub mod emergency;
+pub mod fees;
 pub mod icd10;
 pub mod national_id;
 pub mod visit_code;

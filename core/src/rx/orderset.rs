@@ -147,6 +147,9 @@ impl RxLine {
             route: self.route.clone(),
             days: self.days,
             total: f64::from(self.total_deci) / 10.0,
+            site: String::new(),
+            prescription: None,
+            execution: None,
         }
     }
 

@@ -5,7 +5,7 @@
 use super::engine::{DrainOptions, SyncConfig, SyncEngine, SyncError};
 use super::events::{DrainSummary, SyncListener};
 use super::vpn_target::VpnTarget;
-use crate::model::{CardBasicData, InstitutionCode, NationalId, Order, OrderKind, RocDateTime, Sex, Visit};
+use crate::model::{CardBasicData, InstitutionCode, NationalId, Order, RocDateTime, Sex, Visit};
 use crate::platform::{Clock, Connectivity};
 use crate::rules::visit_code::{VisitCodeGenerator, VisitCodeInput};
 use crate::store::{self, Store};
@@ -187,15 +187,7 @@ pub fn synthetic_visit(
         visited_at: at,
         diagnoses: vec!["I10".into(), "E119".into()],
         note: "home visit".into(),
-        orders: vec![Order {
-            kind: OrderKind::Treatment,
-            code: "05307C".into(),
-            dose: String::new(),
-            frequency: String::new(),
-            route: String::new(),
-            days: 0,
-            total: 1.0,
-        }],
+        orders: vec![Order::treatment("05307C", 1.0)],
         security_signature: None,
         sam_id: None,
         abnormal_reason: None,

@@ -35,6 +35,7 @@ pub mod seeds;
 pub mod team;
 pub mod tls;
 pub mod upload;
+pub mod upload_check;
 pub mod vcard;
 
 use axum::Router;

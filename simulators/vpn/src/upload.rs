@@ -471,7 +471,7 @@ pub fn validate(rec: &Record, institution: &str, now_ms: i64) -> Result<(), Inva
             return Err(inv(&which("D09"), "days must be digits"));
         }
     }
-    Ok(())
+    crate::upload_check::check(rec)
 }
 
 /// The key a visit is stored under once: its visit identification code, or (for a replacement

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 mod card;
 mod cdylib;
+mod claims;
 mod rules;
 mod rx;
 mod store;
@@ -45,6 +46,7 @@ fn groups() -> Vec<Group> {
         sync::group(),
         team::group(),
         cdylib::group(),
+        claims::group(),
     ]
 }
 
