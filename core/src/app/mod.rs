@@ -3,6 +3,7 @@
 //! visit's `card_upload` outbox job), lists them, reports the outbox state and tells listeners
 //! when the outbox changes. Every error leaving it is an [`AppError`].
 
+mod caps;
 mod enrol;
 mod error;
 mod input;
@@ -16,6 +17,7 @@ mod prescription;
 mod readers;
 mod recovery;
 mod referrals;
+mod reports;
 mod runtime;
 mod session;
 mod sync;
@@ -23,6 +25,7 @@ mod view;
 mod virtual_card;
 mod visit;
 
+pub use caps::{CASE_HISTORY_MONTHS, CapStatus, DueCaseView, FeePeriodView};
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};
@@ -42,6 +45,7 @@ pub use recovery::RecoveryOutcome;
 #[cfg(feature = "inspect")]
 pub use referrals::StepHook;
 pub use referrals::{ReferralInput, ReferralRecord, ReferralService, RefreshSummary, referral_date};
+pub use reports::MAX_REPORT_DAYS;
 pub use session::FailPoint;
 pub use sync::SyncService;
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
