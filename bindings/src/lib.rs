@@ -21,6 +21,7 @@ mod prescription;
 mod readers;
 mod records;
 mod referrals;
+mod reports;
 mod sync;
 mod virtual_card;
 mod visit;
@@ -42,6 +43,10 @@ pub use referrals::{
     CsvEncoding, CsvFile, Referral, ReferralDraft, ReferralKind, ReferralPrefill, ReferralProcessing,
     ReferralQuery, ReferralReceiverState, ReferralRefresh, ReferralReportFilter, ReferralReportRow,
     ReferralSenderState, ReferralService, ReferralSide, ReferralUnit,
+};
+pub use reports::{
+    AbnormalKind, AbnormalReportRow, CapKind, CapWarning, DueCase, FeePeriod, FeePeriodStatus,
+    QualityIndicator, VisitCaps,
 };
 pub use sync::{
     DeadlineEntry, DeadlineReport, DeadlineStatus, DrainStopReason, DrainSummary, InvalidUploadRow,
