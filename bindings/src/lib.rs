@@ -23,6 +23,7 @@ mod prescription;
 mod readers;
 mod records;
 mod referrals;
+mod reports;
 mod sync;
 mod team;
 mod virtual_card;
@@ -49,6 +50,10 @@ pub use referrals::{
     CsvEncoding, CsvFile, Referral, ReferralDraft, ReferralKind, ReferralPrefill, ReferralProcessing,
     ReferralQuery, ReferralReceiverState, ReferralRefresh, ReferralReportFilter, ReferralReportRow,
     ReferralSenderState, ReferralService, ReferralSide, ReferralUnit,
+};
+pub use reports::{
+    AbnormalKind, AbnormalReportRow, CapKind, CapWarning, DueCase, FeePeriod, FeePeriodStatus,
+    QualityIndicator, VisitCaps,
 };
 pub use sync::{
     DeadlineEntry, DeadlineReport, DeadlineStatus, DrainStopReason, DrainSummary, InvalidUploadRow,

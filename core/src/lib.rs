@@ -14,6 +14,7 @@ pub mod model;
 pub mod platform;
 pub mod reader;
 pub mod referral;
+pub mod report;
 pub mod rules;
 pub mod rx;
 pub mod store;

@@ -194,6 +194,7 @@ val DAY_SECTIONS: List<Pair<String, (Day) -> Unit>> = listOf(
     "corrections" to ::correctionSection,
     "team record" to ::teamSection,
     "claims" to ::claimsSection,
+    "reports" to ::reportsSection,
     // Last: it revokes the app's device, after which every VPN route refuses it.
     "stolen phone" to ::stolenPhoneSection,
 )

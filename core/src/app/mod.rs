@@ -6,6 +6,7 @@
 mod cancel;
 mod corrections;
 mod claims;
+mod caps;
 mod enrol;
 mod error;
 mod input;
@@ -19,6 +20,7 @@ mod prescription;
 mod readers;
 mod recovery;
 mod referrals;
+mod reports;
 mod runtime;
 mod session;
 mod sync;
@@ -32,6 +34,7 @@ pub use corrections::{
     CorrectionService, DrugOrderEdit, EditPath, EditReceipt, VisitEdit, VisitStanding, VisitStatus,
 };
 pub use claims::{ClaimsExport, ClaimsService, PractitionerClaimFiles};
+pub use caps::{CASE_HISTORY_MONTHS, CapStatus, DueCaseView, FeePeriodView};
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};
@@ -51,6 +54,7 @@ pub use recovery::RecoveryOutcome;
 #[cfg(feature = "inspect")]
 pub use referrals::StepHook;
 pub use referrals::{ReferralInput, ReferralRecord, ReferralService, RefreshSummary, referral_date};
+pub use reports::MAX_REPORT_DAYS;
 pub use session::FailPoint;
 pub use sync::SyncService;
 #[cfg(feature = "inspect")]

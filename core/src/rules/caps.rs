@@ -6,10 +6,14 @@
 //! case at least once every 3 months (a case with no visit for 3 consecutive months is not paid for
 //! that period): [`attending_visits_due`] lists the cases coming due and those overdue.
 //!
+//! The case management fee (個案管理費, 600 points/person/year) is not paid for a period of 3
+//! consecutive calendar months without a visit (seed 001 "連續3個月未訪視不支付該區間費用"):
+//! [`unpaid_fee_periods`] lists those periods, and the one that a visit this month would still save.
+//!
 //! Assumption: "every 3 months" is 3 calendar months from the last attending-doctor visit (same day
 //! of the month, or the month's last day when it has fewer days).
 
-use chrono::{Months, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
 
 /// Doctor visits a day before the app warns (8人次/日為原則).
 pub const DAILY_CAP: u32 = 8;
@@ -117,6 +121,112 @@ pub fn attending_visits_due(cases: &[CaseLastVisit], today: NaiveDate, within_da
     due
 }
 
+/// Consecutive calendar months without a visit after which the case management fee is not paid.
+pub const UNPAID_FEE_MONTHS: u32 = 3;
+
+/// A case's visits by calendar month (Taiwan time), from the month it was taken on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseVisitMonths {
+    /// The case (no patient data).
+    pub case_id: String,
+    /// The first month of the case (any day of it).
+    pub first_month: NaiveDate,
+    /// The months with at least one visit (any day of each).
+    pub visited_months: Vec<NaiveDate>,
+}
+
+/// Where a period without visits stands for the case management fee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeePeriodStatus {
+    /// 3 or more whole months without a visit: the fee of this period is not paid.
+    NotPaid,
+    /// The 2 months before this one had no visit and this month has none yet: a visit before
+    /// the month ends saves the period.
+    AtRisk,
+}
+
+/// A period of consecutive months without a visit that costs (or may cost) the case management fee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeePeriod {
+    /// The case.
+    pub case_id: String,
+    /// First day of the first month without a visit.
+    pub from_month: NaiveDate,
+    /// First day of the last month without a visit (the current month when `ongoing`).
+    pub to_month: NaiveDate,
+    /// Whole months without a visit (the current month not counted: it is not over).
+    pub months: u32,
+    /// Not paid, or at risk.
+    pub status: FeePeriodStatus,
+    /// The period runs into the current month.
+    pub ongoing: bool,
+}
+
+/// The first day of `d`'s month.
+pub fn month_start(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap_or(d)
+}
+
+/// The periods without a visit of each case from its first month to `current` (a day of the
+/// current month): runs of at least [`UNPAID_FEE_MONTHS`] whole months are [`FeePeriodStatus::NotPaid`];
+/// a run reaching the current month with one month short is [`FeePeriodStatus::AtRisk`]. Ordered by
+/// case, then month.
+pub fn unpaid_fee_periods(cases: &[CaseVisitMonths], current: NaiveDate) -> Vec<FeePeriod> {
+    let current = month_start(current);
+    let mut out = Vec::new();
+    for case in cases {
+        let visited: std::collections::BTreeSet<NaiveDate> =
+            case.visited_months.iter().map(|d| month_start(*d)).collect();
+        let mut month = month_start(case.first_month);
+        let mut run_start: Option<NaiveDate> = None;
+        let mut run_len: u32 = 0;
+        let close = |start: NaiveDate, last: NaiveDate, len: u32, ongoing: bool, out: &mut Vec<FeePeriod>| {
+            // The current month is not over: it does not count as a whole month yet.
+            let whole = if ongoing { len - 1 } else { len };
+            let status = if whole >= UNPAID_FEE_MONTHS {
+                FeePeriodStatus::NotPaid
+            } else if ongoing && whole + 1 == UNPAID_FEE_MONTHS {
+                FeePeriodStatus::AtRisk
+            } else {
+                return;
+            };
+            out.push(FeePeriod {
+                case_id: case.case_id.clone(),
+                from_month: start,
+                to_month: last,
+                months: whole,
+                status,
+                ongoing,
+            });
+        };
+        while month <= current {
+            let previous = month;
+            if visited.contains(&month) {
+                if let Some(start) = run_start.take() {
+                    let last = month.checked_sub_months(Months::new(1)).unwrap_or(month);
+                    close(start, last, run_len, false, &mut out);
+                }
+                run_len = 0;
+            } else {
+                run_start.get_or_insert(month);
+                run_len += 1;
+            }
+            // Past chrono's last month there is nothing left to walk.
+            match month.checked_add_months(Months::new(1)) {
+                Some(next) => month = next,
+                None => break,
+            }
+            if month <= previous {
+                break;
+            }
+        }
+        if let Some(start) = run_start {
+            close(start, current, run_len, true, &mut out);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +316,58 @@ mod tests {
         );
         // With a window of 0 days only today's and the overdue case remain.
         assert_eq!(attending_visits_due(&cases, today, 0).len(), 2);
+    }
+
+    fn month_case(id: &str, first: NaiveDate, visited: &[NaiveDate]) -> CaseVisitMonths {
+        CaseVisitMonths {
+            case_id: id.into(),
+            first_month: first,
+            visited_months: visited.to_vec(),
+        }
+    }
+
+    #[test]
+    fn three_consecutive_months_without_a_visit_are_not_paid() {
+        // Visits in January and May: February–April (3 whole months) without one.
+        let case = month_case("c", d(2026, 1, 10), &[d(2026, 1, 10), d(2026, 5, 3)]);
+        let periods = unpaid_fee_periods(&[case], d(2026, 6, 15));
+        assert_eq!(
+            periods,
+            vec![FeePeriod {
+                case_id: "c".into(),
+                from_month: d(2026, 2, 1),
+                to_month: d(2026, 4, 1),
+                months: 3,
+                status: FeePeriodStatus::NotPaid,
+                ongoing: false,
+            }]
+        );
+    }
+
+    #[test]
+    fn two_months_without_a_visit_are_still_paid() {
+        let case = month_case("c", d(2026, 1, 10), &[d(2026, 1, 10), d(2026, 4, 3)]);
+        assert_eq!(unpaid_fee_periods(&[case], d(2026, 4, 15)), vec![]);
+    }
+
+    #[test]
+    fn the_third_month_without_a_visit_is_at_risk_until_it_ends() {
+        // Last visit in September; October and November without: December is the third month.
+        let case = month_case("c", d(2026, 9, 1), &[d(2026, 9, 20)]);
+        let periods = unpaid_fee_periods(std::slice::from_ref(&case), d(2026, 12, 1));
+        assert_eq!(periods.len(), 1);
+        assert_eq!(periods[0].status, FeePeriodStatus::AtRisk);
+        assert_eq!((periods[0].months, periods[0].ongoing), (2, true));
+        // In January the December run is whole: not paid, and still running.
+        let periods = unpaid_fee_periods(&[case], d(2027, 1, 5));
+        assert_eq!(periods[0].status, FeePeriodStatus::NotPaid);
+        assert_eq!((periods[0].from_month, periods[0].months), (d(2026, 10, 1), 3));
+    }
+
+    #[test]
+    fn a_case_visited_every_month_has_no_fee_period() {
+        let months: Vec<_> = (1..=12).map(|m| d(2026, m, 28)).collect();
+        let case = month_case("c", d(2026, 1, 1), &months);
+        assert_eq!(unpaid_fee_periods(&[case], d(2026, 12, 31)), vec![]);
     }
 }

@@ -192,6 +192,7 @@ async fn day(
 
     referral_round_trip(&app, &vpn).await?;
     team_record(&app, &vpn).await?;
+    abnormal_situation_report(&app, clock.as_ref(), data_dir)?;
 
     step("Visits on this device");
     let all = app.list_visits(1000, 0).map_err(err("visits"))?;
@@ -910,5 +911,55 @@ async fn team_record(app: &HomeVisit, vpn: &VpnSim) -> Result<(), String> {
         team.unread_count().map_err(err("unread"))?,
         team.members().map_err(err("members"))?.len()
     );
+    Ok(())
+}
+
+/// The abnormal-situation report (異常狀況報備單) of today's visits that ran offline or missed their
+/// upload deadline: the printable HTML written to the data directory (patient IDs masked, no
+/// names: the smoke test greps that directory), a CSV excerpt, and this month's upload-quality
+/// indicators against their 90% line.
+fn abnormal_situation_report(app: &HomeVisit, clock: &dyn Clock, data_dir: &Path) -> Result<(), String> {
+    step("Abnormal-situation report (異常狀況報備單) and upload quality");
+    let today = homevisit_core::model::roc::RocDateTime::from_unix_ms(clock.now_unix_ms())
+        .map_err(|e| format!("today: {e}"))?
+        .date()
+        .naive();
+    let rows = app
+        .abnormal_report(today, today)
+        .map_err(err("abnormal report"))?;
+    let html = app
+        .abnormal_report_html(today, today)
+        .map_err(err("abnormal report"))?;
+    let path = data_dir.join("abnormal-report.html");
+    std::fs::write(&path, html).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    println!(
+        "{} visit(s) on today's report; printable HTML: {}",
+        rows.len(),
+        path.display()
+    );
+    let csv = app
+        .abnormal_report_csv(today, today, homevisit_core::referral::csv::CsvEncoding::Utf8Bom)
+        .map_err(err("abnormal report CSV"))?;
+    let text = String::from_utf8_lossy(csv.bytes.get(3..).unwrap_or_default()).into_owned();
+    for line in text.lines().take(4) {
+        println!("  {line}");
+    }
+    use chrono::Datelike;
+    let quality = app
+        .upload_quality(today.year(), today.month())
+        .map_err(err("upload quality"))?;
+    for i in quality {
+        let value = i
+            .percent
+            .map(|p| format!("{p:.1}%"))
+            .unwrap_or_else(|| "—".into());
+        println!(
+            "  {} {value} ({}/{}) {}",
+            i.kind.label_zh(),
+            i.numerator,
+            i.denominator,
+            if i.meets_line { "≥90% ✓" } else { "<90% ✗" }
+        );
+    }
     Ok(())
 }
