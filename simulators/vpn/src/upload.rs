@@ -1161,7 +1161,7 @@ mod tests {
         let end = body.find("</RECS>").unwrap();
         assert_eq!(
             correction::content_digest(&rec.mb1, &rec.mb2),
-            correction::expected_digest(body[start..end].as_bytes()).unwrap()
+            correction::expected_digest(&body.as_bytes()[start..end]).unwrap()
         );
         assert_eq!(
             correction::content_digest(&rec.mb1, &rec.mb2),
