@@ -3,6 +3,8 @@
 //! visit's `card_upload` outbox job), lists them, reports the outbox state and tells listeners
 //! when the outbox changes. Every error leaving it is an [`AppError`].
 
+mod card_less;
+mod emergency;
 mod enrol;
 mod error;
 mod input;
@@ -23,9 +25,11 @@ mod view;
 mod virtual_card;
 mod visit;
 
+pub use card_less::{CardLessService, CardLessState, CardLessView, MISSING_VISIT_CODE, replacement_of};
+pub use emergency::{bracket_name, claim_mark, emergency_indications};
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
-pub use input::{CardInput, VisitDetails};
+pub use input::{CardInput, CardLessPatient, VisitDetails};
 pub use listener::{OutboxListener, Subscription};
 pub use lock::LOCK_FILE;
 pub use logs::{LogForwarder, install_log_sink, uninstall_log_sink};

@@ -28,7 +28,9 @@ use crate::card::records::{MAX_PRESCRIPTIONS, PrescriptionEntry, SequenceForm, V
 use crate::card::sam::{SamAuthority, SamChallenge, SamError, VisitSignRequest, VisitSignature};
 use crate::card::visit_txn::{VisitOutcome, VisitPlan, VisitProgress, run_visit_with};
 use crate::card::{CardError, basic_data};
-use crate::model::{CardBasicData, Order, RocDateTime, Sex, VisitType};
+use crate::model::{
+    CardBasicData, CardReplacement, EmergencyRecord, Order, RocDateTime, Sex, VisitContext, VisitType,
+};
 use crate::reader::ApduChannel;
 use crate::rules::visit_code::VisitCodeInput;
 use crate::rx::orderset::{RxLine, cached_order_sets, parse_centi};
@@ -82,6 +84,11 @@ pub struct VisitDraft {
     pub fee_points: u32,
     /// Copayment in NT$.
     pub copayment: u32,
+    /// A card-less visit: what the patient paid out of pocket (NT$), once recorded.
+    pub out_of_pocket: Option<u32>,
+    /// The emergency details when the visit is marked as an emergency visit (`payable` is
+    /// decided at `finish`, from the store's visits).
+    pub emergency: Option<EmergencyRecord>,
 }
 
 /// What `finish` keeps, sealed, under the request id before touching the card: the visit's one
@@ -115,6 +122,9 @@ struct Intent {
     fee_points: u32,
     copayment: u32,
     online: bool,
+    /// Card-less, replacement and emergency details committed with the visit.
+    #[serde(default)]
+    context: VisitContext,
 }
 
 impl Intent {
@@ -166,7 +176,7 @@ impl VisitProgress for KeepSigned<'_> {
 }
 
 /// Where a visit's card data came from, and so how `finish` gets its sequence number.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum CardSource {
     /// The physical card in the reader: cloud SAM, sequence number from the chip, card written.
     Chip,
@@ -176,6 +186,12 @@ pub(super) enum CardSource {
         /// The NHI's scan session.
         session: String,
     },
+    /// No card: the patient's data typed in (`card_less.rs`); out of pocket, visit code taken
+    /// offline, nothing written, kept pending its card.
+    CardLess,
+    /// The card brought for a card-less visit (`card_less.rs`): the chip transaction with the
+    /// after-check flag `2`, committed with M12/M49/M52 and the refund.
+    Replacement(CardReplacement),
 }
 
 /// One visit in progress (Kotlin: hold it for the visit screen; drop it to abandon the visit).
@@ -242,11 +258,13 @@ impl VisitSession {
                 note: String::new(),
                 fee_points: 0,
                 copayment: 0,
+                out_of_pocket: None,
+                emergency: None,
             }),
         })
     }
 
-    fn draft_mut(&self) -> std::sync::MutexGuard<'_, VisitDraft> {
+    pub(super) fn draft_mut(&self) -> std::sync::MutexGuard<'_, VisitDraft> {
         // A panic while holding the lock cannot leave the draft half-updated (single assignments).
         self.draft.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -412,9 +430,16 @@ impl VisitSession {
             None => self.new_plan(request_id)?,
         };
         let at = RocDateTime::from_unix_ms(plan.at_unix_ms).map_err(|_| AppError::Internal)?;
-        if let CardSource::Virtual { session } = &self.source {
-            let ids = (plan.visit_id, plan.txn_id, plan.code_counter);
-            return self.finish_virtual(session, &draft, ids, at).await;
+        let context = self.context_of(&draft, &plan)?;
+        match &self.source {
+            CardSource::Virtual { session } => {
+                let ids = (plan.visit_id, plan.txn_id, plan.code_counter);
+                return self.finish_virtual(session, &draft, ids, at).await;
+            }
+            CardSource::CardLess => {
+                return self.finish_card_less(&draft, (plan.visit_id, plan.code_counter), at, context);
+            }
+            CardSource::Chip | CardSource::Replacement(_) => {}
         }
         let online = app.is_online();
         // The intent of this attempt, kept before the card is touched.
@@ -429,6 +454,7 @@ impl VisitSession {
             fee_points: draft.fee_points,
             copayment: draft.copayment,
             online,
+            context,
         });
         plan.signed_form = None;
         app.keep_plan(request_id, &plan)?;
@@ -462,6 +488,29 @@ impl VisitSession {
         app.commit_outcome(&plan, &outcome)
     }
 
+    /// What the visit commits beyond its card data: card-less, the replacement it is, and the
+    /// emergency details with their payability decided now (from the store's visits).
+    fn context_of(&self, draft: &VisitDraft, plan: &FinishPlan) -> Result<VisitContext, AppError> {
+        let emergency = match &draft.emergency {
+            Some(e) => Some(self.app.decide_emergency(
+                e,
+                &self.patient.national_id,
+                &self.practitioner_id,
+                &plan.visit_id,
+            )?),
+            None => None,
+        };
+        Ok(VisitContext {
+            card_less: matches!(self.source, CardSource::CardLess | CardSource::Replacement(_)),
+            card_replacement: match &self.source {
+                CardSource::Replacement(r) => Some(r.clone()),
+                _ => None,
+            },
+            emergency,
+            ..VisitContext::default()
+        })
+    }
+
     /// Reserves the counter, makes the transaction id and keeps the plan before any card command.
     fn new_plan(&self, request_id: &str) -> Result<FinishPlan, AppError> {
         let app = &self.app;
@@ -486,7 +535,7 @@ fn card_plan_of(app: &HomeVisit, plan: &FinishPlan, online: bool) -> Result<Visi
         txn_id: plan.txn_id,
         visit_type: intent.visit_type,
         newborn: false,
-        replacement: false,
+        replacement: intent.context.card_replacement.is_some(),
         institution: app.institution.clone(),
         at,
         code_counter: plan.code_counter,
@@ -520,6 +569,7 @@ impl HomeVisit {
             intent.orders.clone(),
         );
         visit.id = plan.visit_id.clone();
+        visit.context = intent.context.clone();
         let summary = self.commit_visit(&visit)?;
         self.fail_point("committed");
         Ok(summary)
