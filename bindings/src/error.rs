@@ -107,7 +107,11 @@ pub enum HomeVisitError {
     ReplacementTooLate { deadline: String, brought: String },
     /// The shipped holiday calendar does not cover `year`.
     #[error("the holiday calendar does not cover {year}")]
-    CalendarNotCovered { year: i32, first_year: i32, last_year: i32 },
+    CalendarNotCovered {
+        year: i32,
+        first_year: i32,
+        last_year: i32,
+    },
     /// An emergency visit needs at least one of the 8 indications.
     #[error("an emergency visit needs at least one indication")]
     EmergencyNoIndication,
@@ -153,7 +157,9 @@ impl From<AppError> for HomeVisitError {
             }
             AppError::VcardNoRight => Self::VcardNoRight,
             AppError::ChronicRxCardLess => Self::ChronicRxCardLess,
-            AppError::ReplacementTooLate { deadline, brought } => Self::ReplacementTooLate { deadline, brought },
+            AppError::ReplacementTooLate { deadline, brought } => {
+                Self::ReplacementTooLate { deadline, brought }
+            }
             AppError::CalendarNotCovered {
                 year,
                 first_year,
