@@ -10,6 +10,7 @@
 
 mod app;
 mod ble;
+mod emergency;
 mod enrol;
 mod error;
 mod logs;
@@ -27,6 +28,7 @@ mod visit;
 
 pub use app::{HomeVisitApp, ListenerError, OutboxListener, OutboxSubscription};
 pub use ble::{BleCharacteristic, BleError, BleEvents, BleLink, BlePeripheral, BleService, HostBle};
+pub use emergency::{CardLessService, CardLessState, CardLessVisit, EmergencyMarking};
 pub use enrol::EnrolmentStatus;
 pub use error::{HomeVisitError, error_code, error_codes};
 pub use logs::{install_log_sink, uninstall_log_sink};

@@ -386,3 +386,72 @@ async fn emergency_visit_upload_is_due_within_one_hour() {
     // The 24-hour report does not count it missed yet.
     assert!(d.app.sync().deadlines().unwrap().missed.is_empty());
 }
+
+#[tokio::test]
+async fn replacement_of_an_unrecorded_visit_uploads_m12_4_without_an_actual_code() {
+    let d = day(false).await;
+    d.clock.set_unix_ms(tw(2026, 11, 20, 10, 0));
+    // Seen on paper on Mon 2026-11-09: 10 working days end Mon 2026-11-23.
+    let v = d
+        .app
+        .begin_replacement_visit(tw(2026, 11, 9, 15, 0))
+        .await
+        .unwrap();
+    v.add_diagnosis("I10").unwrap();
+    v.set_fees(1631, 50).unwrap();
+    v.set_out_of_pocket(1631).unwrap();
+    let s = v.finish("rpl-paper").await.unwrap();
+    let r = d
+        .app
+        .store()
+        .get_visit(&s.id)
+        .unwrap()
+        .visit
+        .context
+        .card_replacement
+        .unwrap();
+    assert_eq!(r.flag, 4);
+    assert_eq!(r.actual_visit_code, None);
+    assert_eq!(r.refund_points, 1581);
+    assert_eq!(r.actual_visited_at.timestamp_millis(), tw(2026, 11, 9, 15, 0));
+    // Too late, or in the future: refused before the card is read.
+    let e = d
+        .app
+        .begin_replacement_visit(tw(2026, 11, 2, 15, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "replacement_too_late");
+    let e = d
+        .app
+        .begin_replacement_visit(tw(2026, 11, 21, 15, 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, AppError::Validation { field, .. } if field == "brought"),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn replacement_with_another_patients_card_is_refused_and_the_visit_stays_pending() {
+    let d = day(false).await;
+    d.clock.set_unix_ms(tw(2026, 11, 20, 10, 0));
+    // Typed in as another (valid) ID than the card in the reader.
+    let v = d.app.begin_card_less_visit(&typed("B220415378")).unwrap();
+    v.add_diagnosis("I10").unwrap();
+    v.set_out_of_pocket(500).unwrap();
+    let id = v.finish("cl-other").await.unwrap().id;
+    let e = d.app.card_less().replace(&id, "rpl-other").await.unwrap_err();
+    assert!(
+        matches!(&e, AppError::Validation { field, .. } if field == "patient_card"),
+        "{e:?}"
+    );
+    assert_eq!(d.app.card_less().get(&id).unwrap().state, CardLessState::Pending);
+    assert!(d.app.list_visits(10, 0).unwrap().is_empty());
+    assert!(d.patient.records().is_empty());
+    // Unknown visit id.
+    assert!(matches!(
+        d.app.card_less().replace("nope", "rpl-x").await,
+        Err(AppError::NotFound { .. })
+    ));
+}

@@ -159,6 +159,39 @@ impl HomeVisit {
         )
     }
 
+    /// Starts the card replacement of a card-less visit the app never recorded (seen on paper,
+    /// or on another device) at `actual_visited_at_ms`: the 10 working days are checked first
+    /// ([`AppError::ReplacementTooLate`], [`AppError::CalendarNotCovered`]), then the patient card
+    /// is read. The session records the visit as usual (with
+    /// [`VisitSession::set_out_of_pocket`] for the refund); `finish` commits it with M12 = 4,
+    /// M52 = `MISS` + 16 `0` (no actual visit identification code) and M49 = the actual time.
+    pub async fn begin_replacement_visit(
+        self: &Arc<Self>,
+        actual_visited_at_ms: i64,
+    ) -> Result<VisitSession, AppError> {
+        let practitioner = self
+            .readers
+            .practitioner()
+            .ok_or_else(|| invalid("practitioner", "verify the practitioner PIN first"))?;
+        let actual = crate::model::RocDateTime::from_unix_ms(actual_visited_at_ms)
+            .map_err(|_| invalid("actual_visited_at", "time out of range"))?
+            .to_datetime();
+        let brought = taiwan_date(now_taiwan(self).ok_or(AppError::Internal)?);
+        calendar::check_replacement(WorkingDays::taiwan(), taiwan_date(actual), brought)?;
+        let card = {
+            let session = self.readers.session().await?;
+            basic_data::read(session.as_ref())
+                .await
+                .map_err(super::readers::card_error)?
+        };
+        VisitSession::new(
+            self.clone(),
+            card,
+            practitioner.national_id,
+            CardSource::Replacement(replacement_of(actual, "", 0, 0)),
+        )
+    }
+
     /// The card-less visits and their replacement.
     pub fn card_less(self: &Arc<Self>) -> CardLessService {
         CardLessService { app: self.clone() }
@@ -239,10 +272,10 @@ impl HomeVisit {
 }
 
 impl VisitSession {
-    /// Records what the patient of a card-less visit paid out of pocket (NT$). Only for a
-    /// card-less visit.
+    /// Records what the patient of a card-less visit paid out of pocket (NT$): on the card-less
+    /// visit itself, or on a replacement visit (the refund is this minus the copayment).
     pub fn set_out_of_pocket(&self, paid: u32) -> Result<(), AppError> {
-        if !matches!(self.source, CardSource::CardLess) {
+        if !matches!(self.source, CardSource::CardLess | CardSource::Replacement(_)) {
             return Err(invalid(
                 "out_of_pocket",
                 "only a card-less visit is paid out of pocket",
@@ -407,6 +440,7 @@ impl CardLessService {
             d.fee_points = v.fee_points.unwrap_or(0);
             d.copayment = v.copayment_points.unwrap_or(0);
             d.emergency = v.context.emergency.clone();
+            d.out_of_pocket = Some(entry.paid);
         }
         let summary = session.finish(&request_id).await?;
         entry.replaced_by = Some(summary.id.clone());

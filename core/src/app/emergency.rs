@@ -111,6 +111,12 @@ impl HomeVisit {
         Ok(record)
     }
 
+    /// The emergency record of the stored visit `visit_id` (`None` for a visit that was no
+    /// emergency): bracket, surcharge and whether it is payable.
+    pub fn emergency_of(&self, visit_id: &str) -> Result<Option<EmergencyRecord>, AppError> {
+        Ok(self.store.get_visit(visit_id.trim())?.visit.context.emergency)
+    }
+
     /// Emergency visits (claim mark `ECE`) against their 1-hour upload deadline: those not uploaded
     /// yet (all at risk within their hour) and those that missed it (uploaded late or overdue).
     pub fn emergency_deadlines(&self) -> Result<DeadlineReport, AppError> {

@@ -503,7 +503,13 @@ impl VisitSession {
         Ok(VisitContext {
             card_less: matches!(self.source, CardSource::CardLess | CardSource::Replacement(_)),
             card_replacement: match &self.source {
-                CardSource::Replacement(r) => Some(r.clone()),
+                // The refund: what was paid out of pocket minus this visit's copayment.
+                CardSource::Replacement(r) => Some(CardReplacement {
+                    refund_points: draft
+                        .out_of_pocket
+                        .map_or(r.refund_points, |paid| paid.saturating_sub(draft.copayment)),
+                    ..r.clone()
+                }),
                 _ => None,
             },
             emergency,
