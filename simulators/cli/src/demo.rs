@@ -760,7 +760,9 @@ async fn card_less_and_emergency(app: &Arc<HomeVisit>, now: i64) -> Result<(), S
         name: "王小明".into(),
         birth_date: "0290517".into(),
     };
-    let v = app.begin_card_less_visit(&patient).map_err(err("card-less visit"))?;
+    let v = app
+        .begin_card_less_visit(&patient)
+        .map_err(err("card-less visit"))?;
     v.add_diagnosis("I10").map_err(err("diagnosis"))?;
     v.set_fees(1631, 50).map_err(err("fees"))?;
     v.set_out_of_pocket(1631).map_err(err("out of pocket"))?;
@@ -774,7 +776,10 @@ async fn card_less_and_emergency(app: &Arc<HomeVisit>, now: i64) -> Result<(), S
          nothing uploaded until the card comes, at the latest on {}",
         s.visit_code,
         pending.paid,
-        pending.deadline.as_deref().unwrap_or("(calendar does not cover it)")
+        pending
+            .deadline
+            .as_deref()
+            .unwrap_or("(calendar does not cover it)")
     );
     if let Err(e) = app.issue_prescription(&s.id, Some(3), CONTACT) {
         println!("chronic prescription refused: {} ({e})", e.code());
@@ -798,7 +803,10 @@ async fn card_less_and_emergency(app: &Arc<HomeVisit>, now: i64) -> Result<(), S
     step("Emergency visits at night (緊急訪視)");
     // Tonight 21:30 to 22:31 Taiwan time: 31 minutes into late night.
     let tonight = now - (now + 8 * 3_600_000).rem_euclid(86_400_000) + 21 * 3_600_000 + 30 * 60_000;
-    for (n, (arrival, minutes)) in [(tonight, 61), (tonight + 100 * 60_000, 30)].into_iter().enumerate() {
+    for (n, (arrival, minutes)) in [(tonight, 61), (tonight + 100 * 60_000, 30)]
+        .into_iter()
+        .enumerate()
+    {
         let v = app.begin_visit().await.map_err(err("patient card"))?;
         v.add_diagnosis("R509").map_err(err("diagnosis"))?;
         let marked = v
@@ -808,7 +816,10 @@ async fn card_less_and_emergency(app: &Arc<HomeVisit>, now: i64) -> Result<(), S
             .finish(&uuid::Uuid::now_v7().to_string())
             .await
             .map_err(err("emergency visit"))?;
-        let e = app.emergency_of(&s.id).map_err(err("emergency"))?.unwrap_or(marked);
+        let e = app
+            .emergency_of(&s.id)
+            .map_err(err("emergency"))?
+            .unwrap_or(marked);
         println!(
             "emergency visit {}: {} min, bracket {} → +{}%, claim mark {}, {}",
             n + 1,
