@@ -26,6 +26,7 @@ struct Day {
     app: Arc<HomeVisit>,
     clock: Arc<ManualClock>,
     patient: PatientCard,
+    reader: SimReader,
     sim: Option<VpnSim>,
 }
 
@@ -90,6 +91,7 @@ async fn day(online: bool) -> Day {
         app,
         clock,
         patient,
+        reader,
         sim,
     }
 }
@@ -171,6 +173,16 @@ async fn card_replacement_within_10_working_days_commits_once_with_m12_m49_and_t
     let id = card_less_visit(&d, now - 3 * DAY_MS, "cl-r").await;
     let code = d.app.card_less().get(&id).unwrap().visit_code;
     d.clock.set_unix_ms(now);
+    // The card pulled mid-transaction: nothing committed, the visit still pending.
+    d.reader.remove_card_after(CardSlot::Patient, 6);
+    assert_eq!(
+        d.app.card_less().replace(&id, "rpl-0").await.unwrap_err(),
+        AppError::ReaderUnavailable
+    );
+    assert!(d.app.list_visits(10, 0).unwrap().is_empty());
+    assert_eq!(d.app.card_less().get(&id).unwrap().state, CardLessState::Pending);
+    d.reader.insert(CardSlot::Patient, Box::new(d.patient.clone()));
+    // Retried under another request id: the first one's plan runs (same sequence number).
     let s = d.app.card_less().replace(&id, "rpl-1").await.unwrap();
     assert_eq!(s.sequence_number, "0001", "the card's sequence number");
     assert_eq!(d.patient.records().len(), 1, "written to the card");

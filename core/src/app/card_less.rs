@@ -243,15 +243,20 @@ impl HomeVisit {
     }
 
     fn view_of(&self, e: &Entry) -> CardLessView {
+        // A replacement a crash left committed (by a reconciliation) before the book was told.
+        let replaced_by = e.replaced_by.clone().or_else(|| {
+            e.replace_request
+                .as_deref()
+                .and_then(|r| self.visit_of_request(r).ok().flatten())
+        });
         let deadline =
             calendar::replacement_deadline(WorkingDays::taiwan(), taiwan_date(e.visit.visited_at)).ok();
         let today = taiwan_date(now_taiwan(self).unwrap_or(e.visit.visited_at));
-        let refund_points = e
-            .replaced_by
+        let refund_points = replaced_by
             .as_deref()
             .and_then(|id| self.store.get_visit(id).ok())
             .and_then(|v| v.visit.context.card_replacement.map(|r| r.refund_points));
-        let state = match (&e.replaced_by, deadline) {
+        let state = match (&replaced_by, deadline) {
             (Some(_), _) => CardLessState::Replaced,
             (None, Some(d)) if today > d => CardLessState::Expired,
             _ => CardLessState::Pending,
@@ -265,7 +270,7 @@ impl HomeVisit {
             paid: e.paid,
             deadline: deadline.map(|d| d.to_string()),
             state,
-            replaced_by: e.replaced_by.clone(),
+            replaced_by,
             refund_points,
         }
     }
@@ -448,5 +453,54 @@ impl CardLessService {
         tracing::info!(target: "homevisit::app", visit_id = %summary.id, "card replacement committed");
         app.changed();
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339("2026-12-01T10:00:00+08:00").unwrap()
+    }
+
+    #[test]
+    fn replacement_with_the_actual_code_is_flag_2_and_refunds_paid_minus_copayment() {
+        let r = replacement_of(at(), "7K3P9QX2M4T8V6W1R5ZH", 1631, 50);
+        assert_eq!(r.flag, 2);
+        assert_eq!(r.actual_visit_code.as_deref(), Some("7K3P9QX2M4T8V6W1R5ZH"));
+        assert_eq!(r.refund_points, 1581);
+        assert_eq!(r.actual_visited_at, at());
+    }
+
+    #[test]
+    fn replacement_without_an_actual_code_is_flag_4() {
+        for code in ["", "  ", MISSING_VISIT_CODE] {
+            let r = replacement_of(at(), code, 100, 200);
+            assert_eq!((r.flag, r.actual_visit_code, r.refund_points), (4, None, 0));
+        }
+    }
+
+    #[test]
+    fn card_less_patient_is_checked_and_its_sex_comes_from_the_id() {
+        let p = CardLessPatient {
+            national_id: "B220415378".into(),
+            name: "陳美玲".into(),
+            birth_date: "0450101".into(),
+        };
+        let card = p.parse().unwrap();
+        assert_eq!(card.sex, crate::model::Sex::Female);
+        assert!(card.card_number.is_empty());
+        assert!(!format!("{p:?}").contains("B220415378"));
+        let bad = CardLessPatient {
+            national_id: "B220415379".into(),
+            ..p.clone()
+        };
+        assert!(bad.parse().is_err());
+        let no_name = CardLessPatient {
+            name: " ".into(),
+            ..p
+        };
+        assert!(matches!(no_name.parse(), Err(AppError::Validation { field, .. }) if field == "name"));
     }
 }

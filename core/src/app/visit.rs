@@ -556,6 +556,20 @@ fn card_plan_of(app: &HomeVisit, plan: &FinishPlan, online: bool) -> Result<Visi
 }
 
 impl HomeVisit {
+    /// The id of the visit committed under `request_id`, if its finish (or a reconciliation of
+    /// it) committed one.
+    pub(super) fn visit_of_request(&self, request_id: &str) -> Result<Option<String>, AppError> {
+        let Some(bytes) = self.store.kv_get(PLAN_NAMESPACE, request_id)? else {
+            return Ok(None);
+        };
+        let plan: FinishPlan = serde_json::from_slice(&bytes).map_err(|_| AppError::Internal)?;
+        match self.store.get_visit(&plan.visit_id) {
+            Ok(_) => Ok(Some(plan.visit_id)),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Keeps `plan` sealed under the request id (replacing the previous one).
     fn keep_plan(&self, request_id: &str, plan: &FinishPlan) -> Result<(), AppError> {
         // Serialising plain fields cannot fail.
