@@ -105,6 +105,22 @@ pub enum HomeVisitError {
     /// The institution does not hold the virtual-card assisted-application right.
     #[error("this institution does not hold the virtual-card application right")]
     VcardNoRight,
+    /// A chronic continuous prescription was asked for on a card-less visit.
+    #[error("no chronic continuous prescription on a card-less visit")]
+    ChronicRxCardLess,
+    /// The card came after the 10 working days (ISO dates, Taiwan time); the visit stays out of pocket.
+    #[error("card replacement after the deadline {deadline}")]
+    ReplacementTooLate { deadline: String, brought: String },
+    /// The shipped holiday calendar does not cover `year`.
+    #[error("the holiday calendar does not cover {year}")]
+    CalendarNotCovered {
+        year: i32,
+        first_year: i32,
+        last_year: i32,
+    },
+    /// An emergency visit needs at least one of the 8 indications.
+    #[error("an emergency visit needs at least one indication")]
+    EmergencyNoIndication,
 }
 
 impl From<AppError> for HomeVisitError {
@@ -152,6 +168,20 @@ impl From<AppError> for HomeVisitError {
                 Self::VcardNeedsNetwork { fallback_sequence }
             }
             AppError::VcardNoRight => Self::VcardNoRight,
+            AppError::ChronicRxCardLess => Self::ChronicRxCardLess,
+            AppError::ReplacementTooLate { deadline, brought } => {
+                Self::ReplacementTooLate { deadline, brought }
+            }
+            AppError::CalendarNotCovered {
+                year,
+                first_year,
+                last_year,
+            } => Self::CalendarNotCovered {
+                year,
+                first_year,
+                last_year,
+            },
+            AppError::EmergencyNoIndication => Self::EmergencyNoIndication,
         }
     }
 }
@@ -201,6 +231,20 @@ impl From<HomeVisitError> for AppError {
                 Self::VcardNeedsNetwork { fallback_sequence }
             }
             HomeVisitError::VcardNoRight => Self::VcardNoRight,
+            HomeVisitError::ChronicRxCardLess => Self::ChronicRxCardLess,
+            HomeVisitError::ReplacementTooLate { deadline, brought } => {
+                Self::ReplacementTooLate { deadline, brought }
+            }
+            HomeVisitError::CalendarNotCovered {
+                year,
+                first_year,
+                last_year,
+            } => Self::CalendarNotCovered {
+                year,
+                first_year,
+                last_year,
+            },
+            HomeVisitError::EmergencyNoIndication => Self::EmergencyNoIndication,
         }
     }
 }

@@ -12,6 +12,7 @@ mod app;
 mod ble;
 mod corrections;
 mod claims;
+mod emergency;
 mod enrol;
 mod error;
 mod logs;
@@ -35,6 +36,7 @@ pub use corrections::{
     CancelReceipt, CorrectionService, DrugOrderEdit, EditPath, EditReceipt, VisitStanding, VisitStatus,
 };
 pub use claims::{CareStage, ClaimsExport, ClaimsService, PractitionerClaims, Role};
+pub use emergency::{CardLessService, CardLessState, CardLessVisit, EmergencyMarking};
 pub use enrol::EnrolmentStatus;
 pub use error::{HomeVisitError, error_code, error_codes};
 pub use logs::{install_log_sink, uninstall_log_sink};

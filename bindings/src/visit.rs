@@ -73,6 +73,10 @@ pub struct VisitDraft {
     pub note: String,
     pub fee_points: u32,
     pub copayment: u32,
+    /// A card-less visit: what the patient paid out of pocket (NT$), once recorded.
+    pub out_of_pocket: Option<u32>,
+    /// The emergency marking, when the visit is marked as one.
+    pub emergency: Option<crate::emergency::EmergencyMarking>,
 }
 
 /// One visit in progress; close it to abandon the visit.
@@ -117,6 +121,8 @@ impl VisitSession {
             note: d.note,
             fee_points: d.fee_points,
             copayment: d.copayment,
+            out_of_pocket: d.out_of_pocket,
+            emergency: d.emergency.map(Into::into),
         })
     }
 

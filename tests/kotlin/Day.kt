@@ -195,6 +195,7 @@ val DAY_SECTIONS: List<Pair<String, (Day) -> Unit>> = listOf(
     "team record" to ::teamSection,
     "claims" to ::claimsSection,
     "reports" to ::reportsSection,
+    "card-less and emergency" to ::cardLessSection,
     // Last: it revokes the app's device, after which every VPN route refuses it.
     "stolen phone" to ::stolenPhoneSection,
 )

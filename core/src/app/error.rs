@@ -171,6 +171,33 @@ pub enum AppError {
     /// The institution does not hold the virtual-card assisted-application right.
     #[error("this institution does not hold the virtual-card application right")]
     VcardNoRight,
+    /// A chronic continuous prescription (refills 2–3) was asked for on a card-less visit: the
+    /// NHI allows none without the card.
+    #[error("no chronic continuous prescription on a card-less visit")]
+    ChronicRxCardLess,
+    /// The card of a card-less visit came after the 10 working days: `deadline` was the last
+    /// allowed day, `brought` the day it came (ISO dates, Taiwan time). The visit stays out of pocket.
+    #[error("card replacement after the deadline {deadline}")]
+    ReplacementTooLate {
+        /// The last working day allowed (`2026-12-15`).
+        deadline: String,
+        /// The day the card was brought.
+        brought: String,
+    },
+    /// The shipped holiday calendar does not cover `year` (it covers `first_year`–`last_year`): a
+    /// rule counting working days or holidays cannot answer; update the app's calendar data.
+    #[error("the holiday calendar does not cover {year}")]
+    CalendarNotCovered {
+        /// The year asked about.
+        year: i32,
+        /// First year covered.
+        first_year: i32,
+        /// Last year covered.
+        last_year: i32,
+    },
+    /// An emergency visit needs at least one of the 8 indications.
+    #[error("an emergency visit needs at least one indication")]
+    EmergencyNoIndication,
 }
 
 impl AppError {
@@ -208,11 +235,15 @@ impl AppError {
             AppError::VcardNoConsent => "vcard_no_consent",
             AppError::VcardNeedsNetwork { .. } => "vcard_needs_network",
             AppError::VcardNoRight => "vcard_no_right",
+            AppError::ChronicRxCardLess => "chronic_rx_card_less",
+            AppError::ReplacementTooLate { .. } => "replacement_too_late",
+            AppError::CalendarNotCovered { .. } => "calendar_not_covered",
+            AppError::EmergencyNoIndication => "emergency_no_indication",
         }
     }
 
     /// Every code [`AppError::code`] can give (for hosts that switch on codes, and for tests).
-    pub const CODES: [&'static str; 31] = [
+    pub const CODES: [&'static str; 35] = [
         "validation",
         "wrong_pin",
         "card_locked",
@@ -244,6 +275,10 @@ impl AppError {
         "vcard_no_consent",
         "vcard_needs_network",
         "vcard_no_right",
+        "chronic_rx_card_less",
+        "replacement_too_late",
+        "calendar_not_covered",
+        "emergency_no_indication",
     ];
 
     /// Whether trying the same operation again later may succeed (network, clock, lock).
@@ -308,6 +343,59 @@ impl From<crate::vcard::VcardError> for AppError {
                 fallback_sequence: crate::model::AbnormalCode::NetworkBefore.code().to_string(),
             },
             V::NoRight => AppError::VcardNoRight,
+        }
+    }
+}
+
+impl From<crate::rules::calendar::CalendarError> for AppError {
+    /// A year the shipped calendar does not cover keeps its own code; malformed data is a bug.
+    fn from(e: crate::rules::calendar::CalendarError) -> Self {
+        use crate::rules::calendar::CalendarError as C;
+        tracing::warn!(target: "homevisit::app", error = %e, "the holiday calendar cannot answer");
+        match e {
+            C::YearNotCovered { year, covered } => AppError::CalendarNotCovered {
+                year,
+                first_year: covered.0,
+                last_year: covered.1,
+            },
+            C::Malformed { .. } => AppError::Internal,
+        }
+    }
+}
+
+impl From<crate::rules::calendar::ReplacementError> for AppError {
+    /// A card brought too late keeps its own code with both dates; before the visit is bad input.
+    fn from(e: crate::rules::calendar::ReplacementError) -> Self {
+        use crate::rules::calendar::ReplacementError as R;
+        match e {
+            R::TooLate { deadline, brought } => AppError::ReplacementTooLate {
+                deadline: deadline.to_string(),
+                brought: brought.to_string(),
+            },
+            R::BeforeVisit { .. } => AppError::Validation {
+                field: "brought".into(),
+                reason: "the card is brought before the visit it replaces".into(),
+            },
+            R::Calendar(c) => AppError::from(c),
+        }
+    }
+}
+
+impl From<crate::rules::emergency::EmergencyError> for AppError {
+    /// No indication keeps its own code; the other refusals name the field at fault.
+    fn from(e: crate::rules::emergency::EmergencyError) -> Self {
+        use crate::rules::emergency::EmergencyError as E;
+        let invalid = |field: &str, reason: &str| AppError::Validation {
+            field: field.into(),
+            reason: reason.into(),
+        };
+        match e {
+            E::NoIndication => AppError::EmergencyNoIndication,
+            E::UnknownIndication => invalid("indications", "not one of the 8 indications"),
+            E::EndBeforeArrival => invalid("end", "the visit ends before the arrival"),
+            E::VisitTooLong => invalid("end", "the visit lasts longer than 24 hours"),
+            E::TimeOutOfRange => invalid("arrival", "time out of range"),
+            E::Calendar(c) => AppError::from(c),
         }
     }
 }
@@ -536,6 +624,17 @@ mod tests {
                 fallback_sequence: String::new(),
             },
             AppError::VcardNoRight,
+            AppError::ChronicRxCardLess,
+            AppError::ReplacementTooLate {
+                deadline: String::new(),
+                brought: String::new(),
+            },
+            AppError::CalendarNotCovered {
+                year: 0,
+                first_year: 0,
+                last_year: 0,
+            },
+            AppError::EmergencyNoIndication,
         ];
         let codes: Vec<_> = all.iter().map(AppError::code).collect();
         assert_eq!(codes, AppError::CODES);

@@ -130,6 +130,46 @@ impl std::fmt::Debug for VisitDetails {
     }
 }
 
+/// A patient seen without the NHI card (card-less visit): the data typed in from an ID document.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CardLessPatient {
+    /// National ID or resident certificate number (checked, including its check digit).
+    pub national_id: String,
+    /// Patient's name.
+    pub name: String,
+    /// Birth date, ROC `YYYMMDD`.
+    pub birth_date: String,
+}
+
+impl std::fmt::Debug for CardLessPatient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CardLessPatient(<redacted>)")
+    }
+}
+
+impl CardLessPatient {
+    /// Checks every field and builds the patient's data as a card would give it: no card number
+    /// (empty), sex from the ID's second character, issue date = birth date (no card was issued
+    /// that the app knows of). The first bad field is named in the error.
+    pub fn parse(&self) -> Result<CardBasicData, AppError> {
+        let national_id = national_id::parse(&self.national_id)?;
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 20 {
+            return Err(invalid("name", "must be 1 to 20 characters"));
+        }
+        let birth_date = roc_date(&self.birth_date, "birth_date")?;
+        let sex = national_id::sex_of(&national_id);
+        Ok(CardBasicData {
+            card_number: String::new(),
+            name: name.to_string(),
+            national_id,
+            birth_date,
+            sex,
+            issue_date: birth_date,
+        })
+    }
+}
+
 fn roc_date(text: &str, field: &'static str) -> Result<chrono::NaiveDate, AppError> {
     RocDate::parse(text.trim())
         .map(RocDate::naive)

@@ -315,6 +315,7 @@ impl HomeVisit {
         contact: &str,
         prescriber: &str,
     ) -> Result<IssuedPrescription, AppError> {
+        self.refuse_card_less_prescription(visit_id, chronic_refills)?;
         let visit = self.store.get_visit(visit_id)?.visit;
         if contact.trim().is_empty() {
             return Err(super::input::invalid("contact", "must not be empty"));

@@ -28,7 +28,9 @@ use crate::card::records::{MAX_PRESCRIPTIONS, PrescriptionEntry, SequenceForm, V
 use crate::card::sam::{SamAuthority, SamChallenge, SamError, VisitSignRequest, VisitSignature};
 use crate::card::visit_txn::{VisitOutcome, VisitPlan, VisitProgress, run_visit_with};
 use crate::card::{CardError, basic_data};
-use crate::model::{CardBasicData, Order, RocDateTime, Sex, VisitContext, VisitType};
+use crate::model::{
+    CardBasicData, CardReplacement, EmergencyRecord, Order, RocDateTime, Sex, VisitContext, VisitType,
+};
 use crate::reader::ApduChannel;
 use crate::rules::visit_code::VisitCodeInput;
 use crate::rx::orderset::{RxLine, cached_order_sets, parse_centi};
@@ -84,6 +86,11 @@ pub struct VisitDraft {
     pub copayment: u32,
     /// Role, care stage and the audit details of the visit, committed with it.
     pub context: VisitContext,
+    /// A card-less visit: what the patient paid out of pocket (NT$), once recorded.
+    pub out_of_pocket: Option<u32>,
+    /// The emergency details when the visit is marked as an emergency visit (`payable` is
+    /// decided at `finish`, from the store's visits).
+    pub emergency: Option<EmergencyRecord>,
 }
 
 /// What `finish` keeps, sealed, under the request id before touching the card: the visit's one
@@ -117,7 +124,7 @@ struct Intent {
     fee_points: u32,
     copayment: u32,
     online: bool,
-    /// The visit's context (absent in plans kept before it existed).
+    /// Card-less, replacement and emergency details committed with the visit (absent in plans kept before it existed).
     #[serde(default)]
     context: VisitContext,
 }
@@ -171,7 +178,7 @@ impl VisitProgress for KeepSigned<'_> {
 }
 
 /// Where a visit's card data came from, and so how `finish` gets its sequence number.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum CardSource {
     /// The physical card in the reader: cloud SAM, sequence number from the chip, card written.
     Chip,
@@ -181,6 +188,12 @@ pub(super) enum CardSource {
         /// The NHI's scan session.
         session: String,
     },
+    /// No card: the patient's data typed in (`card_less.rs`); out of pocket, visit code taken
+    /// offline, nothing written, kept pending its card.
+    CardLess,
+    /// The card brought for a card-less visit (`card_less.rs`): the chip transaction with the
+    /// after-check flag `2`, committed with M12/M49/M52 and the refund.
+    Replacement(CardReplacement),
 }
 
 /// One visit in progress (Kotlin: hold it for the visit screen; drop it to abandon the visit).
@@ -248,11 +261,13 @@ impl VisitSession {
                 fee_points: 0,
                 copayment: 0,
                 context: VisitContext::default(),
+                out_of_pocket: None,
+                emergency: None,
             }),
         })
     }
 
-    fn draft_mut(&self) -> std::sync::MutexGuard<'_, VisitDraft> {
+    pub(super) fn draft_mut(&self) -> std::sync::MutexGuard<'_, VisitDraft> {
         // A panic while holding the lock cannot leave the draft half-updated (single assignments).
         self.draft.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -418,9 +433,16 @@ impl VisitSession {
             None => self.new_plan(request_id)?,
         };
         let at = RocDateTime::from_unix_ms(plan.at_unix_ms).map_err(|_| AppError::Internal)?;
-        if let CardSource::Virtual { session } = &self.source {
-            let ids = (plan.visit_id, plan.txn_id, plan.code_counter);
-            return self.finish_virtual(session, &draft, ids, at).await;
+        let context = self.context_of(&draft, &plan)?;
+        match &self.source {
+            CardSource::Virtual { session } => {
+                let ids = (plan.visit_id, plan.txn_id, plan.code_counter);
+                return self.finish_virtual(session, &draft, ids, at).await;
+            }
+            CardSource::CardLess => {
+                return self.finish_card_less(&draft, (plan.visit_id, plan.code_counter), at, context);
+            }
+            CardSource::Chip | CardSource::Replacement(_) => {}
         }
         let online = app.is_online();
         // The intent of this attempt, kept before the card is touched.
@@ -435,7 +457,7 @@ impl VisitSession {
             fee_points: draft.fee_points,
             copayment: draft.copayment,
             online,
-            context: draft.context.clone(),
+            context,
         });
         plan.signed_form = None;
         app.keep_plan(request_id, &plan)?;
@@ -469,6 +491,36 @@ impl VisitSession {
         app.commit_outcome(&plan, &outcome)
     }
 
+    /// What the visit commits beyond its card data: card-less, the replacement it is, and the
+    /// emergency details with their payability decided now (from the store's visits).
+    fn context_of(&self, draft: &VisitDraft, plan: &FinishPlan) -> Result<VisitContext, AppError> {
+        let emergency = match &draft.emergency {
+            Some(e) => Some(self.app.decide_emergency(
+                e,
+                &self.patient.national_id,
+                &self.practitioner_id,
+                &plan.visit_id,
+            )?),
+            None => None,
+        };
+        Ok(VisitContext {
+            card_less: matches!(self.source, CardSource::CardLess | CardSource::Replacement(_)),
+            card_replacement: match &self.source {
+                // The refund: what was paid out of pocket minus this visit's copayment.
+                CardSource::Replacement(r) => Some(CardReplacement {
+                    refund_points: draft
+                        .out_of_pocket
+                        .map_or(r.refund_points, |paid| paid.saturating_sub(draft.copayment)),
+                    ..r.clone()
+                }),
+                _ => None,
+            },
+            emergency,
+            // Role and care stage as the UI set them (`set_care`).
+            ..draft.context.clone()
+        })
+    }
+
     /// Reserves the counter, makes the transaction id and keeps the plan before any card command.
     fn new_plan(&self, request_id: &str) -> Result<FinishPlan, AppError> {
         let app = &self.app;
@@ -493,7 +545,7 @@ fn card_plan_of(app: &HomeVisit, plan: &FinishPlan, online: bool) -> Result<Visi
         txn_id: plan.txn_id,
         visit_type: intent.visit_type,
         newborn: false,
-        replacement: false,
+        replacement: intent.context.card_replacement.is_some(),
         institution: app.institution.clone(),
         at,
         code_counter: plan.code_counter,
@@ -508,6 +560,20 @@ fn card_plan_of(app: &HomeVisit, plan: &FinishPlan, online: bool) -> Result<Visi
 }
 
 impl HomeVisit {
+    /// The id of the visit committed under `request_id`, if its finish (or a reconciliation of
+    /// it) committed one.
+    pub(super) fn visit_of_request(&self, request_id: &str) -> Result<Option<String>, AppError> {
+        let Some(bytes) = self.store.kv_get(PLAN_NAMESPACE, request_id)? else {
+            return Ok(None);
+        };
+        let plan: FinishPlan = serde_json::from_slice(&bytes).map_err(|_| AppError::Internal)?;
+        match self.store.get_visit(&plan.visit_id) {
+            Ok(_) => Ok(Some(plan.visit_id)),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Keeps `plan` sealed under the request id (replacing the previous one).
     fn keep_plan(&self, request_id: &str, plan: &FinishPlan) -> Result<(), AppError> {
         // Serialising plain fields cannot fail.

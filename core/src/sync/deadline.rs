@@ -13,6 +13,17 @@ pub const UPLOAD_DEADLINE_MS: i64 = 24 * 3_600_000;
 pub const EMERGENCY_UPLOAD_DEADLINE_MS: i64 = 3_600_000;
 /// Visits due within this window are listed as at risk.
 pub const AT_RISK_WINDOW_MS: i64 = 4 * 3_600_000;
+/// An emergency visit not uploaded is at risk from the start: its whole hour is the window.
+pub const EMERGENCY_AT_RISK_WINDOW_MS: i64 = EMERGENCY_UPLOAD_DEADLINE_MS;
+
+/// The upload deadline of a visit after its time: 1 hour for an emergency visit, else 24 hours.
+pub fn upload_deadline_ms(emergency: bool) -> i64 {
+    if emergency {
+        EMERGENCY_UPLOAD_DEADLINE_MS
+    } else {
+        UPLOAD_DEADLINE_MS
+    }
+}
 
 /// Where a visit stands against its upload deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +168,26 @@ mod tests {
                 None
             },
         }
+    }
+
+    #[test]
+    fn an_emergency_visit_is_due_within_one_hour() {
+        assert_eq!(upload_deadline_ms(true), H);
+        assert_eq!(upload_deadline_ms(false), 24 * H);
+        // Visited at hour 10, not uploaded: at hour 10½ at risk, after hour 11 missed.
+        let due = 10 * H + upload_deadline_ms(true);
+        assert_eq!(
+            status(due, None, 10 * H + H / 2, EMERGENCY_AT_RISK_WINDOW_MS),
+            Some(DeadlineStatus::AtRisk)
+        );
+        assert_eq!(
+            status(due, None, 11 * H + 1, EMERGENCY_AT_RISK_WINDOW_MS),
+            Some(DeadlineStatus::Missed)
+        );
+        assert_eq!(
+            status(due, Some(10 * H + 2 * H), 12 * H, EMERGENCY_AT_RISK_WINDOW_MS),
+            Some(DeadlineStatus::Missed)
+        );
     }
 
     #[test]

@@ -192,6 +192,7 @@ async fn day(
 
     referral_round_trip(&app, &vpn).await?;
     team_record(&app, &vpn).await?;
+    card_less_and_emergency(&app, clock.now_unix_ms()).await?;
     abnormal_situation_report(&app, clock.as_ref(), data_dir)?;
 
     step("Visits on this device");
@@ -961,5 +962,95 @@ fn abnormal_situation_report(app: &HomeVisit, clock: &dyn Clock, data_dir: &Path
             if i.meets_line { "≥90% ✓" } else { "<90% ✗" }
         );
     }
+/// A card-less visit and its card replacement, then an emergency visit at night with its
+/// surcharge and a second one the same day that is not payable (issue 14 items 4 and 5).
+async fn card_less_and_emergency(app: &Arc<HomeVisit>, now: i64) -> Result<(), String> {
+    use homevisit_core::app::{CardLessPatient, claim_mark};
+    step("A patient without the card — out of pocket, visit code offline");
+    let patient = CardLessPatient {
+        national_id: "A123456789".into(),
+        name: "王小明".into(),
+        birth_date: "0290517".into(),
+    };
+    let v = app
+        .begin_card_less_visit(&patient)
+        .map_err(err("card-less visit"))?;
+    v.add_diagnosis("I10").map_err(err("diagnosis"))?;
+    v.set_fees(1631, 50).map_err(err("fees"))?;
+    v.set_out_of_pocket(1631).map_err(err("out of pocket"))?;
+    let s = v
+        .finish(&uuid::Uuid::now_v7().to_string())
+        .await
+        .map_err(err("card-less visit"))?;
+    let pending = app.card_less().get(&s.id).map_err(err("card-less visit"))?;
+    println!(
+        "card-less visit {} (code taken offline, no card written): paid NT$ {} out of pocket; \
+         nothing uploaded until the card comes, at the latest on {}",
+        s.visit_code,
+        pending.paid,
+        pending
+            .deadline
+            .as_deref()
+            .unwrap_or("(calendar does not cover it)")
+    );
+    if let Err(e) = app.issue_prescription(&s.id, Some(3), CONTACT) {
+        println!("chronic prescription refused: {} ({e})", e.code());
+    }
+    step("The card is brought — card replacement (補卡)");
+    let r = app
+        .card_less()
+        .replace(&s.id, &uuid::Uuid::now_v7().to_string())
+        .await
+        .map_err(err("card replacement"))?;
+    let after = app.card_less().get(&s.id).map_err(err("card-less visit"))?;
+    println!(
+        "replacement visit {} sequence {}: upload with M12 = 2, M49 = the card-less visit's time, \
+         M52 = {}; refund {} points",
+        r.visit_code,
+        r.sequence_number,
+        s.visit_code,
+        after.refund_points.unwrap_or(0)
+    );
+
+    step("Emergency visits at night (緊急訪視)");
+    // Tonight 21:30 to 22:31 Taiwan time: 31 minutes into late night.
+    let tonight = now - (now + 8 * 3_600_000).rem_euclid(86_400_000) + 21 * 3_600_000 + 30 * 60_000;
+    for (n, (arrival, minutes)) in [(tonight, 61), (tonight + 100 * 60_000, 30)]
+        .into_iter()
+        .enumerate()
+    {
+        let v = app.begin_visit().await.map_err(err("patient card"))?;
+        v.add_diagnosis("R509").map_err(err("diagnosis"))?;
+        let marked = v
+            .set_emergency(&["fever".into()], arrival, arrival + minutes * 60_000)
+            .map_err(err("emergency"))?;
+        let s = v
+            .finish(&uuid::Uuid::now_v7().to_string())
+            .await
+            .map_err(err("emergency visit"))?;
+        let e = app
+            .emergency_of(&s.id)
+            .map_err(err("emergency"))?
+            .unwrap_or(marked);
+        println!(
+            "emergency visit {}: {} min, bracket {} → +{}%, claim mark {}, {}",
+            n + 1,
+            minutes,
+            e.bracket,
+            e.surcharge_percent,
+            claim_mark(Some(&e)).unwrap_or("-"),
+            if e.payable {
+                "payable"
+            } else {
+                "NOT payable (one per doctor per patient per day)"
+            }
+        );
+    }
+    let due = app.emergency_deadlines().map_err(err("deadlines"))?;
+    println!(
+        "emergency uploads due within 1 hour: {} at risk, {} missed",
+        due.at_risk.len(),
+        due.missed.len()
+    );
     Ok(())
 }
