@@ -962,6 +962,9 @@ fn abnormal_situation_report(app: &HomeVisit, clock: &dyn Clock, data_dir: &Path
             if i.meets_line { "≥90% ✓" } else { "<90% ✗" }
         );
     }
+    Ok(())
+}
+
 /// A card-less visit and its card replacement, then an emergency visit at night with its
 /// surcharge and a second one the same day that is not payable (issue 14 items 4 and 5).
 async fn card_less_and_emergency(app: &Arc<HomeVisit>, now: i64) -> Result<(), String> {
