@@ -6,6 +6,7 @@
 pub mod calendar;
 pub mod caps;
 pub mod emergency;
+pub mod hmic;
 pub mod icd10;
 pub mod national_id;
 pub mod visit_code;

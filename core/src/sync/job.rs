@@ -29,6 +29,10 @@ pub enum JobKind {
     ReferralSubmit,
     /// A receiver's reply to an e-referral round.
     ReferralReply,
+    /// A submission of an HMIC case application version (see `crate::hmic::outbox`).
+    HmicSubmit,
+    /// The closing of an HMIC case application.
+    HmicClose,
     /// Any other kind, by name (lower-case `[a-z0-9_]`).
     Other(String),
 }
@@ -42,6 +46,8 @@ impl JobKind {
             JobKind::VisitCancel => "visit_cancel",
             JobKind::ReferralSubmit => "referral_submit",
             JobKind::ReferralReply => "referral_reply",
+            JobKind::HmicSubmit => "hmic_submit",
+            JobKind::HmicClose => "hmic_close",
             JobKind::Other(name) => name,
         }
     }
@@ -53,6 +59,8 @@ impl JobKind {
             "visit_cancel" => JobKind::VisitCancel,
             "referral_submit" => JobKind::ReferralSubmit,
             "referral_reply" => JobKind::ReferralReply,
+            "hmic_submit" => JobKind::HmicSubmit,
+            "hmic_close" => JobKind::HmicClose,
             other => JobKind::Other(other.to_string()),
         }
     }

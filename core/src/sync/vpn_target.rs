@@ -214,17 +214,21 @@ impl VpnTarget {
 impl UploadTarget for VpnTarget {
     async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
         // Referral jobs go one by one to the e-referral routes (`crate::referral::outbox`).
-        let (referrals, items): (Vec<UploadItem>, Vec<UploadItem>) = items
-            .iter()
-            .cloned()
-            .partition(|i| crate::referral::outbox::is_referral(&i.kind));
+        let (referrals, items): (Vec<UploadItem>, Vec<UploadItem>) = items.iter().cloned().partition(|i| {
+            crate::referral::outbox::is_referral(&i.kind) || crate::hmic::outbox::is_hmic(&i.kind)
+        });
         if referrals.is_empty() {
             return self.upload_visit_jobs(&items).await;
         }
         let mut out = Vec::with_capacity(referrals.len() + items.len());
         let mut first_error = None;
         for item in &referrals {
-            let outcome = match crate::referral::outbox::send(&self.client, item).await {
+            let sent = if crate::hmic::outbox::is_hmic(&item.kind) {
+                crate::hmic::outbox::send(&self.client, item).await
+            } else {
+                crate::referral::outbox::send(&self.client, item).await
+            };
+            let outcome = match sent {
                 Ok(o) => o,
                 Err(e) => {
                     let reason = e.to_string();
