@@ -3,6 +3,7 @@
 //! visit's `card_upload` outbox job), lists them, reports the outbox state and tells listeners
 //! when the outbox changes. Every error leaving it is an [`AppError`].
 
+mod cases;
 mod enrol;
 mod error;
 mod input;
@@ -23,6 +24,9 @@ mod view;
 mod virtual_card;
 mod visit;
 
+#[cfg(feature = "inspect")]
+pub use cases::CaseStepHook;
+pub use cases::{CaseRecord, CaseService, EnrolmentCheck, case_date, case_violation};
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};
@@ -104,6 +108,8 @@ pub struct HomeVisit {
     fail_point: session::FailPointSlot,
     /// E-referrals; see `referrals.rs`.
     referrals: Arc<ReferralService>,
+    /// HMIC case applications; see `cases.rs`.
+    cases: Arc<cases::CaseService>,
     /// This process's lock on the data directory; declared last so it is released last.
     _dir_lock: lock::DirLock,
 }
@@ -171,6 +177,15 @@ impl HomeVisit {
             listeners.clone(),
             sync.clone(),
         ));
+        let cases = Arc::new(cases::CaseService::new(
+            store.clone(),
+            institution.clone(),
+            clock.clone(),
+            vpn.clone(),
+            connectivity.clone(),
+            listeners.clone(),
+            sync.clone(),
+        ));
         let readers = Readers::new(store.clone(), clock.clone(), device_id);
         let app = Self {
             store,
@@ -186,6 +201,7 @@ impl HomeVisit {
             readers,
             fail_point: Default::default(),
             referrals,
+            cases,
             _dir_lock: dir_lock,
         };
         app.load_enrolment()?;
