@@ -27,6 +27,7 @@
 
 pub mod db;
 pub mod faults;
+pub mod hmic;
 pub mod pharmacy;
 pub mod referral;
 pub mod seeds;
@@ -800,6 +801,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .merge(vcard::routes::signed())
         // E-referrals: the platform's device routes and the LTC centre's admin routes.
         .merge(referral::signed_routes())
+        // HMIC case applications (simulators/vpn/src/hmic): the NHI's case service.
+        .merge(hmic::signed_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth_layer));
     let device = Router::new()
         .route(routes::ENROL, post(enrol))
@@ -813,7 +816,9 @@ pub fn router(state: Arc<SimState>) -> Router {
         // Virtual NHI card: the patient app's QR and consent, the service's clock, the right.
         .merge(vcard::routes::admin())
         // E-referrals: the LTC centre's admin routes.
-        .merge(referral::admin_routes());
+        .merge(referral::admin_routes())
+        // HMIC case applications: the regional office's reopen, the service's clock, enrolments.
+        .merge(hmic::admin_routes());
     Router::new()
         .merge(device)
         .merge(admin)
