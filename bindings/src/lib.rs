@@ -10,6 +10,7 @@
 
 mod app;
 mod ble;
+mod cases;
 mod enrol;
 mod error;
 mod logs;
@@ -26,6 +27,10 @@ mod virtual_card;
 mod visit;
 
 pub use app::{HomeVisitApp, ListenerError, OutboxListener, OutboxSubscription};
+pub use cases::{
+    Case, CaseBatchFile, CaseClosingReason, CaseEnrolmentCheck, CaseForm, CaseIntakeOption, CaseKind, CaseQuery,
+    CaseQueryRow, CaseSaved, CaseService, CaseState, CaseTube, CaseVerdict,
+};
 pub use ble::{BleCharacteristic, BleError, BleEvents, BleLink, BlePeripheral, BleService, HostBle};
 pub use enrol::EnrolmentStatus;
 pub use error::{HomeVisitError, error_code, error_codes};

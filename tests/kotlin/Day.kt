@@ -187,6 +187,7 @@ val DAY_SECTIONS: List<Pair<String, (Day) -> Unit>> = listOf(
     "virtual card" to ::virtualCardSection,
     "recovery" to ::recoverySection,
     "referral" to ::referralSection,
+    "hmic case" to ::caseSection,
     // Last: it revokes the app's device, after which every VPN route refuses it.
     "stolen phone" to ::stolenPhoneSection,
 )

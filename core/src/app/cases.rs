@@ -719,3 +719,28 @@ pub fn case_date(field: &str, text: &str) -> Result<NaiveDate, AppError> {
         .map(|d| d.naive())
         .map_err(|_| super::input::invalid(field, "must be a ROC date YYYMMDD"))
 }
+
+/// The ADL popup as a screen (or the FFI) hands it over: the assessment date (ROC `YYYMMDD`,
+/// empty: not given — refused by the rules) and the ten scores in `hmic::model::ADL_ITEMS` order.
+pub fn adl_input(assessed_on: &str, scores: &[u8]) -> Result<crate::hmic::model::Adl, AppError> {
+    let scores: [u8; 10] = scores
+        .try_into()
+        .map_err(|_| super::input::invalid("adl", "ten item scores in the Barthel order"))?;
+    let assessed_on = match assessed_on.trim() {
+        "" => None,
+        t => Some(case_date("adl.assessed_on", t)?),
+    };
+    Ok(crate::hmic::model::Adl { assessed_on, scores })
+}
+
+/// A muscle strength as typed (an integer 0–5, or empty).
+pub fn muscle_strength_input(text: &str) -> Result<Option<i64>, AppError> {
+    rules::assessment::parse_muscle_strength(text).map_err(case_violation)
+}
+
+impl QueryRow {
+    /// The patient's national ID as lists show it.
+    pub fn masked_id(&self) -> String {
+        super::view::mask_id(&self.national_id)
+    }
+}

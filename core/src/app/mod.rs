@@ -26,7 +26,9 @@ mod visit;
 
 #[cfg(feature = "inspect")]
 pub use cases::CaseStepHook;
-pub use cases::{CaseRecord, CaseService, EnrolmentCheck, case_date, case_violation};
+pub use cases::{
+    CaseRecord, CaseService, EnrolmentCheck, adl_input, case_date, case_violation, muscle_strength_input,
+};
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, VisitDetails};

@@ -28,7 +28,11 @@ pub fn today() -> NaiveDate {
 
 /// A complete, valid new enrolment applied for `today()` by `institution` of `team`.
 pub fn sample(id: &str, institution: &str, team: &str) -> Application {
-    let t = today();
+    sample_on(id, institution, team, today())
+}
+
+/// [`sample`] applied for on `t` (enrolled 3 days before, ADL assessed on `t`).
+pub fn sample_on(id: &str, institution: &str, team: &str, t: NaiveDate) -> Application {
     Application {
         id: id.into(),
         version: 1,

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 mod card;
 mod cdylib;
+mod hmic;
 mod rules;
 mod rx;
 mod store;
@@ -41,6 +42,7 @@ fn groups() -> Vec<Group> {
         store::group(),
         rx::group(),
         rules::group(),
+        hmic::group(),
         sync::group(),
         cdylib::group(),
     ]
