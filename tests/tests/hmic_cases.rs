@@ -87,7 +87,8 @@ impl Env {
     }
 
     fn nhi_state(&self, id: &str) -> CaseState {
-        nhi::load(&self.db(), id, self.service_now()).unwrap().unwrap().state
+        let now = self.service_now();
+        nhi::load(&self.db(), id, now).unwrap().unwrap().state
     }
 }
 
@@ -316,7 +317,8 @@ async fn batch_file_with_one_bad_record_is_rejected_whole_and_names_never_repeat
         }
         other => panic!("{other:?}"),
     }
-    assert!(nhi::load(&e.db(), &good.application.id, e.service_now()).unwrap().is_none());
+    let now = e.service_now();
+    assert!(nhi::load(&e.db(), &good.application.id, now).unwrap().is_none());
     // The same name again is refused; the next file gets the next serial.
     let (_, good_xml) = cases.batch_file(&[good.application.id.clone()]).unwrap();
     let err = cases.upload_batch(&name, &good_xml).await.unwrap_err();

@@ -609,8 +609,8 @@ impl CaseService {
     }
 
     /// Online: takes the NHI's copy of this institution's applications: a reopening by the
-    /// regional office (modifiable for 3 days), closings, acceptance dates. Returns how many
-    /// local applications changed.
+    /// regional office (modifiable for 3 days), its re-lock, closings, acceptance dates (not for an
+    /// application whose own change is still queued). Returns how many local applications changed.
     pub async fn refresh(&self) -> Result<u32, AppError> {
         let client = self.client()?;
         let theirs: Vec<Application> = client.post_signed(wire::SYNC, &serde_json::json!({})).await?;
@@ -620,10 +620,18 @@ impl CaseService {
             let Some(mut c) = book::get(&self.store, &t.id)? else {
                 continue;
             };
-            let a = &mut c.application;
-            if a.state == CaseState::Draft || t.version < a.version {
+            // A change of this device still on its way wins until the NHI has answered it.
+            let pending = |key: &str| -> Result<bool, AppError> {
+                Ok(book::queued_job(&self.store, key)?
+                    .is_some_and(|(_, s)| matches!(s.as_str(), "queued" | "sending" | "waiting_retry")))
+            };
+            if c.application.state == CaseState::Draft
+                || pending(&c.application.submission_key())?
+                || pending(&c.application.closing_key())?
+            {
                 continue;
             }
+            let a = &mut c.application;
             if (a.state, a.reopened_at_ms, a.closing, a.acceptance_date)
                 != (t.state, t.reopened_at_ms, t.closing, t.acceptance_date)
             {
