@@ -143,8 +143,8 @@ pub struct CaseEnrolmentCheck {
     pub case: Option<Arc<Case>>,
 }
 
-fn roc(d: chrono::NaiveDate) -> String {
-    RocDate::from_naive(d).map(|d| d.to_roc_string()).unwrap_or_default()
+fn roc<D: TryInto<RocDate>>(d: D) -> String {
+    d.try_into().map(|d: RocDate| d.to_roc_string()).unwrap_or_default()
 }
 
 /// An application form being filled (patient data: accessors only, no generated `toString`).
@@ -515,13 +515,6 @@ fn saved((c, w): (CaseRecord, Vec<homevisit_core::rules::hmic::Warning>)) -> Cas
     }
 }
 
-fn opt_date(field: &str, text: Option<String>) -> Result<Option<chrono::NaiveDate>, core_app::AppError> {
-    match text.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => core_app::case_date(field, t).map(Some),
-    }
-}
-
 #[uniffi::export(async_runtime = "tokio")]
 impl CaseService {
     /// 清除: an empty form for the patient (sex from the ID; dates today).
@@ -565,14 +558,20 @@ impl CaseService {
     /// 申請延長照護 (application date ROC, default today).
     pub fn extend(&self, previous_id: String, application_date: Option<String>) -> Result<Arc<Case>, HomeVisitError> {
         guard(|| {
-            let d = opt_date("application_date", application_date)?;
+            let d = match application_date.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(t) => Some(core_app::case_date("application_date", t)?),
+            };
             Ok(wrap(self.inner.extend(&previous_id, d)?))
         })
     }
     /// 照護階段轉換 (application date ROC, default today).
     pub fn change_stage(&self, previous_id: String, application_date: Option<String>) -> Result<Arc<Case>, HomeVisitError> {
         guard(|| {
-            let d = opt_date("application_date", application_date)?;
+            let d = match application_date.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(t) => Some(core_app::case_date("application_date", t)?),
+            };
             Ok(wrap(self.inner.change_stage(&previous_id, d)?))
         })
     }
