@@ -144,7 +144,9 @@ pub struct CaseEnrolmentCheck {
 }
 
 fn roc<D: TryInto<RocDate>>(d: D) -> String {
-    d.try_into().map(|d: RocDate| d.to_roc_string()).unwrap_or_default()
+    d.try_into()
+        .map(|d: RocDate| d.to_roc_string())
+        .unwrap_or_default()
 }
 
 /// An application form being filled (patient data: accessors only, no generated `toString`).
@@ -202,9 +204,11 @@ impl CaseForm {
     /// Dependency level name (computed), if assessed.
     pub fn dependency(&self) -> Option<String> {
         self.with(|a| {
-            a.adl
-                .as_ref()
-                .map(|x| assessment::dependency(assessment::adl_total(x)).as_str().to_string())
+            a.adl.as_ref().map(|x| {
+                assessment::dependency(assessment::adl_total(x))
+                    .as_str()
+                    .to_string()
+            })
         })
     }
     /// Whether any order is filled.
@@ -315,7 +319,13 @@ impl CaseForm {
         self.with(|a| a.diagnoses = codes);
     }
     /// Sets a tube change order (frequency in days, material, size in Fr).
-    pub fn set_tube_order(&self, tube: CaseTube, every_days: Option<u32>, material: String, size_fr: Option<u32>) {
+    pub fn set_tube_order(
+        &self,
+        tube: CaseTube,
+        every_days: Option<u32>,
+        material: String,
+        size_fr: Option<u32>,
+    ) {
         let t = Some(m::TubeOrder {
             every_days,
             material,
@@ -387,7 +397,10 @@ impl Case {
     }
     /// Closing reason name, once closed.
     pub fn closing_reason(&self) -> Option<String> {
-        self.inner.application.closing.map(|c| c.reason.as_str().to_string())
+        self.inner
+            .application
+            .closing
+            .map(|c| c.reason.as_str().to_string())
     }
     /// The outbox job of its current submission.
     pub fn job_id(&self) -> Option<String> {
@@ -518,10 +531,19 @@ fn saved((c, w): (CaseRecord, Vec<homevisit_core::rules::hmic::Warning>)) -> Cas
 #[uniffi::export(async_runtime = "tokio")]
 impl CaseService {
     /// 清除: an empty form for the patient (sex from the ID; dates today).
-    pub fn blank(&self, national_id: String, birth_date: String, care_team: String) -> Result<Arc<CaseForm>, HomeVisitError> {
+    pub fn blank(
+        &self,
+        national_id: String,
+        birth_date: String,
+        care_team: String,
+    ) -> Result<Arc<CaseForm>, HomeVisitError> {
         guard(|| {
             let birth = core_app::case_date("patient.birth_date", &birth_date)?;
-            Ok(CaseForm::new(self.inner.blank(&national_id, birth, &care_team)?))
+            Ok(CaseForm::new(self.inner.blank(
+                &national_id,
+                birth,
+                &care_team,
+            )?))
         })
     }
     /// 申請: a new enrolment, every rule checked; kept as a draft (offline).
@@ -545,7 +567,11 @@ impl CaseService {
         guard(|| Ok(self.inner.list()?.into_iter().map(wrap).collect()))
     }
     /// 最新一筆查詢.
-    pub fn latest(&self, national_id: String, birth_date: String) -> Result<Option<Arc<Case>>, HomeVisitError> {
+    pub fn latest(
+        &self,
+        national_id: String,
+        birth_date: String,
+    ) -> Result<Option<Arc<Case>>, HomeVisitError> {
         guard(|| {
             let birth = core_app::case_date("patient.birth_date", &birth_date)?;
             Ok(self.inner.latest(&national_id, birth)?.map(wrap))
@@ -556,7 +582,11 @@ impl CaseService {
         guard(|| Ok(wrap(self.inner.submit(&id)?)))
     }
     /// 申請延長照護 (application date ROC, default today).
-    pub fn extend(&self, previous_id: String, application_date: Option<String>) -> Result<Arc<Case>, HomeVisitError> {
+    pub fn extend(
+        &self,
+        previous_id: String,
+        application_date: Option<String>,
+    ) -> Result<Arc<Case>, HomeVisitError> {
         guard(|| {
             let d = match application_date.as_deref().map(str::trim) {
                 None | Some("") => None,
@@ -566,7 +596,11 @@ impl CaseService {
         })
     }
     /// 照護階段轉換 (application date ROC, default today).
-    pub fn change_stage(&self, previous_id: String, application_date: Option<String>) -> Result<Arc<Case>, HomeVisitError> {
+    pub fn change_stage(
+        &self,
+        previous_id: String,
+        application_date: Option<String>,
+    ) -> Result<Arc<Case>, HomeVisitError> {
         guard(|| {
             let d = match application_date.as_deref().map(str::trim) {
                 None | Some("") => None,
@@ -576,7 +610,12 @@ impl CaseService {
         })
     }
     /// 結案 with date (ROC) and reason (queued).
-    pub fn close(&self, id: String, date: String, reason: CaseClosingReason) -> Result<Arc<Case>, HomeVisitError> {
+    pub fn close(
+        &self,
+        id: String,
+        date: String,
+        reason: CaseClosingReason,
+    ) -> Result<Arc<Case>, HomeVisitError> {
         guard(|| {
             let d = core_app::case_date("closing.date", &date)?;
             Ok(wrap(self.inner.close(&id, d, reason.into())?))
@@ -629,7 +668,12 @@ impl CaseService {
         guard_async(async move { inner.refresh().await }).await
     }
     /// Online: the query by application date range (ROC) and optionally an own care team.
-    pub async fn query(&self, from: String, to: String, care_team: Option<String>) -> Result<Arc<CaseQuery>, HomeVisitError> {
+    pub async fn query(
+        &self,
+        from: String,
+        to: String,
+        care_team: Option<String>,
+    ) -> Result<Arc<CaseQuery>, HomeVisitError> {
         let inner = self.inner.clone();
         guard_async(async move {
             let from = core_app::case_date("from", &from)?;

@@ -27,11 +27,11 @@ mod virtual_card;
 mod visit;
 
 pub use app::{HomeVisitApp, ListenerError, OutboxListener, OutboxSubscription};
-pub use cases::{
-    Case, CaseBatchFile, CaseClosingReason, CaseEnrolmentCheck, CaseForm, CaseIntakeOption, CaseKind, CaseQuery,
-    CaseQueryRow, CaseSaved, CaseService, CaseState, CaseTube, CaseVerdict,
-};
 pub use ble::{BleCharacteristic, BleError, BleEvents, BleLink, BlePeripheral, BleService, HostBle};
+pub use cases::{
+    Case, CaseBatchFile, CaseClosingReason, CaseEnrolmentCheck, CaseForm, CaseIntakeOption, CaseKind,
+    CaseQuery, CaseQueryRow, CaseSaved, CaseService, CaseState, CaseTube, CaseVerdict,
+};
 pub use enrol::EnrolmentStatus;
 pub use error::{HomeVisitError, error_code, error_codes};
 pub use logs::{install_log_sink, uninstall_log_sink};

@@ -138,12 +138,17 @@ async fn one_full_case_life() {
     let (sc, _) = cases.correct(&sc.application.id, filled).unwrap();
     let sc = cases.submit(&sc.application.id).unwrap();
     assert_eq!(sc.application.start_date, today());
-    assert_eq!(cases.get(&ext.application.id).unwrap().application.state, CaseState::Closed);
+    assert_eq!(
+        cases.get(&ext.application.id).unwrap().application.state,
+        CaseState::Closed
+    );
     assert_eq!(e.drain().await, (1, 0));
     assert_eq!(e.nhi_state(&ext.application.id), CaseState::Closed);
 
     // Close with date and reason.
-    let closed = cases.close(&sc.application.id, today(), ClosingReason::Improved).unwrap();
+    let closed = cases
+        .close(&sc.application.id, today(), ClosingReason::Improved)
+        .unwrap();
     assert_eq!(closed.application.state, CaseState::Closed);
     assert_eq!(e.drain().await, (1, 0));
     assert_eq!(e.nhi_state(&sc.application.id), CaseState::Closed);
@@ -155,8 +160,14 @@ async fn one_full_case_life() {
     let csv = cases.export_csv(&rows, CsvEncoding::Utf8Bom);
     let text = String::from_utf8_lossy(&csv.bytes).to_string();
     assert!(text.contains("照護團隊代碼") && text.contains(SAMPLE_TEAM));
-    let other = cases.query(today(), today(), Some("HM99999999")).await.unwrap_err();
-    assert!(matches!(other, AppError::Rejected { ref code, .. } if code == "not_your_team"), "{other:?}");
+    let other = cases
+        .query(today(), today(), Some("HM99999999"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(other, AppError::Rejected { ref code, .. } if code == "not_your_team"),
+        "{other:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +182,12 @@ async fn offline_draft_survives_sigkill_and_syncs_once() {
             .env("HMIC_CRASH_AT", step)
             .output()
             .unwrap();
-        assert_eq!(out.status.signal(), Some(9), "{step}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "{step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let app = open(&path, &e.inst);
         let cases = app.cases();
         let list = cases.list().unwrap();
@@ -212,7 +228,10 @@ async fn submission_on_day_31_is_rejected_then_corrected_and_requeued() {
     };
     assert_eq!(r.fields[0].field, "application_date");
     assert!(r.reason.contains("submission_within_30_days"), "{}", r.reason);
-    assert_eq!(cases.delivery(&c.application.id).unwrap().as_deref(), Some("rejected"));
+    assert_eq!(
+        cases.delivery(&c.application.id).unwrap().as_deref(),
+        Some("rejected")
+    );
     // Correct the application date (editable) and re-queue.
     let mut fixed = c.application.clone();
     fixed.application_date = today() - chrono::Days::new(25);
@@ -234,12 +253,19 @@ async fn no_duplicate_enrolment_and_same_team_read_only() {
         .unwrap_err();
     match err {
         AppError::Rejected { code, field, .. } => {
-            assert_eq!((code.as_str(), field.as_deref()), ("no_duplicate_enrolment", Some("patient.national_id")))
+            assert_eq!(
+                (code.as_str(), field.as_deref()),
+                ("no_duplicate_enrolment", Some("patient.national_id"))
+            )
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        cases.check_enrolment(nhi::SEEDED_CLOSED_ID, birth, SAMPLE_TEAM).await.unwrap().verdict,
+        cases
+            .check_enrolment(nhi::SEEDED_CLOSED_ID, birth, SAMPLE_TEAM)
+            .await
+            .unwrap()
+            .verdict,
         Verdict::Free
     );
     // Another institution of the same team enrols the sample patient.
@@ -252,12 +278,20 @@ async fn no_duplicate_enrolment_and_same_team_read_only() {
         now,
     )
     .unwrap();
-    let check = cases.check_enrolment(SAMPLE_ID, vectors::day(1940, 5, 17), SAMPLE_TEAM).await.unwrap();
+    let check = cases
+        .check_enrolment(SAMPLE_ID, vectors::day(1940, 5, 17), SAMPLE_TEAM)
+        .await
+        .unwrap();
     assert!(matches!(check.verdict, Verdict::SameTeam { .. }));
     let shown = check.case.unwrap();
     assert!(shown.read_only);
-    let err = cases.close(&shown.application.id, today(), ClosingReason::Death).unwrap_err();
-    assert!(matches!(err, AppError::WrongState { ref state, .. } if state == "read_only"), "{err:?}");
+    let err = cases
+        .close(&shown.application.id, today(), ClosingReason::Death)
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::WrongState { ref state, .. } if state == "read_only"),
+        "{err:?}"
+    );
     // The device refuses a new enrolment of the same patient offline too.
     e.app.set_online(false);
     let err = cases.create(e.sample()).unwrap_err();
@@ -274,7 +308,10 @@ async fn reopened_modifiable_3_days_then_relocked() {
     assert_eq!(e.drain().await, (1, 0));
     let mut edit = cases.get(&id).unwrap().application;
     edit.assessment.language = "國語".into();
-    assert!(matches!(cases.correct(&id, edit.clone()), Err(AppError::WrongState { .. })));
+    assert!(matches!(
+        cases.correct(&id, edit.clone()),
+        Err(AppError::WrongState { .. })
+    ));
     // The regional office reopens it.
     let now = e.service_now();
     nhi::reopen(&e.db(), &id, now).unwrap();
@@ -292,7 +329,13 @@ async fn reopened_modifiable_3_days_then_relocked() {
     e.advance(3 * DAY_MS);
     assert_eq!(e.drain().await, (0, 1));
     let rejected = e.app.sync().rejected_jobs().unwrap();
-    assert!(rejected[0].last_error.as_deref().unwrap_or("").contains("wrong_state"));
+    assert!(
+        rejected[0]
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("wrong_state")
+    );
     assert_eq!(e.nhi_state(&id), CaseState::Submitted);
     cases.refresh().await.unwrap();
     assert_eq!(cases.state_of(&id).unwrap(), CaseState::Submitted);
@@ -313,7 +356,10 @@ async fn batch_file_with_one_bad_record_is_rejected_whole_and_names_never_repeat
     let err = cases.upload_batch(&name, &xml).await.unwrap_err();
     match err {
         AppError::Rejected { code, field, .. } => {
-            assert_eq!((code.as_str(), field.as_deref()), ("text_limit", Some("records.1.intake.disease_trait")))
+            assert_eq!(
+                (code.as_str(), field.as_deref()),
+                ("text_limit", Some("records.1.intake.disease_trait"))
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -322,7 +368,10 @@ async fn batch_file_with_one_bad_record_is_rejected_whole_and_names_never_repeat
     // The same name again is refused; the next file gets the next serial.
     let (_, good_xml) = cases.batch_file(&[good.application.id.clone()]).unwrap();
     let err = cases.upload_batch(&name, &good_xml).await.unwrap_err();
-    assert!(matches!(err, AppError::Rejected { ref code, .. } if code == "batch_name_repeated"), "{err:?}");
+    assert!(
+        matches!(err, AppError::Rejected { ref code, .. } if code == "batch_name_repeated"),
+        "{err:?}"
+    );
     let (next, xml) = cases.batch_file(&[good.application.id.clone()]).unwrap();
     assert_ne!(next, name);
     assert!(next.starts_with(&format!("HMIC{}", e.inst)) && next.ends_with(".XML"));
@@ -335,10 +384,17 @@ async fn bad_input_gives_each_its_clear_error() {
     let cases = e.app.cases();
     e.app.set_online(false);
     // An ID with a wrong check digit.
-    let err = cases.blank("A123456788", vectors::day(1940, 5, 17), SAMPLE_TEAM).unwrap_err();
+    let err = cases
+        .blank("A123456788", vectors::day(1940, 5, 17), SAMPLE_TEAM)
+        .unwrap_err();
     assert_eq!(field_of(err), "patient.national_id");
-    let blank = cases.blank("a123456789", vectors::day(1940, 5, 17), SAMPLE_TEAM).unwrap();
-    assert_eq!((blank.patient.sex.as_str(), blank.application_date), ("M", today()));
+    let blank = cases
+        .blank("a123456789", vectors::day(1940, 5, 17), SAMPLE_TEAM)
+        .unwrap();
+    assert_eq!(
+        (blank.patient.sex.as_str(), blank.application_date),
+        ("M", today())
+    );
     // A 26-character disease trait.
     let mut a = e.sample();
     a.intake.condition2.push(Condition2::DiseaseTrait);

@@ -796,13 +796,19 @@ async fn hmic_case(app: &HomeVisit) -> Result<(), String> {
             .and_then(|d| RocDate::from_naive(d).ok())
             .map(|d| d.to_slashed())
             .unwrap_or_default(),
-        cases.delivery(&c.application.id).map_err(err("case"))?.unwrap_or_default()
+        cases
+            .delivery(&c.application.id)
+            .map_err(err("case"))?
+            .unwrap_or_default()
     );
     app.set_online(true);
     drain(app).await?;
     println!(
         "the NHI's answer: {}",
-        cases.delivery(&c.application.id).map_err(err("case"))?.unwrap_or_default()
+        cases
+            .delivery(&c.application.id)
+            .map_err(err("case"))?
+            .unwrap_or_default()
     );
     let rows = cases
         .query(today, today, Some(SAMPLE_TEAM))
