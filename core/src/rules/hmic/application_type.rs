@@ -1,7 +1,7 @@
 //! Application types (seed 000 §壹 三 (七)–(十)): new enrolment within 30 days of the enrolment
-//! date; extension from 30 days before to 30 days after the approved end (start = previous end
-//! + 1 day while still valid, else the application date; copies the previous application and
-//! clears the visit plan and orders); care-stage change (start = the application date; the
+//! date; extension from 30 days before to 30 days after the approved end (start = the day after
+//! the previous end while still valid, else the application date; copies the previous application
+//! and clears the visit plan and orders); care-stage change (start = the application date; the
 //! previous one is closed; clears intake conditions, stage, orders, visit plan and ordering
 //! doctor). The enrolment date is editable only for a new enrolment.
 

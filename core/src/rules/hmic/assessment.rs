@@ -252,7 +252,7 @@ pub fn check_intake(i: &Intake, adl: Option<&Adl>) -> Result<(), Violation> {
             "the ADL total is not below 60",
         ));
     }
-    if !(adl_ticked && adl_below_60) && !trait_ticked {
+    if !(trait_ticked || (adl_ticked && adl_below_60)) {
         return Err(Violation::invalid(
             "intake.condition2",
             "intake_adl_below_60_or_disease_trait",
