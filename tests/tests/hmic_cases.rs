@@ -346,7 +346,9 @@ async fn batch_file_with_one_bad_record_is_rejected_whole_and_names_never_repeat
     let e = env().await;
     let cases = e.app.cases();
     let good = e.draft(e.sample());
-    let (name, _) = cases.batch_file(&[good.application.id.clone()]).unwrap();
+    let (name, _) = cases
+        .batch_file(std::slice::from_ref(&good.application.id))
+        .unwrap();
     let mut bad = good.application.clone();
     bad.id = "bad-record".into();
     bad.patient.national_id = "D123456782".into();
@@ -366,13 +368,17 @@ async fn batch_file_with_one_bad_record_is_rejected_whole_and_names_never_repeat
     let now = e.service_now();
     assert!(nhi::load(&e.db(), &good.application.id, now).unwrap().is_none());
     // The same name again is refused; the next file gets the next serial.
-    let (_, good_xml) = cases.batch_file(&[good.application.id.clone()]).unwrap();
+    let (_, good_xml) = cases
+        .batch_file(std::slice::from_ref(&good.application.id))
+        .unwrap();
     let err = cases.upload_batch(&name, &good_xml).await.unwrap_err();
     assert!(
         matches!(err, AppError::Rejected { ref code, .. } if code == "batch_name_repeated"),
         "{err:?}"
     );
-    let (next, xml) = cases.batch_file(&[good.application.id.clone()]).unwrap();
+    let (next, xml) = cases
+        .batch_file(std::slice::from_ref(&good.application.id))
+        .unwrap();
     assert_ne!(next, name);
     assert!(next.starts_with(&format!("HMIC{}", e.inst)) && next.ends_with(".XML"));
     assert_eq!(cases.upload_batch(&next, &xml).await.unwrap().records, 1);
