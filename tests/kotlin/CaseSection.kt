@@ -27,9 +27,9 @@ private fun fill(form: CaseForm, today: String) {
     form.setName("陳大明")
     form.setCareMonths(1u)
     form.setCareStage("E1")
-    form.setAdl(today, listOf<UByte>(5u, 5u, 0u, 5u, 0u, 5u, 0u, 5u, 5u, 5u))
+    form.setAdl(today, byteArrayOf(5, 5, 0, 5, 0, 5, 0, 5, 5, 5))
     form.setMuscleStrength("3")
-    form.setIntake(true, listOf(CaseIntakeOption.ADL_BELOW_60), "", false, listOf())
+    form.setIntake(true, listOf(CaseIntakeOption.ADL_BELOW60), "", false, listOf())
     form.setDiagnoses(listOf("i63.9", "G45.0"))
     form.setTubeOrder(CaseTube.NG_TUBE, 30u, "矽質", 16u)
 }
@@ -59,7 +59,7 @@ fun caseSection(day: Day) {
         expectError("hmic case: a 26-character disease trait is Validation on intake.disease_trait", {
             it is HomeVisitException.Validation && it.field == "intake.disease_trait" && it.reason.startsWith("text_limit")
         }) { svc.create(form) }
-        form.setIntake(true, listOf(CaseIntakeOption.ADL_BELOW_60), "", false, listOf())
+        form.setIntake(true, listOf(CaseIntakeOption.ADL_BELOW60), "", false, listOf())
         form.setDiagnoses(listOf("1G450"))
         expectError("hmic case: an ICD code with a letter in the wrong place is Validation on diagnoses.0", {
             it is HomeVisitException.Validation && it.field == "diagnoses.0"
@@ -102,7 +102,7 @@ fun caseSection(day: Day) {
     check("hmic case: the stage change starts today with its stage cleared",
         sc.startDate() == today && scForm.careStage() == "", "${sc.startDate()} ${scForm.careStage()}")
     scForm.setCareStage("A1")
-    scForm.setIntake(true, listOf(CaseIntakeOption.ADL_BELOW_60), "", false, listOf())
+    scForm.setIntake(true, listOf(CaseIntakeOption.ADL_BELOW60), "", false, listOf())
     scForm.setTubeOrder(CaseTube.NG_TUBE, 30u, "矽質", 16u)
     attempt("hmic case: fill the stage change") { svc.correct(sc.id(), scForm) }
     attempt("hmic case: submit the stage change") { svc.submit(sc.id()) }
