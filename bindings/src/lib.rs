@@ -13,6 +13,7 @@ mod ble;
 mod corrections;
 mod claims;
 mod emergency;
+mod cases;
 mod enrol;
 mod error;
 mod logs;
@@ -37,6 +38,10 @@ pub use corrections::{
 };
 pub use claims::{CareStage, ClaimsExport, ClaimsService, PractitionerClaims, Role};
 pub use emergency::{CardLessService, CardLessState, CardLessVisit, EmergencyMarking};
+pub use cases::{
+    Case, CaseBatchFile, CaseClosingReason, CaseEnrolmentCheck, CaseForm, CaseIntakeOption, CaseKind,
+    CaseQuery, CaseQueryRow, CaseSaved, CaseService, CaseState, CaseTube, CaseVerdict,
+};
 pub use enrol::EnrolmentStatus;
 pub use error::{HomeVisitError, error_code, error_codes};
 pub use logs::{install_log_sink, uninstall_log_sink};

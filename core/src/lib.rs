@@ -10,6 +10,7 @@ pub mod app;
 pub mod card;
 pub mod claims;
 pub mod error;
+pub mod hmic;
 pub mod model;
 pub mod platform;
 pub mod reader;

@@ -196,6 +196,7 @@ val DAY_SECTIONS: List<Pair<String, (Day) -> Unit>> = listOf(
     "claims" to ::claimsSection,
     "reports" to ::reportsSection,
     "card-less and emergency" to ::cardLessSection,
+    "hmic case" to ::caseSection,
     // Last: it revokes the app's device, after which every VPN route refuses it.
     "stolen phone" to ::stolenPhoneSection,
 )

@@ -232,7 +232,7 @@ impl HomeVisit {
     }
 
     /// The visits of the last [`CASE_HISTORY_MONTHS`] months, by patient.
-    fn cases<'a>(&self, visits: &'a [StoredVisit]) -> BTreeMap<String, Case<'a>> {
+    fn patient_cases<'a>(&self, visits: &'a [StoredVisit]) -> BTreeMap<String, Case<'a>> {
         let mut cases: BTreeMap<String, Case<'a>> = BTreeMap::new();
         for v in visits.iter().filter(|v| counts_as_visit(v)) {
             // Newest first: the first visit seen of a patient is their latest.
@@ -262,7 +262,7 @@ impl HomeVisit {
     pub fn attending_visits_due(&self, within_days: u32) -> Result<Vec<DueCaseView>, AppError> {
         let today = self.taiwan_today()?;
         let visits = self.history(today)?;
-        let cases = self.cases(&visits);
+        let cases = self.patient_cases(&visits);
         let lasts: Vec<CaseLastVisit> = cases
             .iter()
             .map(|(key, c)| {
@@ -301,7 +301,7 @@ impl HomeVisit {
     pub fn case_fee_periods(&self) -> Result<Vec<FeePeriodView>, AppError> {
         let today = self.taiwan_today()?;
         let visits = self.history(today)?;
-        let cases = self.cases(&visits);
+        let cases = self.patient_cases(&visits);
         let input: Vec<CaseVisitMonths> = cases
             .iter()
             .map(|(key, c)| {

@@ -9,6 +9,7 @@ mod claims;
 mod caps;
 mod card_less;
 mod emergency;
+mod cases;
 mod enrol;
 mod error;
 mod input;
@@ -39,6 +40,11 @@ pub use claims::{ClaimsExport, ClaimsService, PractitionerClaimFiles};
 pub use caps::{CASE_HISTORY_MONTHS, CapStatus, DueCaseView, FeePeriodView};
 pub use card_less::{CardLessService, CardLessState, CardLessView, MISSING_VISIT_CODE, replacement_of};
 pub use emergency::{bracket_name, claim_mark, emergency_indications};
+#[cfg(feature = "inspect")]
+pub use cases::CaseStepHook;
+pub use cases::{
+    CaseRecord, CaseService, EnrolmentCheck, adl_input, case_date, case_violation, muscle_strength_input,
+};
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, CardLessPatient, VisitDetails};
@@ -126,6 +132,8 @@ pub struct HomeVisit {
     referrals: Arc<ReferralService>,
     /// The care team's shared record; see `team.rs`.
     team: Arc<TeamService>,
+    /// HMIC case applications; see `cases.rs`.
+    cases: Arc<cases::CaseService>,
     /// This process's lock on the data directory; declared last so it is released last.
     _dir_lock: lock::DirLock,
 }
@@ -202,6 +210,15 @@ impl HomeVisit {
             listeners.clone(),
             sync.clone(),
         ));
+        let cases = Arc::new(cases::CaseService::new(
+            store.clone(),
+            institution.clone(),
+            clock.clone(),
+            vpn.clone(),
+            connectivity.clone(),
+            listeners.clone(),
+            sync.clone(),
+        ));
         let readers = Readers::new(store.clone(), clock.clone(), device_id);
         let app = Self {
             store,
@@ -218,6 +235,7 @@ impl HomeVisit {
             fail_point: Default::default(),
             referrals,
             team,
+            cases,
             _dir_lock: dir_lock,
         };
         app.load_enrolment()?;

@@ -8,6 +8,7 @@ pub mod caps;
 pub mod correction;
 pub mod emergency;
 pub mod fees;
+pub mod hmic;
 pub mod icd10;
 pub mod national_id;
 pub mod visit_code;

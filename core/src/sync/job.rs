@@ -34,6 +34,10 @@ pub enum JobKind {
     ReferralReply,
     /// A write of the care team's shared record (see `crate::team::outbox`).
     TeamWrite,
+    /// A submission of an HMIC case application version (see `crate::hmic::outbox`).
+    HmicSubmit,
+    /// The closing of an HMIC case application.
+    HmicClose,
     /// Any other kind, by name (lower-case `[a-z0-9_]`).
     Other(String),
 }
@@ -49,6 +53,8 @@ impl JobKind {
             JobKind::ReferralSubmit => "referral_submit",
             JobKind::ReferralReply => "referral_reply",
             JobKind::TeamWrite => "team_write",
+            JobKind::HmicSubmit => "hmic_submit",
+            JobKind::HmicClose => "hmic_close",
             JobKind::Other(name) => name,
         }
     }
@@ -62,6 +68,8 @@ impl JobKind {
             "referral_submit" => JobKind::ReferralSubmit,
             "referral_reply" => JobKind::ReferralReply,
             "team_write" => JobKind::TeamWrite,
+            "hmic_submit" => JobKind::HmicSubmit,
+            "hmic_close" => JobKind::HmicClose,
             other => JobKind::Other(other.to_string()),
         }
     }

@@ -282,9 +282,12 @@ impl VpnTarget {
 impl UploadTarget for VpnTarget {
     async fn upload(&self, items: &[UploadItem]) -> Result<Vec<ItemResult>, UploadError> {
         // Referral jobs go one by one to the e-referral routes (`crate::referral::outbox`), team
-        // writes to the shared record's (`crate::team::outbox`).
+        // writes to the shared record's (`crate::team::outbox`), HMIC jobs to the case service's
+        // (`crate::hmic::outbox`).
         let (referrals, items): (Vec<UploadItem>, Vec<UploadItem>) = items.iter().cloned().partition(|i| {
-            crate::referral::outbox::is_referral(&i.kind) || crate::team::outbox::is_team(&i.kind)
+            crate::referral::outbox::is_referral(&i.kind)
+                || crate::team::outbox::is_team(&i.kind)
+                || crate::hmic::outbox::is_hmic(&i.kind)
         });
         if referrals.is_empty() {
             return self.upload_visit_jobs(&items).await;
@@ -294,6 +297,8 @@ impl UploadTarget for VpnTarget {
         for item in &referrals {
             let sent = if crate::team::outbox::is_team(&item.kind) {
                 crate::team::outbox::send(&self.client, item).await
+            } else if crate::hmic::outbox::is_hmic(&item.kind) {
+                crate::hmic::outbox::send(&self.client, item).await
             } else {
                 crate::referral::outbox::send(&self.client, item).await
             };

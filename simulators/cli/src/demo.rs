@@ -194,6 +194,7 @@ async fn day(
     team_record(&app, &vpn).await?;
     card_less_and_emergency(&app, clock.now_unix_ms()).await?;
     abnormal_situation_report(&app, clock.as_ref(), data_dir)?;
+    hmic_case(&app).await?;
 
     step("Visits on this device");
     let all = app.list_visits(1000, 0).map_err(err("visits"))?;
@@ -1054,6 +1055,79 @@ async fn card_less_and_emergency(app: &Arc<HomeVisit>, now: i64) -> Result<(), S
         "emergency uploads due within 1 hour: {} at risk, {} missed",
         due.at_risk.len(),
         due.missed.len()
+    );
+    Ok(())
+}
+
+/// One HMIC case application (issue 12): drafted and submitted with no signal (sex from the ID,
+/// ADL total and dependency computed, every rule checked on the device), sent when online (the
+/// NHI runs the same rules), then found by the query and exported as CSV.
+async fn hmic_case(app: &HomeVisit) -> Result<(), String> {
+    use homevisit_core::hmic::vectors::{SAMPLE_ID, SAMPLE_TEAM, sample_on};
+    use homevisit_core::hmic::{CaseState, ClosingReason};
+    use homevisit_core::model::roc::RocDate;
+    use homevisit_core::referral::csv::CsvEncoding;
+    use homevisit_core::rules::hmic::assessment::{adl_total, dependency};
+    step("HMIC case application — drafted and submitted with no signal");
+    let cases = app.cases();
+    let today = RocDate::today(&SystemClock).map_err(|e| e.to_string())?.naive();
+    let sample = sample_on("", INSTITUTION, SAMPLE_TEAM, today);
+    // A rerun on the same data finds the last run's case open: a new enrolment needs it closed.
+    if let Some(birth) = sample.patient.birth_date
+        && let Some(open) = cases.latest(SAMPLE_ID, birth).map_err(err("case query"))?
+        && open.application.state == CaseState::Submitted
+    {
+        cases
+            .close(&open.application.id, today, ClosingReason::Improved)
+            .map_err(err("case close"))?;
+    }
+    app.set_online(false);
+    let (c, warnings) = cases.create(sample).map_err(err("case application"))?;
+    let a = &c.application;
+    let adl = a.adl.as_ref().map(adl_total).unwrap_or(0);
+    println!(
+        "case {} for {}: {} {} sex {} from the ID, ADL {adl} ({}), {} diagnoses, {} month(s); {} warning(s)",
+        &a.id[..8.min(a.id.len())],
+        c.masked_id(),
+        a.kind.as_str(),
+        a.care_stage.map(|s| s.code()).unwrap_or("-"),
+        a.patient.sex,
+        dependency(adl).as_str(),
+        a.diagnoses.len(),
+        a.care_months,
+        warnings.len()
+    );
+    let c = cases.submit(&c.application.id).map_err(err("case submit"))?;
+    println!(
+        "submitted offline: acceptance date {}; outbox: {}",
+        c.application
+            .acceptance_date
+            .and_then(|d| RocDate::from_naive(d).ok())
+            .map(|d| d.to_slashed())
+            .unwrap_or_default(),
+        cases
+            .delivery(&c.application.id)
+            .map_err(err("case"))?
+            .unwrap_or_default()
+    );
+    app.set_online(true);
+    drain(app).await?;
+    println!(
+        "the NHI's answer: {}",
+        cases
+            .delivery(&c.application.id)
+            .map_err(err("case"))?
+            .unwrap_or_default()
+    );
+    let rows = cases
+        .query(today, today, Some(SAMPLE_TEAM))
+        .await
+        .map_err(err("case query"))?;
+    let csv = cases.export_csv(&rows, CsvEncoding::Big5);
+    println!(
+        "query {SAMPLE_TEAM} today: {} application(s); CSV {} bytes (Big5)",
+        rows.len(),
+        csv.bytes.len()
     );
     Ok(())
 }

@@ -29,6 +29,7 @@
 
 pub mod db;
 pub mod faults;
+pub mod hmic;
 pub mod pharmacy;
 pub mod referral;
 pub mod seeds;
@@ -820,6 +821,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .merge(referral::signed_routes())
         // The care team's shared record (simulators/vpn/src/team/): device routes.
         .merge(team::signed_routes())
+        // HMIC case applications (simulators/vpn/src/hmic): the NHI's case service.
+        .merge(hmic::signed_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth_layer));
     let device = Router::new()
         .route(routes::ENROL, post(enrol))
@@ -837,7 +840,9 @@ pub fn router(state: Arc<SimState>) -> Router {
         // E-referrals: the LTC centre's admin routes.
         .merge(referral::admin_routes())
         // The care team's shared record: seed a case and team, change access, post, bind.
-        .merge(team::admin_routes());
+        .merge(team::admin_routes())
+        // HMIC case applications: the regional office's reopen, the service's clock, enrolments.
+        .merge(hmic::admin_routes());
     Router::new()
         .merge(device)
         .merge(admin)

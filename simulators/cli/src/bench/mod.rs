@@ -6,6 +6,7 @@ use serde::Serialize;
 mod card;
 mod cdylib;
 mod claims;
+mod hmic;
 mod rules;
 mod rx;
 mod store;
@@ -43,6 +44,7 @@ fn groups() -> Vec<Group> {
         store::group(),
         rx::group(),
         rules::group(),
+        hmic::group(),
         sync::group(),
         team::group(),
         cdylib::group(),
