@@ -10,10 +10,10 @@
 
 mod app;
 mod ble;
-mod corrections;
-mod claims;
-mod emergency;
 mod cases;
+mod claims;
+mod corrections;
+mod emergency;
 mod enrol;
 mod error;
 mod logs;
@@ -33,15 +33,15 @@ mod visit;
 
 pub use app::{HomeVisitApp, ListenerError, OutboxListener, OutboxSubscription};
 pub use ble::{BleCharacteristic, BleError, BleEvents, BleLink, BlePeripheral, BleService, HostBle};
-pub use corrections::{
-    CancelReceipt, CorrectionService, DrugOrderEdit, EditPath, EditReceipt, VisitStanding, VisitStatus,
-};
-pub use claims::{CareStage, ClaimsExport, ClaimsService, PractitionerClaims, Role};
-pub use emergency::{CardLessService, CardLessState, CardLessVisit, EmergencyMarking};
 pub use cases::{
     Case, CaseBatchFile, CaseClosingReason, CaseEnrolmentCheck, CaseForm, CaseIntakeOption, CaseKind,
     CaseQuery, CaseQueryRow, CaseSaved, CaseService, CaseState, CaseTube, CaseVerdict,
 };
+pub use claims::{CareStage, ClaimsExport, ClaimsService, PractitionerClaims, Role};
+pub use corrections::{
+    CancelReceipt, CorrectionService, DrugOrderEdit, EditPath, EditReceipt, VisitStanding, VisitStatus,
+};
+pub use emergency::{CardLessService, CardLessState, CardLessVisit, EmergencyMarking};
 pub use enrol::EnrolmentStatus;
 pub use error::{HomeVisitError, error_code, error_codes};
 pub use logs::{install_log_sink, uninstall_log_sink};

@@ -30,7 +30,7 @@ const PATIENTS: [(&str, &str, Sex); 3] = [
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    app: HomeVisit,
+    app: Arc<HomeVisit>,
     clock: Arc<ManualClock>,
 }
 
@@ -62,7 +62,7 @@ fn open(now_ms: i64) -> Fixture {
     .unwrap();
     Fixture {
         _dir: dir,
-        app,
+        app: Arc::new(app),
         clock,
     }
 }
@@ -179,7 +179,7 @@ fn the_ninth_visit_of_a_day_is_warned_and_never_blocked() {
         }]
     );
     // Never blocking: the 9th visit is recorded, and the 10th would be warned in turn.
-    f.app.record_visit(card(1), details()).unwrap();
+    let ninth = f.app.record_visit(card(1), details()).unwrap();
     let caps = f.app.visit_caps(DOCTOR).unwrap();
     assert_eq!(caps.today, 9);
     assert_eq!(
@@ -189,6 +189,14 @@ fn the_ninth_visit_of_a_day_is_warned_and_never_blocked() {
             cap: 8
         }]
     );
+    // A visit cancelled within 24 h (the corrections service's ZA/ZB) no longer counts.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(f.app.corrections().cancel_visit(&ninth.id, "cancel-the-ninth"))
+        .unwrap();
+    assert_eq!(f.app.visit_caps(DOCTOR).unwrap().today, 8);
     // The eighth visit of the other doctor's day is not warned.
     assert!(f.app.visit_caps(OTHER_DOCTOR).unwrap().warnings.is_empty());
 }

@@ -145,6 +145,16 @@ async fn one_full_case_life() {
     assert_eq!(e.drain().await, (1, 0));
     assert_eq!(e.nhi_state(&ext.application.id), CaseState::Closed);
 
+    // The accepted case is the care team's shared record: one case for the whole chain
+    // (enrolment, extension, stage change), its basic data from the latest application.
+    e.app.set_online(true);
+    e.app.team().refresh().await.unwrap();
+    let shared = e.app.team().cases().unwrap();
+    assert_eq!(shared.len(), 1, "one shared case for the chain");
+    assert_eq!(shared[0].case_id, c.application.id);
+    assert_eq!(shared[0].team, sc.application.care_team);
+    assert_eq!(shared[0].basics.care_stage, Some(CareStage::Intensive));
+
     // Close with date and reason.
     let closed = cases
         .close(&sc.application.id, today(), ClosingReason::Improved)

@@ -32,10 +32,12 @@ pub const CASE_HISTORY_MONTHS: u32 = 12;
 /// Visits read per page while walking back through the store.
 const PAGE: u32 = 500;
 
-/// Whether a stored visit counts as a visit made (caps, 3-month rule, fee periods): a cancellation
-/// record (`ZA`/`ZB`) does not. When a visit carries a cancelled marker, add it here.
-pub(crate) fn counts_as_visit(v: &StoredVisit) -> bool {
+/// Whether a stored visit counts as a visit made (caps, 3-month rule, fee periods, reports): a
+/// cancellation record (`ZA`/`ZB`) does not, nor a visit cancelled or deleted through the
+/// corrections service (`corrections::is_withdrawn`).
+pub(crate) fn counts_as_visit(store: &Store, v: &StoredVisit) -> bool {
     !VisitType::parse(&v.visit.visit_type).is_ok_and(|t| t.is_cancellation())
+        && !super::corrections::is_withdrawn(store, &v.visit.id)
 }
 
 /// The visit's Taiwan calendar date.
@@ -209,7 +211,7 @@ impl HomeVisit {
         let mut n_today = 0u32;
         let mut n_month = 0u32;
         for v in visits_since(&self.store, taiwan_midnight_ms(month_start))? {
-            if v.visit.practitioner_id != id || !counts_as_visit(&v) {
+            if v.visit.practitioner_id != id || !counts_as_visit(&self.store, &v) {
                 continue;
             }
             let day = taiwan_date(&v.visit);
@@ -234,7 +236,7 @@ impl HomeVisit {
     /// The visits of the last [`CASE_HISTORY_MONTHS`] months, by patient.
     fn patient_cases<'a>(&self, visits: &'a [StoredVisit]) -> BTreeMap<String, Case<'a>> {
         let mut cases: BTreeMap<String, Case<'a>> = BTreeMap::new();
-        for v in visits.iter().filter(|v| counts_as_visit(v)) {
+        for v in visits.iter().filter(|v| counts_as_visit(&self.store, v)) {
             // Newest first: the first visit seen of a patient is their latest.
             cases
                 .entry(v.visit.patient.national_id.expose().to_string())

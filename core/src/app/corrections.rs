@@ -181,6 +181,16 @@ fn live(job: &Job) -> bool {
     !matches!(job.state, JobState::Superseded)
 }
 
+/// Whether the visit was cancelled or deleted (a live cancel or deletion job): it no longer counts
+/// as a visit made. A store that cannot be read counts the visit (a cap warns rather than hides).
+pub(super) fn is_withdrawn(store: &crate::store::Store, visit_id: &str) -> bool {
+    store.jobs_for_visit(visit_id).is_ok_and(|jobs| {
+        jobs.iter()
+            .filter(|j| live(j))
+            .any(|j| j.kind == JobKind::VisitCancel || is_deletion(j))
+    })
+}
+
 /// The standing of a visit from its stored state and jobs.
 pub(super) fn standing(state: VisitState, jobs: &[Job]) -> VisitStanding {
     let live_jobs = || jobs.iter().filter(|j| live(j));

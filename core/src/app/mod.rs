@@ -4,12 +4,12 @@
 //! when the outbox changes. Every error leaving it is an [`AppError`].
 
 mod cancel;
-mod corrections;
-mod claims;
 mod caps;
 mod card_less;
-mod emergency;
 mod cases;
+mod claims;
+mod corrections;
+mod emergency;
 mod enrol;
 mod error;
 mod input;
@@ -33,18 +33,18 @@ mod virtual_card;
 mod visit;
 
 pub use cancel::CancelReceipt;
-pub use corrections::{
-    CorrectionService, DrugOrderEdit, EditPath, EditReceipt, VisitEdit, VisitStanding, VisitStatus,
-};
-pub use claims::{ClaimsExport, ClaimsService, PractitionerClaimFiles};
 pub use caps::{CASE_HISTORY_MONTHS, CapStatus, DueCaseView, FeePeriodView};
 pub use card_less::{CardLessService, CardLessState, CardLessView, MISSING_VISIT_CODE, replacement_of};
-pub use emergency::{bracket_name, claim_mark, emergency_indications};
 #[cfg(feature = "inspect")]
 pub use cases::CaseStepHook;
 pub use cases::{
     CaseRecord, CaseService, EnrolmentCheck, adl_input, case_date, case_violation, muscle_strength_input,
 };
+pub use claims::{ClaimsExport, ClaimsService, PractitionerClaimFiles};
+pub use corrections::{
+    CorrectionService, DrugOrderEdit, EditPath, EditReceipt, VisitEdit, VisitStanding, VisitStatus,
+};
+pub use emergency::{bracket_name, claim_mark, emergency_indications};
 pub use enrol::EnrolmentStatus;
 pub use error::{AppError, catch_panic};
 pub use input::{CardInput, CardLessPatient, VisitDetails};

@@ -70,7 +70,7 @@ impl HomeVisit {
     fn visits_between(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<StoredVisit>, AppError> {
         let mut visits: Vec<StoredVisit> = visits_since(&self.store, taiwan_midnight_ms(from))?
             .into_iter()
-            .filter(|v| taiwan_date(&v.visit) <= to && counts_as_visit(v))
+            .filter(|v| taiwan_date(&v.visit) <= to && counts_as_visit(&self.store, v))
             .collect();
         visits.reverse();
         Ok(visits)

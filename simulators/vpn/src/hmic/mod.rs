@@ -335,12 +335,51 @@ fn record(conn: &Connection, mut app: Application, existing: bool, now_ms: i64) 
         });
         save(conn, &prev)?;
     }
-    // team: register the case here
+    // The case's shared record (simulators/vpn/src/team): one case per chain of applications
+    // (new enrolment, its extensions and stage changes), basic data from this latest version.
+    let basics = homevisit_core::team::CaseBasics {
+        national_id: app.patient.national_id.clone(),
+        name: app.patient.name.clone(),
+        birth_date: app.patient.birth_date,
+        sex: app.patient.sex.clone(),
+        care_stage: app.care_stage,
+        period_start: Some(app.start_date),
+        period_end: Some(app.end_date()),
+    };
+    let case_id = first_of_chain(conn, &app, now_ms)?;
+    crate::team::register_case(
+        conn,
+        &case_id,
+        &app.care_team,
+        &app.institution,
+        &basics,
+        &[],
+        now_ms,
+    )?;
     conn.execute(
         "INSERT INTO hmic_receipts (id, version, kind) VALUES (?1, ?2, 'submit')",
         params![app.id, app.version],
     )?;
     Ok(app)
+}
+
+/// The id of the first application of `app`'s chain (its new enrolment): the shared record's case id.
+fn first_of_chain(conn: &Connection, app: &Application, now_ms: i64) -> ApiResult<String> {
+    let mut id = app.id.clone();
+    let mut previous = app.previous_id.clone();
+    // A chain is at most one application per extension or stage change; the bound only guards a
+    // corrupt cycle.
+    for _ in 0..1000 {
+        let Some(prev) = previous
+            .and_then(|p| load(conn, &p, now_ms).transpose())
+            .transpose()?
+        else {
+            return Ok(id);
+        };
+        id = prev.id.clone();
+        previous = prev.previous_id.clone();
+    }
+    Ok(id)
 }
 
 /// A submitted version from an institution's device.
