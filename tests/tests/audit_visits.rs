@@ -395,8 +395,13 @@ async fn emergency_visit_upload_is_due_within_one_hour() {
         "only the emergency visit: the plain one has 24 h"
     );
     assert_eq!(r.missed[0].visit_id, em.id);
-    // The 24-hour report does not count it missed yet.
-    assert!(d.app.sync().deadlines().unwrap().missed.is_empty());
+    // The app's one deadline report holds each visit against its own deadline: the emergency
+    // visit missed its hour, the plain one is not at risk of its 24 hours yet.
+    let all = d.app.sync().deadlines().unwrap();
+    let missed: Vec<_> = all.missed.iter().map(|e| e.visit_id.as_str()).collect();
+    assert_eq!(missed, vec![em.id.as_str()]);
+    assert_eq!(all.missed[0].due_at_ms, t0 + EMERGENCY_UPLOAD_DEADLINE_MS);
+    assert!(all.at_risk.iter().all(|e| e.visit_id != em.id));
 }
 
 #[tokio::test]

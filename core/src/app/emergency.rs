@@ -12,6 +12,7 @@ use crate::rules::calendar::WorkingDays;
 use crate::rules::emergency::{
     self, Bracket, EMERGENCY_MARK, EmergencyVisit, Indication, check_indications, payable_emergencies,
 };
+use crate::store::Store;
 use crate::sync::deadline::{DeadlineReport, EMERGENCY_AT_RISK_WINDOW_MS, EMERGENCY_UPLOAD_DEADLINE_MS};
 
 /// The stable name of a surcharge bracket (kept in `EmergencyRecord::bracket`).
@@ -120,26 +121,33 @@ impl HomeVisit {
     /// Emergency visits (claim mark `ECE`) against their 1-hour upload deadline: those not uploaded
     /// yet (all at risk within their hour) and those that missed it (uploaded late or overdue).
     pub fn emergency_deadlines(&self) -> Result<DeadlineReport, AppError> {
-        let now = self.clock.now_unix_ms();
-        let all =
-            self.store
-                .upload_deadlines(now, EMERGENCY_UPLOAD_DEADLINE_MS, EMERGENCY_AT_RISK_WINDOW_MS)?;
-        let is_emergency = |id: &str| -> Result<bool, AppError> {
-            Ok(self.store.get_visit(id)?.visit.context.emergency.is_some())
-        };
-        let mut out = DeadlineReport::default();
-        for e in all.at_risk {
-            if is_emergency(&e.visit_id)? {
-                out.at_risk.push(e);
-            }
-        }
-        for e in all.missed {
-            if is_emergency(&e.visit_id)? {
-                out.missed.push(e);
-            }
-        }
-        Ok(out)
+        emergency_deadline_report(&self.store, self.clock.now_unix_ms())
     }
+}
+
+/// Emergency visits against their 1-hour upload deadline at `now_ms` (shared by
+/// [`HomeVisit::emergency_deadlines`] and the sync service's one deadline report).
+pub(crate) fn emergency_deadline_report(store: &Store, now_ms: i64) -> Result<DeadlineReport, AppError> {
+    let all = store.upload_deadlines(now_ms, EMERGENCY_UPLOAD_DEADLINE_MS, EMERGENCY_AT_RISK_WINDOW_MS)?;
+    let mut out = DeadlineReport::default();
+    for e in all.at_risk {
+        if is_emergency(store, &e.visit_id) {
+            out.at_risk.push(e);
+        }
+    }
+    for e in all.missed {
+        if is_emergency(store, &e.visit_id) {
+            out.missed.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the stored visit `visit_id` was an emergency visit (an unreadable visit counts as not).
+pub(crate) fn is_emergency(store: &Store, visit_id: &str) -> bool {
+    store
+        .get_visit(visit_id)
+        .is_ok_and(|v| v.visit.context.emergency.is_some())
 }
 
 /// The claim mark of an emergency visit (`ECE`), or none.

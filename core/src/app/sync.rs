@@ -209,10 +209,22 @@ impl SyncService {
         self.engine.subscribe(Arc::new(Guarded(listener)))
     }
 
-    /// Visits at risk of missing the 24-hour upload rule, and those that missed it, with the reason
-    /// a visit was abnormal.
+    /// Visits at risk of missing their upload deadline, and those that missed it, with the reason
+    /// a visit was abnormal: 24 hours, or 1 hour for an emergency visit
+    /// (`sync::deadline::upload_deadline_ms`).
     pub fn deadlines(&self) -> Result<DeadlineReport, AppError> {
-        Ok(self.engine.deadlines()?)
+        let mut report = self.engine.deadlines()?;
+        let store = self.store.as_ref();
+        report
+            .at_risk
+            .retain(|e| !super::emergency::is_emergency(store, &e.visit_id));
+        report
+            .missed
+            .retain(|e| !super::emergency::is_emergency(store, &e.visit_id));
+        let emergency = super::emergency::emergency_deadline_report(store, self.clock.now_unix_ms())?;
+        report.at_risk.extend(emergency.at_risk);
+        report.missed.extend(emergency.missed);
+        Ok(report)
     }
 
     /// The records the NHI checker refused, with its reason and the fields at fault.

@@ -6,7 +6,7 @@ use super::outbox::insert_jobs;
 use super::seal::{Place, Sealer};
 use super::{Store, StoreError, StoreResult, audit};
 use crate::model::{NationalId, Visit};
-use crate::sync::deadline::UPLOAD_DEADLINE_MS;
+use crate::sync::deadline::upload_deadline_ms;
 use crate::sync::job::{JobId, NewJob};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -135,7 +135,7 @@ fn insert_visit(
         visit.visit_code,
         patient_key,
         visited_at,
-        visited_at + UPLOAD_DEADLINE_MS,
+        visited_at + upload_deadline_ms(visit.context.emergency.is_some()),
         body,
         now
     ])
@@ -188,7 +188,7 @@ pub(crate) fn rewrite_body(
         visit.visit_code,
         patient_key,
         visited_at,
-        visited_at + UPLOAD_DEADLINE_MS,
+        visited_at + upload_deadline_ms(visit.context.emergency.is_some()),
         version,
         body,
         now
@@ -299,7 +299,7 @@ impl Store {
                 visit.visit_code,
                 patient_key,
                 visited_at,
-                visited_at + UPLOAD_DEADLINE_MS,
+                visited_at + upload_deadline_ms(visit.context.emergency.is_some()),
                 body,
                 now
             ])?;
