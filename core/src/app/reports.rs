@@ -7,36 +7,22 @@
 //!   upload deadline, as of now by the app's clock.
 //! - [`HomeVisit::upload_quality`]: the seven upload-quality indicators of seed 004 for a month,
 //!   each against its 90% line: the uploaded side from the outbox (the confirmed card-upload
-//!   record), the claim side from [`claim_of`].
+//!   record), the claim side from `claims::claim_record` (what the claims export claims).
 
 use super::caps::{counts_as_visit, taiwan_date, taiwan_midnight_ms, visits_since};
 use super::view::mask_id;
 use super::{AppError, HomeVisit, input};
-use crate::model::Visit;
 use crate::model::roc::RocDate;
 use crate::referral::csv::{CsvEncoding, CsvExport};
 use crate::report::abnormal::{self, AbnormalRow, AbnormalVisit};
 use crate::report::html;
-use crate::report::quality::{self, ClaimRecord, Indicator, QualityVisit};
+use crate::report::quality::{self, Indicator, QualityVisit};
 use crate::store::StoredVisit;
 use crate::sync::{JobKind, JobState};
 use chrono::{Months, NaiveDate};
 
 /// The longest range one report covers, in days.
 pub const MAX_REPORT_DAYS: i64 = 366;
-
-/// The claim side of the upload-quality comparison: what the institution claims for a visit. Today
-/// the visit's current content (the claims export claims what the visit says); the one place to
-/// switch to the claims module.
-pub(crate) fn claim_of(visit: &Visit) -> ClaimRecord {
-    ClaimRecord {
-        practitioner_id: visit.practitioner_id.clone(),
-        main_diagnosis: visit.diagnoses.first().cloned(),
-        amount: visit.fee_points,
-        copayment: visit.copayment_points,
-        orders: visit.orders.iter().map(|o| o.code.clone()).collect(),
-    }
-}
 
 fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), AppError> {
     if to < from {
@@ -129,7 +115,7 @@ impl HomeVisit {
             visits.push(QualityVisit {
                 visited_at_ms: v.visit.visited_at.timestamp_millis(),
                 uploaded: self.uploaded_record(&v.visit.id)?,
-                claim: Some(claim_of(&v.visit)),
+                claim: Some(crate::claims::claim_record(&v.visit)),
             });
         }
         Ok(quality::indicators(&visits))

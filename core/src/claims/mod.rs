@@ -137,6 +137,19 @@ fn roc(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// What the claims export claims for `visit`, as the upload-quality indicators compare it with
+/// the card upload (`report::quality`): practitioner (醫事人員ID), main diagnosis, amount (M44 /
+/// 醫療費用點數), copayment and order codes — the same fields [`month`] writes in its rows.
+pub fn claim_record(visit: &Visit) -> crate::report::quality::ClaimRecord {
+    crate::report::quality::ClaimRecord {
+        practitioner_id: visit.practitioner_id.clone(),
+        main_diagnosis: visit.diagnoses.first().cloned(),
+        amount: visit.fee_points,
+        copayment: visit.copayment_points,
+        orders: visit.orders.iter().map(|o| o.code.clone()).collect(),
+    }
+}
+
 /// Whether `visit` happened in `year`-`month`, Taiwan time (visit times are kept in Taiwan time).
 pub fn in_month(visit: &Visit, year: i32, month: u32) -> bool {
     let t = visit.visited_at.with_timezone(&crate::model::taiwan_offset());
