@@ -1001,6 +1001,10 @@ async fn card_less_and_emergency(app: &Arc<HomeVisit>, now: i64) -> Result<(), S
         println!("chronic prescription refused: {} ({e})", e.code());
     }
     step("The card is brought — card replacement (補卡)");
+    // In life the card comes days later; the demo runs on the wall clock, so it waits for the next
+    // second: the replacement's M11 (to the second) must be later than M49, the card-less visit's
+    // time, or the NHI checker refuses the record.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     let r = app
         .card_less()
         .replace(&s.id, &uuid::Uuid::now_v7().to_string())

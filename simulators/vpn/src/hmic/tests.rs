@@ -183,7 +183,7 @@ fn batch_file_one_bad_record_rejects_the_whole_file() {
     // The name is spent.
     let again = BatchRequest {
         file_name: req.file_name.clone(),
-        xml: homevisit_core::hmic::xml::to_xml(&[good.clone()]).unwrap(),
+        xml: homevisit_core::hmic::xml::to_xml(std::slice::from_ref(&good)).unwrap(),
     };
     assert_eq!(
         batch(&mut c, SAMPLE_INSTITUTION, &again, now_ms())
