@@ -14,23 +14,21 @@
 //! - online: [`CaseService::check_enrolment`], [`CaseService::refresh`] (reopening by the office,
 //!   closings), [`CaseService::query`] + [`CaseService::export_csv`], [`CaseService::upload_batch`].
 
-use super::listener::Listeners;
-use super::sync::{SyncService, VpnSlot};
+use super::record_service::{ServiceParts, StepHook};
 use super::{AppError, HomeVisit};
 use crate::hmic::model::{Application, ApplicationType, CaseState, Closing, ClosingReason, Patient};
 use crate::hmic::store::{self as book, StoredCase};
 use crate::hmic::wire::{self, BatchAck, BatchRequest, CheckRequest, CheckResponse, QueryRequest, QueryRow};
 use crate::hmic::{outbox, xml};
-use crate::model::InstitutionCode;
 use crate::model::roc::{RocDate, RocDateTime};
-use crate::platform::{Clock, Connectivity, ManualConnectivity};
+use crate::platform::Connectivity;
 use crate::referral::csv::{CsvEncoding, CsvExport};
 use crate::rules::hmic::enrolment::{self, Enrolment, Service, Verdict};
 use crate::rules::hmic::state::{self, Action};
 use crate::rules::hmic::{self as rules, Violation, Warning, application_type, closing};
 use crate::store::{Store, StoreError};
 use chrono::NaiveDate;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use crate::hmic::store::StoredCase as CaseRecord;
 
@@ -54,10 +52,6 @@ fn store_err(e: serde_json::Error) -> AppError {
     AppError::from(StoreError::from(e))
 }
 
-/// A progress hook for crash tests (steps `created`, `queued`, `marked_submitted`).
-#[cfg(feature = "inspect")]
-pub type CaseStepHook = Arc<dyn Fn(&str) + Send + Sync>;
-
 /// What the duplicate-enrolment check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrolmentCheck {
@@ -69,23 +63,13 @@ pub struct EnrolmentCheck {
 
 /// The HMIC case service of one app (see the module docs).
 pub struct CaseService {
-    store: Arc<Store>,
-    institution: InstitutionCode,
-    clock: Arc<dyn Clock>,
-    vpn: VpnSlot,
-    connectivity: Arc<ManualConnectivity>,
-    listeners: Listeners,
-    sync: Arc<SyncService>,
-    /// One change at a time.
-    lock: Mutex<()>,
-    #[cfg(feature = "inspect")]
-    hook: Mutex<Option<CaseStepHook>>,
+    parts: ServiceParts,
 }
 
 impl std::fmt::Debug for CaseService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CaseService")
-            .field("institution", &self.institution)
+            .field("institution", &self.parts.institution)
             .finish_non_exhaustive()
     }
 }
@@ -98,49 +82,27 @@ impl HomeVisit {
 }
 
 impl CaseService {
-    pub(crate) fn new(
-        store: Arc<Store>,
-        institution: InstitutionCode,
-        clock: Arc<dyn Clock>,
-        vpn: VpnSlot,
-        connectivity: Arc<ManualConnectivity>,
-        listeners: Listeners,
-        sync: Arc<SyncService>,
-    ) -> Self {
-        Self {
-            store,
-            institution,
-            clock,
-            vpn,
-            connectivity,
-            listeners,
-            sync,
-            lock: Mutex::new(()),
-            #[cfg(feature = "inspect")]
-            hook: Mutex::new(None),
-        }
+    pub(crate) fn new(parts: ServiceParts) -> Self {
+        Self { parts }
     }
 
     /// Sets the crash tests' progress hook.
     #[cfg(feature = "inspect")]
-    pub fn set_step_hook(&self, hook: Option<CaseStepHook>) {
-        *self.hook.lock().unwrap_or_else(|p| p.into_inner()) = hook;
+    pub fn set_step_hook(&self, hook: Option<StepHook>) {
+        self.parts.set_step_hook(hook);
     }
 
-    fn step(&self, _name: &str) {
-        #[cfg(feature = "inspect")]
-        if let Some(h) = self.hook.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            h(_name);
-        }
+    fn step(&self, name: &str) {
+        self.parts.step(name);
     }
 
     fn now(&self) -> Result<(i64, NaiveDate), AppError> {
-        let t = RocDateTime::now(self.clock.as_ref()).map_err(|_| AppError::Internal)?;
+        let t = RocDateTime::now(self.parts.clock.as_ref()).map_err(|_| AppError::Internal)?;
         Ok((t.unix_ms(), t.date().naive()))
     }
 
     fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+        self.parts.guard()
     }
 
     /// 清除: an empty new-enrolment form for the patient (national ID with its check digit, birth
@@ -165,7 +127,7 @@ impl CaseService {
         Ok(Application {
             id: String::new(),
             version: 1,
-            institution: self.institution.as_str().to_string(),
+            institution: self.parts.institution.as_str().to_string(),
             care_team: care_team.trim().to_string(),
             kind: ApplicationType::New,
             previous_id: None,
@@ -199,7 +161,7 @@ impl CaseService {
 
     /// The enrolments this device knows (its own and read-only cases), for the offline check.
     fn local_enrolments(&self) -> Result<Vec<Enrolment>, AppError> {
-        Ok(book::all(&self.store)?
+        Ok(book::all(&self.parts.store)?
             .into_iter()
             .filter(|c| c.application.state != CaseState::Draft)
             .filter_map(|c| {
@@ -220,7 +182,7 @@ impl CaseService {
     /// Brings what the application must carry from the device in line: this institution, sex from
     /// the ID, diagnoses upper case without the dot, a new enrolment's start = its enrolment date.
     fn normalise(&self, app: &mut Application) -> Result<(), AppError> {
-        app.institution = self.institution.as_str().to_string();
+        app.institution = self.parts.institution.as_str().to_string();
         app.patient.national_id = app.patient.national_id.trim().to_ascii_uppercase();
         if let Ok(id) = crate::rules::national_id::parse(&app.patient.national_id) {
             app.patient.sex = rules::assessment::sex_from_id(&id);
@@ -255,7 +217,7 @@ impl CaseService {
                 &self.local_enrolments()?,
                 &app.patient.national_id,
                 birth,
-                self.institution.as_str(),
+                self.parts.institution.as_str(),
                 &app.care_team,
             )
             .map_err(case_violation)?;
@@ -266,7 +228,7 @@ impl CaseService {
             read_only: false,
             job_id: None,
         };
-        book::put(&self.store, &c)?;
+        book::put(&self.parts.store, &c)?;
         self.step("created");
         tracing::info!(target: "homevisit::app", case = %c.application.id, "case application drafted");
         Ok((c, warnings))
@@ -275,8 +237,9 @@ impl CaseService {
     /// One application, after bringing it in line with the outbox.
     pub fn get(&self, id: &str) -> Result<CaseRecord, AppError> {
         let (_, today) = self.now()?;
-        let mut c = book::get(&self.store, id)?.ok_or_else(|| AppError::NotFound { what: "case".into() })?;
-        book::reconcile(&self.store, &mut c, today)?;
+        let mut c =
+            book::get(&self.parts.store, id)?.ok_or_else(|| AppError::NotFound { what: "case".into() })?;
+        book::reconcile(&self.parts.store, &mut c, today)?;
         Ok(c)
     }
 
@@ -294,9 +257,9 @@ impl CaseService {
     /// Every application on this device (own and read-only), oldest first.
     pub fn list(&self) -> Result<Vec<CaseRecord>, AppError> {
         let (_, today) = self.now()?;
-        let mut all = book::all(&self.store)?;
+        let mut all = book::all(&self.parts.store)?;
         for c in &mut all {
-            book::reconcile(&self.store, c, today)?;
+            book::reconcile(&self.parts.store, c, today)?;
         }
         Ok(all)
     }
@@ -383,12 +346,12 @@ impl CaseService {
         if reopened {
             c.application.version += 1;
             let job = outbox::submit_job(&c.application).map_err(store_err)?;
-            let job_id = book::enqueue_once(&self.store, job)?;
+            let job_id = book::enqueue_once(&self.parts.store, job)?;
             c.job_id = Some(job_id.clone());
-            book::put(&self.store, &c)?;
+            book::put(&self.parts.store, &c)?;
             self.queued(job_id);
         } else {
-            book::put(&self.store, &c)?;
+            book::put(&self.parts.store, &c)?;
         }
         Ok((c, warnings))
     }
@@ -399,7 +362,7 @@ impl CaseService {
         let (now, today) = self.now()?;
         let c = self.get_own(id, Action::Delete)?;
         state::may(Action::Delete, &c.application, now, today).map_err(case_violation)?;
-        book::delete(&self.store, id)?;
+        book::delete(&self.parts.store, id)?;
         Ok(())
     }
 
@@ -414,14 +377,14 @@ impl CaseService {
         self.check_full(&c.application, today)?;
         state::submit(&mut c.application, now, today).map_err(case_violation)?;
         let job = outbox::submit_job(&c.application).map_err(store_err)?;
-        let job_id = book::enqueue_once(&self.store, job)?;
+        let job_id = book::enqueue_once(&self.parts.store, job)?;
         self.step("queued");
         c.job_id = Some(job_id.clone());
-        book::put(&self.store, &c)?;
+        book::put(&self.parts.store, &c)?;
         self.step("marked_submitted");
         if c.application.kind == ApplicationType::StageChange
             && let Some(prev_id) = &c.application.previous_id
-            && let Some(mut prev) = book::get(&self.store, prev_id)?
+            && let Some(mut prev) = book::get(&self.parts.store, prev_id)?
             && prev.application.state != CaseState::Closed
         {
             prev.application.state = CaseState::Closed;
@@ -429,7 +392,7 @@ impl CaseService {
                 date: c.application.application_date,
                 reason: ClosingReason::StageChanged,
             });
-            book::put(&self.store, &prev)?;
+            book::put(&self.parts.store, &prev)?;
         }
         self.queued(job_id);
         Ok(c)
@@ -469,7 +432,7 @@ impl CaseService {
             read_only: false,
             job_id: None,
         };
-        book::put(&self.store, &c)?;
+        book::put(&self.parts.store, &c)?;
         Ok(c)
     }
 
@@ -504,8 +467,8 @@ impl CaseService {
         let closing_ = Closing { date, reason };
         closing::close(&mut c.application, closing_, today).map_err(case_violation)?;
         let job = outbox::close_job(&c.application, closing_).map_err(store_err)?;
-        let job_id = book::enqueue_once(&self.store, job)?;
-        book::put(&self.store, &c)?;
+        let job_id = book::enqueue_once(&self.parts.store, job)?;
+        book::put(&self.parts.store, &c)?;
         self.queued(job_id);
         Ok(c)
     }
@@ -516,11 +479,11 @@ impl CaseService {
     pub fn correct_rejected(&self, job_id: &str, mut app: Application) -> Result<String, AppError> {
         let _g = self.guard();
         let (now, today) = self.now()?;
-        let mut c = book::all(&self.store)?
+        let mut c = book::all(&self.parts.store)?
             .into_iter()
             .find(|c| c.job_id.as_deref() == Some(job_id) && !c.read_only)
             .ok_or_else(|| AppError::NotFound { what: "job".into() })?;
-        match book::queued_job(&self.store, &c.application.submission_key())? {
+        match book::queued_job(&self.parts.store, &c.application.submission_key())? {
             Some((_, state)) if state == "rejected" => {}
             _ => return Err(super::input::invalid("job", "is not a rejected case submission")),
         }
@@ -534,16 +497,18 @@ impl CaseService {
         app.version = c.application.version + 1;
         let job = outbox::submit_job(&app).map_err(store_err)?;
         let new_id = self
+            .parts
             .store
             .requeue_after_correction(&job_id.to_string(), crate::store::Correction { visit: None, job })?
             .to_string();
         c.application = app;
         c.job_id = Some(new_id.clone());
-        book::put(&self.store, &c)?;
+        book::put(&self.parts.store, &c)?;
         tracing::info!(target: "homevisit::app", job = %job_id, new_job = %new_id, "rejected case corrected and re-queued");
-        self.listeners
-            .notify_changed(self.store.as_ref(), &[job_id.to_string(), new_id.clone()]);
-        self.sync.wake();
+        self.parts
+            .listeners
+            .notify_changed(self.parts.store.as_ref(), &[job_id.to_string(), new_id.clone()]);
+        self.parts.sync.wake();
         Ok(new_id)
     }
 
@@ -551,21 +516,24 @@ impl CaseService {
     /// `waiting_retry`, `done`, `rejected`), or `None` when nothing is queued.
     pub fn delivery(&self, id: &str) -> Result<Option<String>, AppError> {
         let c = self.get(id)?;
-        Ok(book::queued_job(&self.store, &c.application.submission_key())?.map(|(_, s)| s))
+        Ok(book::queued_job(&self.parts.store, &c.application.submission_key())?.map(|(_, s)| s))
     }
 
     fn queued(&self, job_id: String) {
-        self.listeners.notify_changed(self.store.as_ref(), &[job_id]);
-        if self.connectivity.is_online() {
-            self.sync.wake();
+        self.parts
+            .listeners
+            .notify_changed(self.parts.store.as_ref(), &[job_id]);
+        if self.parts.connectivity.is_online() {
+            self.parts.sync.wake();
         }
     }
 
     fn client(&self) -> Result<Arc<crate::vpn::VpnClient>, AppError> {
-        if !self.connectivity.is_online() {
+        if !self.parts.connectivity.is_online() {
             return Err(AppError::Network);
         }
-        self.vpn
+        self.parts
+            .vpn
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -596,10 +564,10 @@ impl CaseService {
                     read_only: true,
                     job_id: None,
                 };
-                book::put(&self.store, &c)?;
+                book::put(&self.parts.store, &c)?;
                 Some(c)
             }
-            (Verdict::Own { application_id }, _) => book::get(&self.store, application_id)?,
+            (Verdict::Own { application_id }, _) => book::get(&self.parts.store, application_id)?,
             _ => None,
         };
         Ok(EnrolmentCheck {
@@ -617,12 +585,12 @@ impl CaseService {
         let _g = self.guard();
         let mut changed = 0;
         for t in theirs {
-            let Some(mut c) = book::get(&self.store, &t.id)? else {
+            let Some(mut c) = book::get(&self.parts.store, &t.id)? else {
                 continue;
             };
             // A change of this device still on its way wins until the NHI has answered it.
             let pending = |key: &str| -> Result<bool, AppError> {
-                Ok(book::queued_job(&self.store, key)?
+                Ok(book::queued_job(&self.parts.store, key)?
                     .is_some_and(|(_, s)| matches!(s.as_str(), "queued" | "sending" | "waiting_retry")))
             };
             if c.application.state == CaseState::Draft
@@ -639,7 +607,7 @@ impl CaseService {
                 a.reopened_at_ms = t.reopened_at_ms;
                 a.closing = t.closing;
                 a.acceptance_date = t.acceptance_date;
-                book::put(&self.store, &c)?;
+                book::put(&self.parts.store, &c)?;
                 changed += 1;
             }
         }
@@ -689,9 +657,9 @@ impl CaseService {
         let month = RocDate::from_naive(today)
             .map_err(|_| AppError::Internal)?
             .to_roc_year_month();
-        let serial = book::next_serial(&self.store, &month)?;
-        let name =
-            rules::batch::file_name(self.institution.as_str(), &month, serial).map_err(case_violation)?;
+        let serial = book::next_serial(&self.parts.store, &month)?;
+        let name = rules::batch::file_name(self.parts.institution.as_str(), &month, serial)
+            .map_err(case_violation)?;
         let text = xml::to_xml(&apps).map_err(store_err)?;
         Ok((name, text))
     }

@@ -21,6 +21,7 @@ mod order_sets;
 mod pharmacist;
 mod prescription;
 mod readers;
+mod record_service;
 mod recovery;
 mod referrals;
 mod reports;
@@ -35,8 +36,6 @@ mod visit;
 pub use cancel::CancelReceipt;
 pub use caps::{CASE_HISTORY_MONTHS, CapStatus, DueCaseView, FeePeriodView};
 pub use card_less::{CardLessService, CardLessState, CardLessView, MISSING_VISIT_CODE, replacement_of};
-#[cfg(feature = "inspect")]
-pub use cases::CaseStepHook;
 pub use cases::{
     CaseRecord, CaseService, EnrolmentCheck, adl_input, case_date, case_violation, muscle_strength_input,
 };
@@ -60,15 +59,13 @@ pub use readers::{
     PairedReader, PairingCode, PractitionerView, ReaderInfo, ReaderState, ReaderStateEvent,
     ReaderStateListener, ReaderSubscription, ReaderTransport, Readers,
 };
-pub use recovery::RecoveryOutcome;
 #[cfg(feature = "inspect")]
-pub use referrals::StepHook;
+pub use record_service::StepHook;
+pub use recovery::RecoveryOutcome;
 pub use referrals::{ReferralInput, ReferralRecord, ReferralService, RefreshSummary, referral_date};
 pub use reports::MAX_REPORT_DAYS;
 pub use session::FailPoint;
 pub use sync::SyncService;
-#[cfg(feature = "inspect")]
-pub use team::TeamStepHook;
 pub use team::{RecordInput, TeamRefresh, TeamService, team_date, team_date_text};
 pub use view::{JobStatus, OutboxCounts, OutboxJobView, OutboxState, VisitSummary};
 pub use virtual_card::{AssistedApplication, ConsentState, VirtualCardScan, VirtualCardService};
@@ -191,34 +188,21 @@ impl HomeVisit {
             crate::sync::SyncConfig::default(),
         );
         let medicloud = crate::vpn::MediCloudCache::new(store.clone(), keys.as_ref(), clock.clone())?;
-        let referrals = Arc::new(ReferralService::new(
-            store.clone(),
-            institution.clone(),
-            &device_id,
-            clock.clone(),
-            vpn.clone(),
-            connectivity.clone(),
-            listeners.clone(),
-            sync.clone(),
-        ));
-        let team = Arc::new(TeamService::new(
-            store.clone(),
-            institution.clone(),
-            clock.clone(),
-            vpn.clone(),
-            connectivity.clone(),
-            listeners.clone(),
-            sync.clone(),
-        ));
-        let cases = Arc::new(cases::CaseService::new(
-            store.clone(),
-            institution.clone(),
-            clock.clone(),
-            vpn.clone(),
-            connectivity.clone(),
-            listeners.clone(),
-            sync.clone(),
-        ));
+        // The record services: each its own lock and step hook over the same parts of the app.
+        let parts = || {
+            record_service::ServiceParts::new(
+                store.clone(),
+                institution.clone(),
+                clock.clone(),
+                vpn.clone(),
+                connectivity.clone(),
+                listeners.clone(),
+                sync.clone(),
+            )
+        };
+        let referrals = Arc::new(ReferralService::new(parts(), &device_id));
+        let team = Arc::new(TeamService::new(parts()));
+        let cases = Arc::new(cases::CaseService::new(parts()));
         let readers = Readers::new(store.clone(), clock.clone(), device_id);
         let app = Self {
             store,

@@ -14,12 +14,10 @@
 //!   referrals sent to us.
 //! - [`ReferralService::find`], [`ReferralService::report`] and [`ReferralService::export_csv`].
 
-use super::listener::Listeners;
-use super::sync::{SyncService, VpnSlot};
+use super::record_service::{ServiceParts, StepHook};
 use super::{AppError, HomeVisit};
-use crate::model::InstitutionCode;
 use crate::model::roc::{RocDate, RocDateTime};
-use crate::platform::{Clock, Connectivity, ManualConnectivity};
+use crate::platform::Connectivity;
 use crate::referral::csv::{self, CsvEncoding, CsvExport, ReportRow};
 use crate::referral::model::{ProcessingStatus, ReferralForm, ReferralType, Unit, UnitKind};
 use crate::referral::query::{ReferralQuery, ReportFilter, Side};
@@ -28,7 +26,7 @@ use crate::referral::store::{self as book, StoredReferral};
 use crate::referral::{outbox, wire};
 use crate::store::{Store, StoreError};
 use chrono::NaiveDate;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use crate::referral::store::StoredReferral as ReferralRecord;
 
@@ -54,10 +52,6 @@ pub(crate) fn violation(v: Violation) -> AppError {
     }
 }
 
-/// A progress hook for crash tests (steps `opened`, `queued`, `marked_sent`).
-#[cfg(feature = "inspect")]
-pub type StepHook = Arc<dyn Fn(&str) + Send + Sync>;
-
 /// What [`ReferralService::refresh`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RefreshSummary {
@@ -69,24 +63,14 @@ pub struct RefreshSummary {
 
 /// The e-referral service of one app (see the module docs).
 pub struct ReferralService {
-    store: Arc<Store>,
-    institution: InstitutionCode,
+    parts: ServiceParts,
     device_tag: String,
-    clock: Arc<dyn Clock>,
-    vpn: VpnSlot,
-    connectivity: Arc<ManualConnectivity>,
-    listeners: Listeners,
-    sync: Arc<SyncService>,
-    /// One change at a time: load → rule → store → queue is not interleaved with another.
-    lock: Mutex<()>,
-    #[cfg(feature = "inspect")]
-    hook: Mutex<Option<StepHook>>,
 }
 
 impl std::fmt::Debug for ReferralService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReferralService")
-            .field("institution", &self.institution)
+            .field("institution", &self.parts.institution)
             .finish_non_exhaustive()
     }
 }
@@ -99,52 +83,30 @@ impl HomeVisit {
 }
 
 impl ReferralService {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        store: Arc<Store>,
-        institution: InstitutionCode,
-        device_id: &str,
-        clock: Arc<dyn Clock>,
-        vpn: VpnSlot,
-        connectivity: Arc<ManualConnectivity>,
-        listeners: Listeners,
-        sync: Arc<SyncService>,
-    ) -> Self {
+    pub(crate) fn new(parts: ServiceParts, device_id: &str) -> Self {
         Self {
-            store,
-            institution,
+            parts,
             device_tag: rules::device_tag(device_id),
-            clock,
-            vpn,
-            connectivity,
-            listeners,
-            sync,
-            lock: Mutex::new(()),
-            #[cfg(feature = "inspect")]
-            hook: Mutex::new(None),
         }
     }
 
     /// Sets the crash tests' progress hook.
     #[cfg(feature = "inspect")]
     pub fn set_step_hook(&self, hook: Option<StepHook>) {
-        *self.hook.lock().unwrap_or_else(|p| p.into_inner()) = hook;
+        self.parts.set_step_hook(hook);
     }
 
-    fn step(&self, _name: &str) {
-        #[cfg(feature = "inspect")]
-        if let Some(h) = self.hook.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            h(_name);
-        }
+    fn step(&self, name: &str) {
+        self.parts.step(name);
     }
 
     fn now(&self) -> Result<(i64, NaiveDate), AppError> {
-        let t = RocDateTime::now(self.clock.as_ref()).map_err(|_| AppError::Internal)?;
+        let t = RocDateTime::now(self.parts.clock.as_ref()).map_err(|_| AppError::Internal)?;
         Ok((t.unix_ms(), t.date().naive()))
     }
 
     fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+        self.parts.guard()
     }
 
     /// The types this institution may open (`01`, `03`, `04`).
@@ -161,16 +123,17 @@ impl ReferralService {
         let id = crate::rules::national_id::parse(national_id.trim())
             .map_err(|_| super::input::invalid("patient.national_id", "must be a valid national ID"))?;
         let mut form = ReferralForm::default();
-        form.referring_unit.code = self.institution.as_str().to_string();
+        form.referring_unit.code = self.parts.institution.as_str().to_string();
         form.patient.national_id = id.expose().to_string();
         if kind != ReferralType::HomeCareToLtc {
             return Ok((form, false));
         }
         let visits: Vec<_> = self
+            .parts
             .store
             .find_visits_by_national_id(&id)?
             .into_iter()
-            .filter(|v| v.visit.institution == self.institution)
+            .filter(|v| v.visit.institution == self.parts.institution)
             .collect();
         let Some(latest) = visits.first() else {
             return Ok((form, false));
@@ -194,12 +157,12 @@ impl ReferralService {
         rules::may_open(UnitKind::Institution, kind).map_err(violation)?;
         rules::check_form(kind, &form, today).map_err(violation)?;
         let roc = RocDate::from_naive(today).map_err(|_| AppError::Internal)?;
-        let serial = book::next_serial(&self.store, &roc.to_roc_string())?;
-        let number = rules::referral_number(self.institution.as_str(), today, &self.device_tag, serial)
+        let serial = book::next_serial(&self.parts.store, &roc.to_roc_string())?;
+        let number = rules::referral_number(self.parts.institution.as_str(), today, &self.device_tag, serial)
             .map_err(violation)?;
         let referral = rules::open(
             UnitKind::Institution,
-            self.institution.as_str(),
+            self.parts.institution.as_str(),
             kind,
             number,
             form,
@@ -212,7 +175,7 @@ impl ReferralService {
             side: Side::Sent,
             referral,
         };
-        book::put(&self.store, &stored)?;
+        book::put(&self.parts.store, &stored)?;
         self.step("opened");
         tracing::info!(target: "homevisit::app", referral = %stored.id, kind = kind.code(), "referral opened");
         Ok(stored)
@@ -220,10 +183,10 @@ impl ReferralService {
 
     /// One referral, after bringing it in line with the outbox.
     pub fn get(&self, id: &str) -> Result<StoredReferral, AppError> {
-        let mut r = book::get(&self.store, id)?.ok_or_else(|| AppError::NotFound {
+        let mut r = book::get(&self.parts.store, id)?.ok_or_else(|| AppError::NotFound {
             what: "referral".into(),
         })?;
-        book::reconcile(&self.store, &mut r)?;
+        book::reconcile(&self.parts.store, &mut r)?;
         Ok(r)
     }
 
@@ -248,7 +211,7 @@ impl ReferralService {
         let (_, today) = self.now()?;
         let mut r = self.get_side(id, Side::Sent, rules::Action::Correct)?;
         rules::correct(&mut r.referral, form, today).map_err(violation)?;
-        book::put(&self.store, &r)?;
+        book::put(&self.parts.store, &r)?;
         Ok(r)
     }
 
@@ -257,7 +220,7 @@ impl ReferralService {
         let _g = self.guard();
         let r = self.get_side(id, Side::Sent, rules::Action::Delete)?;
         rules::may_delete(&r.referral).map_err(violation)?;
-        book::delete(&self.store, id)?;
+        book::delete(&self.parts.store, id)?;
         Ok(())
     }
 
@@ -269,9 +232,9 @@ impl ReferralService {
         let mut r = self.get_side(id, Side::Sent, rules::Action::Send)?;
         rules::send(&mut r.referral, now).map_err(violation)?;
         let job = outbox::submit_job(&r.referral).map_err(|e| AppError::from(StoreError::from(e)))?;
-        let job_id = book::enqueue_once(&self.store, job)?;
+        let job_id = book::enqueue_once(&self.parts.store, job)?;
         self.step("queued");
-        book::put(&self.store, &r)?;
+        book::put(&self.parts.store, &r)?;
         self.step("marked_sent");
         self.queued(job_id);
         Ok(r)
@@ -283,7 +246,7 @@ impl ReferralService {
         let _g = self.guard();
         let mut r = self.get_side(id, Side::Sent, rules::Action::ReRefer)?;
         rules::re_refer(&mut r.referral, receiving_unit).map_err(violation)?;
-        book::put(&self.store, &r)?;
+        book::put(&self.parts.store, &r)?;
         Ok(r)
     }
 
@@ -298,7 +261,7 @@ impl ReferralService {
         let (now, _) = self.now()?;
         let mut r = self.get_side(id, Side::Received, rules::Action::Process)?;
         rules::process(&mut r.referral, status, explanation, now).map_err(violation)?;
-        book::put(&self.store, &r)?;
+        book::put(&self.parts.store, &r)?;
         Ok(r)
     }
 
@@ -312,16 +275,18 @@ impl ReferralService {
             Some(j) => j.map_err(|e| AppError::from(StoreError::from(e)))?,
             None => return Err(AppError::Internal),
         };
-        let job_id = book::enqueue_once(&self.store, job)?;
-        book::put(&self.store, &r)?;
+        let job_id = book::enqueue_once(&self.parts.store, job)?;
+        book::put(&self.parts.store, &r)?;
         self.queued(job_id);
         Ok(r)
     }
 
     fn queued(&self, job_id: String) {
-        self.listeners.notify_changed(self.store.as_ref(), &[job_id]);
-        if self.connectivity.is_online() {
-            self.sync.wake();
+        self.parts
+            .listeners
+            .notify_changed(self.parts.store.as_ref(), &[job_id]);
+        if self.parts.connectivity.is_online() {
+            self.parts.sync.wake();
         }
     }
 
@@ -329,10 +294,11 @@ impl ReferralService {
     /// (for the round the device holds), and referrals addressed to it (new ones stored as
     /// received, unprocessed). Offline → [`AppError::Network`].
     pub async fn refresh(&self) -> Result<RefreshSummary, AppError> {
-        if !self.connectivity.is_online() {
+        if !self.parts.connectivity.is_online() {
             return Err(AppError::Network);
         }
         let client = self
+            .parts
             .vpn
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -347,7 +313,7 @@ impl ReferralService {
 
     fn merge(&self, resp: wire::SyncResponse) -> Result<RefreshSummary, AppError> {
         let mut summary = RefreshSummary::default();
-        let mut mine = book::all(&self.store)?;
+        let mut mine = book::all(&self.parts.store)?;
         for theirs in resp.sent {
             let Some(local) = mine
                 .iter_mut()
@@ -355,7 +321,7 @@ impl ReferralService {
             else {
                 continue;
             };
-            book::reconcile(&self.store, local)?;
+            book::reconcile(&self.parts.store, local)?;
             let r = &mut local.referral;
             // Only the round the device has sent: a re-referral round opened here wins.
             if theirs.count == r.count
@@ -364,12 +330,12 @@ impl ReferralService {
                 && theirs.reply().is_some()
             {
                 r.processing = theirs.processing.clone();
-                book::put(&self.store, local)?;
+                book::put(&self.parts.store, local)?;
                 summary.replies += 1;
             }
         }
         for theirs in resp.received {
-            if theirs.form.receiving_unit.code != self.institution.as_str() {
+            if theirs.form.receiving_unit.code != self.parts.institution.as_str() {
                 continue;
             }
             match mine
@@ -378,7 +344,7 @@ impl ReferralService {
             {
                 Some(local) if theirs.count > local.referral.count => {
                     local.referral = theirs;
-                    book::put(&self.store, local)?;
+                    book::put(&self.parts.store, local)?;
                     summary.received += 1;
                 }
                 Some(_) => {}
@@ -390,7 +356,7 @@ impl ReferralService {
                         side: Side::Received,
                         referral: r,
                     };
-                    book::put(&self.store, &stored)?;
+                    book::put(&self.parts.store, &stored)?;
                     mine.push(stored);
                     summary.received += 1;
                 }
@@ -400,9 +366,9 @@ impl ReferralService {
     }
 
     fn all(&self) -> Result<Vec<StoredReferral>, AppError> {
-        let mut all = book::all(&self.store)?;
+        let mut all = book::all(&self.parts.store)?;
         for r in &mut all {
-            book::reconcile(&self.store, r)?;
+            book::reconcile(&self.parts.store, r)?;
         }
         Ok(all)
     }
@@ -416,7 +382,7 @@ impl ReferralService {
             Side::Sent => r.referral.submission_key(),
             Side::Received => r.referral.reply_key(),
         };
-        Ok(book::queued_job(&self.store, &key)?.map(|(_, _, state)| state))
+        Ok(book::queued_job(&self.parts.store, &key)?.map(|(_, _, state)| state))
     }
 
     /// The sender's (`Side::Sent`) or the receiver's (`Side::Received`) query, oldest first.

@@ -15,13 +15,11 @@
 //! read marks and its cached records from the device). A write the simulator refuses (its rule's
 //! code and field) parks its job as rejected, kept with the server's reason.
 
-use super::listener::Listeners;
-use super::sync::{SyncService, VpnSlot};
+use super::record_service::{ServiceParts, StepHook};
 use super::{AppError, HomeVisit};
-use crate::model::InstitutionCode;
 use crate::model::care::Role;
 use crate::model::roc::RocDateTime;
-use crate::platform::{Clock, Connectivity, ManualConnectivity};
+use crate::platform::Connectivity;
 use crate::store::{Store, StoreError};
 use crate::sync::job::JobKind;
 use crate::team::model::{
@@ -31,7 +29,7 @@ use crate::team::rules::{self, Violation};
 use crate::team::wire::{self, TeamWrite};
 use crate::team::{outbox, schedule, store as cache};
 use chrono::NaiveDate;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The one conversion of a broken shared-record rule into the public error: a bad input is
 /// [`AppError::Validation`]; an authority rule (enrolling institution, author, access) is
@@ -49,10 +47,6 @@ pub(crate) fn violation(v: Violation) -> AppError {
         },
     }
 }
-
-/// A progress hook for crash tests (steps `queued`, `cached`).
-#[cfg(feature = "inspect")]
-pub type TeamStepHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// What [`TeamService::refresh`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -93,23 +87,13 @@ impl std::fmt::Debug for RecordInput {
 
 /// The shared-record service of one app (see the module docs).
 pub struct TeamService {
-    store: Arc<Store>,
-    institution: InstitutionCode,
-    clock: Arc<dyn Clock>,
-    vpn: VpnSlot,
-    connectivity: Arc<ManualConnectivity>,
-    listeners: Listeners,
-    sync: Arc<SyncService>,
-    /// One change at a time: load → rule → queue → store is not interleaved with another.
-    lock: Mutex<()>,
-    #[cfg(feature = "inspect")]
-    hook: Mutex<Option<TeamStepHook>>,
+    parts: ServiceParts,
 }
 
 impl std::fmt::Debug for TeamService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TeamService")
-            .field("institution", &self.institution)
+            .field("institution", &self.parts.institution)
             .finish_non_exhaustive()
     }
 }
@@ -122,60 +106,38 @@ impl HomeVisit {
 }
 
 impl TeamService {
-    pub(crate) fn new(
-        store: Arc<Store>,
-        institution: InstitutionCode,
-        clock: Arc<dyn Clock>,
-        vpn: VpnSlot,
-        connectivity: Arc<ManualConnectivity>,
-        listeners: Listeners,
-        sync: Arc<SyncService>,
-    ) -> Self {
-        Self {
-            store,
-            institution,
-            clock,
-            vpn,
-            connectivity,
-            listeners,
-            sync,
-            lock: Mutex::new(()),
-            #[cfg(feature = "inspect")]
-            hook: Mutex::new(None),
-        }
+    pub(crate) fn new(parts: ServiceParts) -> Self {
+        Self { parts }
     }
 
     /// Sets the crash tests' progress hook.
     #[cfg(feature = "inspect")]
-    pub fn set_step_hook(&self, hook: Option<TeamStepHook>) {
-        *self.hook.lock().unwrap_or_else(|p| p.into_inner()) = hook;
+    pub fn set_step_hook(&self, hook: Option<StepHook>) {
+        self.parts.set_step_hook(hook);
     }
 
-    fn step(&self, _name: &str) {
-        #[cfg(feature = "inspect")]
-        if let Some(h) = self.hook.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            h(_name);
-        }
+    fn step(&self, name: &str) {
+        self.parts.step(name);
     }
 
     fn me(&self) -> &str {
-        self.institution.as_str()
+        self.parts.institution.as_str()
     }
 
     fn now_ms(&self) -> Result<i64, AppError> {
-        Ok(RocDateTime::now(self.clock.as_ref())
+        Ok(RocDateTime::now(self.parts.clock.as_ref())
             .map_err(|_| AppError::Internal)?
             .unix_ms())
     }
 
     fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+        self.parts.guard()
     }
 
     /// The writes still owed to the simulator, in queue order.
     fn pending_writes(&self) -> Result<Vec<TeamWrite>, AppError> {
         let mut out = Vec::new();
-        for job in self.store.unfinished_jobs()? {
+        for job in self.parts.store.unfinished_jobs()? {
             if job.kind == JobKind::TeamWrite
                 && job.state.is_pending()
                 && let Ok(w) = serde_json::from_slice::<TeamWrite>(&job.payload)
@@ -187,7 +149,7 @@ impl TeamService {
     }
 
     fn members_of(&self, team: &str) -> Result<Vec<String>, AppError> {
-        Ok(cache::members(&self.store)?
+        Ok(cache::members(&self.parts.store)?
             .into_iter()
             .filter(|m| m.team == team)
             .map(|m| m.institution)
@@ -214,7 +176,7 @@ impl TeamService {
     /// the institution may see it.
     fn load(&self, case_id: &str) -> Result<CaseFile, AppError> {
         let not_found = || AppError::NotFound { what: "case".into() };
-        let mut file = cache::get(&self.store, case_id)?.ok_or_else(not_found)?;
+        let mut file = cache::get(&self.parts.store, case_id)?.ok_or_else(not_found)?;
         if !rules::may_see(&file.case, self.me()) {
             return Err(not_found());
         }
@@ -235,16 +197,18 @@ impl TeamService {
         };
         rules::apply(&mut file, &members, self.me(), &write).map_err(violation)?;
         let job = outbox::job(&write).map_err(|e| AppError::from(StoreError::from(e)))?;
-        let job_id = crate::referral::store::enqueue_once(&self.store, job)?;
+        let job_id = crate::referral::store::enqueue_once(&self.parts.store, job)?;
         self.step("queued");
         // The cache keeps the pulled copy's shape: the write is laid over it on every read, and
         // stored here so the file is whole even after its job is done and before the next pull.
-        cache::put(&self.store, &file)?;
+        cache::put(&self.parts.store, &file)?;
         self.step("cached");
         tracing::info!(target: "homevisit::app", op = write.op(), "team write queued");
-        self.listeners.notify_changed(self.store.as_ref(), &[job_id]);
-        if self.connectivity.is_online() {
-            self.sync.wake();
+        self.parts
+            .listeners
+            .notify_changed(self.parts.store.as_ref(), &[job_id]);
+        if self.parts.connectivity.is_online() {
+            self.parts.sync.wake();
         }
         Ok(file)
     }
@@ -252,7 +216,7 @@ impl TeamService {
     /// The cases this institution may see, from the cache.
     pub fn cases(&self) -> Result<Vec<SharedCase>, AppError> {
         let mut out = Vec::new();
-        for f in cache::all(&self.store)? {
+        for f in cache::all(&self.parts.store)? {
             if rules::may_see(&f.case, self.me())
                 && let Ok(v) = self.load(&f.case.case_id)
             {
@@ -482,7 +446,7 @@ impl TeamService {
             rev: 1,
         };
         self.write(TeamWrite::Message(m.clone()))?;
-        cache::mark_read(&self.store, case_id, [m.id.clone()])?;
+        cache::mark_read(&self.parts.store, case_id, [m.id.clone()])?;
         Ok(m)
     }
 
@@ -507,7 +471,7 @@ impl TeamService {
 
     fn all_visible(&self) -> Result<Vec<CaseFile>, AppError> {
         let mut out = Vec::new();
-        for f in cache::all(&self.store)? {
+        for f in cache::all(&self.parts.store)? {
             if let Ok(v) = self.load(&f.case.case_id) {
                 out.push(v);
             }
@@ -532,7 +496,7 @@ impl TeamService {
     pub fn unread(&self) -> Result<Vec<Message>, AppError> {
         let mut out = Vec::new();
         for f in self.all_visible()? {
-            let read = cache::read_ids(&self.store, &f.case.case_id)?;
+            let read = cache::read_ids(&self.parts.store, &f.case.case_id)?;
             out.extend(
                 f.messages
                     .into_iter()
@@ -551,7 +515,7 @@ impl TeamService {
     /// Marks every message of the case as read on this device.
     pub fn mark_read(&self, case_id: &str) -> Result<(), AppError> {
         let ids: Vec<String> = self.load(case_id)?.messages.into_iter().map(|m| m.id).collect();
-        cache::mark_read(&self.store, case_id, ids)?;
+        cache::mark_read(&self.parts.store, case_id, ids)?;
         Ok(())
     }
 
@@ -606,17 +570,18 @@ impl TeamService {
     /// The team member query: the institutions of this institution's care teams and their
     /// current cases (as of the last refresh).
     pub fn members(&self) -> Result<Vec<TeamMember>, AppError> {
-        Ok(cache::members(&self.store)?)
+        Ok(cache::members(&self.parts.store)?)
     }
 
     /// Pulls what the simulator says this institution may see (online): replaces the cached
     /// cases and purges every other one (cache included). Pending writes stay queued and are
     /// laid over the new copy. Offline → [`AppError::Network`].
     pub async fn refresh(&self) -> Result<TeamRefresh, AppError> {
-        if !self.connectivity.is_online() {
+        if !self.parts.connectivity.is_online() {
             return Err(AppError::Network);
         }
         let client = self
+            .parts
             .vpn
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -637,19 +602,19 @@ impl TeamService {
             .filter(|f| rules::may_see(&f.case, self.me()))
             .map(|f| f.case.case_id.as_str())
             .collect();
-        for old in self.store.kv_keys(cache::NAMESPACE)? {
+        for old in self.parts.store.kv_keys(cache::NAMESPACE)? {
             if !keep.contains(&old.as_str()) {
-                cache::purge(&self.store, &old)?;
+                cache::purge(&self.parts.store, &old)?;
                 summary.purged += 1;
             }
         }
         for f in &resp.files {
             if rules::may_see(&f.case, self.me()) {
-                cache::put(&self.store, f)?;
+                cache::put(&self.parts.store, f)?;
                 summary.cases += 1;
             }
         }
-        cache::put_members(&self.store, &resp.members)?;
+        cache::put_members(&self.parts.store, &resp.members)?;
         Ok(summary)
     }
 }
